@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmaverify: putting devices under verification and taking them out.
+ *
+ * A bus notifier sees BUS_NOTIFY_BIND_DRIVER, which the driver core sends
+ * after dma_configure() and before the driver's probe, with the device
+ * locked.  If the driver is selected, the device gets a twin (twin.c) and
+ * its own dma_map_ops (ops.c), and a devres action is added.  The devres
+ * list is empty before probe, so this action is released last, after every
+ * managed buffer of the driver was freed: the leak check runs there, on
+ * unbind and on probe failure alike.  After that the device stays hooked in
+ * the "released" state, where any DMA call is a violation (0x18), until it
+ * is bound again, deleted, or dmaverify is unloaded.
+ *
+ * Lock order: the device lock (held by the driver core around notifiers and
+ * devres release) before dmaverify_devices_lock.
+ */
+
+#define pr_fmt(fmt) "dmaverify: " fmt
+
+#include <linux/device.h>
+#include <linux/dma-map-ops.h>
+#include <linux/pci.h>
+#include <linux/platform_device.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/wait_bit.h>
+
+#include "dmaverify.h"
+
+LIST_HEAD(dmaverify_devices);
+/* Guards dmaverify_devices and each context's list entry. */
+DEFINE_MUTEX(dmaverify_devices_lock);
+
+struct release_res {
+	struct dmaverify_dev *ctx;
+};
+
+/* Precondition: dmaverify_devices_lock is held. */
+static struct dmaverify_dev *find_ctx(struct device *dev)
+{
+	struct dmaverify_dev *ctx;
+
+	lockdep_assert_held(&dmaverify_devices_lock);
+	list_for_each_entry(ctx, &dmaverify_devices, list)
+		if (ctx->dev == dev)
+			return ctx;
+	return NULL;
+}
+
+static const char *path_name(struct dmaverify_dev *ctx, char *buf, size_t size)
+{
+	if (ctx->orig_iommu)
+		return "iommu-dma";
+	if (!ctx->orig_ops)
+		return "dma-direct";
+	snprintf(buf, size, "%ps", ctx->orig_ops);
+	return buf;
+}
+
+/* === Released objects (for "freed by" in double-free reports) === */
+
+void dmaverify_remember_freed(struct dmaverify_dev *ctx,
+			      const struct dmaverify_obj *obj)
+{
+	unsigned long stack = dmaverify_save_stack(), flags;
+	struct dmaverify_freed *f;
+
+	raw_spin_lock_irqsave(&ctx->freed_lock, flags);
+	f = &ctx->freed[ctx->freed_head];
+	ctx->freed_head = (ctx->freed_head + 1) % DV_FREED_RING;
+	f->obj = *obj;
+	f->free_stack = stack;
+	f->free_when = (u32)jiffies;
+	raw_spin_unlock_irqrestore(&ctx->freed_lock, flags);
+}
+
+bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
+			  struct dmaverify_freed *out)
+{
+	unsigned long flags;
+	bool found = false;
+	unsigned int i;
+
+	raw_spin_lock_irqsave(&ctx->freed_lock, flags);
+	for (i = 1; i <= DV_FREED_RING; i++) {
+		struct dmaverify_freed *f =
+			&ctx->freed[(ctx->freed_head + DV_FREED_RING - i) % DV_FREED_RING];
+
+		if (f->obj.stack && f->obj.key == key &&
+		    (f->obj.kind == DV_KIND_SG) == sg) {
+			*out = *f;
+			found = true;
+			break;
+		}
+	}
+	raw_spin_unlock_irqrestore(&ctx->freed_lock, flags);
+	return found;
+}
+
+/* === Leak check === */
+
+struct leak_walk {
+	struct dmaverify_dev *ctx;
+	unsigned long total;
+	unsigned long seen;
+};
+
+static const enum dmaverify_violation leak_code[DV_KIND_COUNT] = {
+	[DV_KIND_COHERENT] = DV_LEAK_COHERENT,
+	[DV_KIND_PAGES] = DV_LEAK_COHERENT,
+	[DV_KIND_MAP] = DV_LEAK_MAP,
+	[DV_KIND_RESOURCE] = DV_LEAK_MAP,
+	[DV_KIND_SG] = DV_LEAK_SG,
+};
+
+static void report_leak(const struct dmaverify_obj *obj, void *arg)
+{
+	struct leak_walk *w = arg;
+	enum dmaverify_violation v = leak_code[obj->kind];
+	struct dmaverify_report r = {
+		.v = v, .ctx = w->ctx, .obj = obj, .addr = obj->key,
+		.size = obj->size, .dir = obj->dir, .leak = true,
+	};
+	char detail[96];
+
+	w->seen++;
+	if (!dmaverify_check_on(v))
+		return;
+	if (w->seen > READ_ONCE(dmaverify_leak_report_max)) {
+		atomic_long_inc(&w->ctx->violations[v]);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "object %lu of %lu still outstanding%s",
+		 w->seen, w->total,
+		 w->seen == dmaverify_leak_report_max && w->total > w->seen ?
+		 " (the rest are counted, not printed)" : "");
+	r.detail = detail;
+	dmaverify_report(&r);
+}
+
+/**
+ * dmaverify_check_leaks() - report every object still outstanding
+ * @ctx: a device whose driver is being released
+ *
+ * Each leaked object gets its own report with its creating stack, up to
+ * the leak_report_max parameter; all are counted.
+ */
+void dmaverify_check_leaks(struct dmaverify_dev *ctx)
+{
+	struct leak_walk w = { .ctx = ctx };
+
+	w.total = atomic_long_read(&ctx->tracker.count);
+	if (!w.total || !READ_ONCE(dmaverify_enabled))
+		return;
+	dmaverify_tracker_for_each(&ctx->tracker, report_leak, &w);
+}
+
+/* === Attach and release === */
+
+static void release_action(struct device *dev, void *res)
+{
+	dmaverify_release(((struct release_res *)res)->ctx);
+}
+
+static int match_ctx(struct device *dev, void *res, void *data)
+{
+	return ((struct release_res *)res)->ctx == data;
+}
+
+/**
+ * dmaverify_release() - the device's driver is gone (or its probe failed)
+ * @ctx: the device
+ *
+ * Context: devres release, device locked, after every managed resource of
+ * the driver was released.
+ */
+void dmaverify_release(struct dmaverify_dev *ctx)
+{
+	dmaverify_check_leaks(ctx);
+	WRITE_ONCE(ctx->state, DV_STATE_RELEASED);
+	dmaverify_twin_release(ctx->twin);
+	dev_dbg(ctx->dev, "dmaverify: driver %s released\n", ctx->driver);
+}
+
+/* Give the device back its original DMA personality. */
+static void restore(struct dmaverify_dev *ctx)
+{
+	struct device *dev = ctx->dev;
+
+	/* A later dma_configure() may have replaced them already. */
+	if (get_dma_ops(dev) == &ctx->ops) {
+		set_dma_ops(dev, ctx->orig_ops);
+		if (ctx->orig_iommu)
+			dv_set_dma_iommu(dev, true);
+	}
+}
+
+static void free_ctx(struct dmaverify_dev *ctx)
+{
+	dmaverify_twin_destroy(ctx->twin);
+	dmaverify_tracker_destroy(&ctx->tracker);
+	put_device(ctx->dev);
+	kvfree(ctx);
+}
+
+/*
+ * Take a context out of service: unhook it and move it to @graveyard, to be
+ * freed by the caller once no CPU can still be inside one of its callbacks.
+ * Precondition: dmaverify_devices_lock is held; the device is locked.
+ */
+static void retire(struct dmaverify_dev *ctx, struct list_head *graveyard)
+{
+	long left = atomic_long_read(&ctx->tracker.count);
+
+	restore(ctx);
+	list_move(&ctx->list, graveyard);
+	dmaverify_debugfs_remove_dev(ctx);
+	if (left)
+		dev_info(ctx->dev, "dmaverify: %ld DMA objects still outstanding; they stay valid and are released through the original DMA path\n",
+			 left);
+}
+
+/* Free retired contexts.  Context: process context, may sleep. */
+static void bury(struct list_head *graveyard)
+{
+	struct dmaverify_dev *ctx, *tmp;
+
+	if (list_empty(graveyard))
+		return;
+	/* Wait for callbacks that were running when the ops were restored. */
+	synchronize_rcu();
+	list_for_each_entry_safe(ctx, tmp, graveyard, list) {
+		wait_var_event(&ctx->sleepers, !atomic_read(&ctx->sleepers));
+		free_ctx(ctx);
+	}
+}
+
+/**
+ * dmaverify_attach() - put a device under verification
+ * @dev: a device whose driver is about to probe
+ *
+ * Context: process context, device locked (bus notifier).
+ * Return: 0 or a negative errno; on error the device is left untouched.
+ */
+int dmaverify_attach(struct device *dev)
+{
+	struct dmaverify_dev *ctx, *old;
+	struct release_res *res;
+	LIST_HEAD(graveyard);
+	char buf[64];
+	int ret = -ENOMEM;
+
+	mutex_lock(&dmaverify_devices_lock);
+	old = find_ctx(dev);
+	if (old && old->state == DV_STATE_ATTACHED &&
+	    get_dma_ops(dev) == &old->ops) {
+		/* Bound twice without unbind (DEBUG_TEST_DRIVER_REMOVE). */
+		mutex_unlock(&dmaverify_devices_lock);
+		return 0;
+	}
+	if (old)
+		retire(old, &graveyard);
+
+	ctx = kvzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		goto out;
+	if (dmaverify_tracker_init(&ctx->tracker, dmaverify_hash_bits))
+		goto out_ctx;
+	raw_spin_lock_init(&ctx->freed_lock);
+	ctx->orig_ops = get_dma_ops(dev);
+	ctx->orig_iommu = dv_dma_iommu(dev);
+	ctx->twin = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
+	if (!ctx->twin)
+		goto out_tracker;
+	dmaverify_init_ops(&ctx->ops);
+#ifdef DMAVERIFY_HAVE_DMA_OPS_FLAGS
+	if (ctx->orig_ops)
+		ctx->ops.flags = ctx->orig_ops->flags;
+#endif
+	strscpy(ctx->driver, dev->driver ? dev->driver->name : dev_driver_string(dev),
+		sizeof(ctx->driver));
+	ctx->dev = get_device(dev);
+	ctx->state = DV_STATE_ATTACHED;
+
+	res = devres_alloc(release_action, sizeof(*res), GFP_KERNEL);
+	if (!res)
+		goto out_twin;
+	res->ctx = ctx;
+	devres_add(dev, res);
+
+	/*
+	 * The core tests dma_iommu before dma_ops (6.12+), and refuses masks
+	 * when both are set; skip-sync would hide the syncs from dmaverify.
+	 */
+	dv_set_dma_iommu(dev, false);
+	set_dma_ops(dev, &ctx->ops);
+	dv_clear_skip_sync(dev);
+
+	list_add_tail(&ctx->list, &dmaverify_devices);
+	dmaverify_debugfs_add_dev(ctx);
+	mutex_unlock(&dmaverify_devices_lock);
+	bury(&graveyard);
+	dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: dma_map_ops, forwarding to %s)\n",
+		 ctx->driver, path_name(ctx, buf, sizeof(buf)));
+	return 0;
+
+out_twin:
+	put_device(dev);
+	dmaverify_twin_destroy(ctx->twin);
+out_tracker:
+	dmaverify_tracker_destroy(&ctx->tracker);
+out_ctx:
+	kvfree(ctx);
+out:
+	mutex_unlock(&dmaverify_devices_lock);
+	bury(&graveyard);
+	dev_warn(dev, "dmaverify: cannot attach (%d); the device is not verified\n", ret);
+	return ret;
+}
+
+/* A device leaves: unhook it if it is still hooked. */
+static void device_gone(struct device *dev, bool selected)
+{
+	struct dmaverify_dev *ctx;
+	LIST_HEAD(graveyard);
+
+	mutex_lock(&dmaverify_devices_lock);
+	ctx = find_ctx(dev);
+	if (ctx && (!selected || ctx->state == DV_STATE_RELEASED))
+		retire(ctx, &graveyard);
+	mutex_unlock(&dmaverify_devices_lock);
+	bury(&graveyard);
+}
+
+/**
+ * dmaverify_attach_device() - verify a device without a bus notifier
+ * @dev: a device with a DMA mask, not yet doing DMA
+ *
+ * For KUnit: the test's device is created after dmaverify is loaded.
+ *
+ * Return: 0 or a negative errno.
+ */
+int dmaverify_attach_device(struct device *dev)
+{
+	return dmaverify_attach(dev);
+}
+EXPORT_SYMBOL_GPL(dmaverify_attach_device);
+
+/**
+ * dmaverify_detach_device() - release and unhook a device now
+ * @dev: a device attached with dmaverify_attach_device()
+ *
+ * Runs the leak check, as an unbind would.
+ */
+void dmaverify_detach_device(struct device *dev)
+{
+	struct dmaverify_dev *ctx;
+
+	mutex_lock(&dmaverify_devices_lock);
+	ctx = find_ctx(dev);
+	mutex_unlock(&dmaverify_devices_lock);
+	if (!ctx)
+		return;
+	devres_release(dev, release_action, match_ctx, ctx);
+	device_gone(dev, false);
+}
+EXPORT_SYMBOL_GPL(dmaverify_detach_device);
+
+/* === Bus notifier === */
+
+static int bus_notify(struct notifier_block *nb, unsigned long action,
+		      void *data)
+{
+	struct device *dev = data;
+
+	switch (action) {
+	case BUS_NOTIFY_BIND_DRIVER:
+		if (READ_ONCE(dmaverify_enabled) && dev->driver &&
+		    dmaverify_driver_selected(dev->driver->name))
+			dmaverify_attach(dev);
+		else
+			device_gone(dev, false);
+		break;
+	case BUS_NOTIFY_DEL_DEVICE:
+		device_gone(dev, false);
+		break;
+	}
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block pci_nb = { .notifier_call = bus_notify };
+static struct notifier_block platform_nb = { .notifier_call = bus_notify };
+
+int dmaverify_bus_init(void)
+{
+	int ret;
+
+#ifdef CONFIG_PCI
+	ret = bus_register_notifier(&pci_bus_type, &pci_nb);
+	if (ret)
+		return ret;
+#endif
+	ret = bus_register_notifier(&platform_bus_type, &platform_nb);
+#ifdef CONFIG_PCI
+	if (ret)
+		bus_unregister_notifier(&pci_bus_type, &pci_nb);
+#endif
+	return ret;
+}
+
+/**
+ * dmaverify_detach_all() - unhook every device (module unload)
+ *
+ * Devices keep their drivers; objects still outstanding stay valid and are
+ * released through the original DMA path.  Waits until no CPU can be in a
+ * dmaverify callback any more.
+ */
+void dmaverify_detach_all(void)
+{
+	struct dmaverify_dev *ctx, *tmp;
+	LIST_HEAD(graveyard);
+
+	bus_unregister_notifier(&platform_bus_type, &platform_nb);
+#ifdef CONFIG_PCI
+	bus_unregister_notifier(&pci_bus_type, &pci_nb);
+#endif
+	for (;;) {
+		struct device *dev;
+
+		mutex_lock(&dmaverify_devices_lock);
+		ctx = list_first_entry_or_null(&dmaverify_devices,
+					       struct dmaverify_dev, list);
+		dev = ctx ? get_device(ctx->dev) : NULL;
+		mutex_unlock(&dmaverify_devices_lock);
+		if (!dev)
+			break;
+		/* Lock order: device, then the list. */
+		device_lock(dev);
+		mutex_lock(&dmaverify_devices_lock);
+		ctx = find_ctx(dev);
+		if (ctx) {
+			/* Its code is going away: the driver core must not call it. */
+			devres_destroy(dev, release_action, match_ctx, ctx);
+			retire(ctx, &graveyard);
+		}
+		mutex_unlock(&dmaverify_devices_lock);
+		device_unlock(dev);
+		put_device(dev);
+	}
+	/*
+	 * A CPU may have loaded the ops pointer just before restore() and not
+	 * yet entered a callback, or be preempted inside one: only a tasks-RCU
+	 * grace period (a voluntary context switch of every task) proves it
+	 * left dmaverify's text, as for ftrace trampolines.  Callbacks that
+	 * may sleep (allocations) count themselves in ->sleepers instead.
+	 */
+	synchronize_rcu();
+#ifdef CONFIG_TASKS_RCU
+	synchronize_rcu_tasks();
+#endif
+	list_for_each_entry_safe(ctx, tmp, &graveyard, list) {
+		wait_var_event(&ctx->sleepers, !atomic_read(&ctx->sleepers));
+		free_ctx(ctx);
+	}
+}
+
+struct rebind_walk {
+	struct device *devs[64];
+	unsigned int n;
+	const char *only;
+};
+
+static int collect(struct device *dev, void *data)
+{
+	struct rebind_walk *w = data;
+
+	if (w->n >= ARRAY_SIZE(w->devs) || !dev->driver)
+		return 0;
+	if (w->only ? strcmp(dev->driver->name, w->only) :
+	    !dmaverify_driver_selected(dev->driver->name))
+		return 0;
+	w->devs[w->n++] = get_device(dev);
+	return 0;
+}
+
+/**
+ * dmaverify_rebind_selected() - reprobe devices already bound
+ * @only: a driver name, or NULL for every selected driver
+ *
+ * Only on request (rebind=1 or the "rebind" command): unbinding the driver
+ * of the root disk can hang a machine.
+ *
+ * Return: the number of devices reprobed.
+ */
+int dmaverify_rebind_selected(const char *only)
+{
+	struct rebind_walk *w = kzalloc(sizeof(*w), GFP_KERNEL);
+	unsigned int i;
+	int n;
+
+	if (!w)
+		return -ENOMEM;
+	w->only = only;
+#ifdef CONFIG_PCI
+	bus_for_each_dev(&pci_bus_type, NULL, w, collect);
+#endif
+	bus_for_each_dev(&platform_bus_type, NULL, w, collect);
+	for (i = 0; i < w->n; i++) {
+		dev_info(w->devs[i], "dmaverify: rebinding driver %s\n",
+			 w->devs[i]->driver ? w->devs[i]->driver->name : "?");
+		if (device_reprobe(w->devs[i]))
+			dev_warn(w->devs[i], "dmaverify: reprobe failed\n");
+		put_device(w->devs[i]);
+	}
+	n = w->n;
+	kfree(w);
+	return n;
+}

@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmaverify core: module parameters, the driver selection, load and unload.
+ *
+ * For more info please see Documentation/dmaverify.rst.
+ */
+
+#define pr_fmt(fmt) "dmaverify: " fmt
+
+#include <linux/ctype.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+
+#include "dmaverify.h"
+
+/* === Settings === */
+
+bool dmaverify_enabled = true;
+int dmaverify_action = DV_ACTION_WARN;
+unsigned long dmaverify_checks = ~0UL;
+unsigned int dmaverify_max_objects = 1U << 20;
+unsigned int dmaverify_stack_depth = 16;
+unsigned int dmaverify_hash_bits = 14;
+bool dmaverify_multishot;
+bool dmaverify_rebind;
+unsigned int dmaverify_leak_report_max = 10;
+unsigned int dmaverify_fail_every;
+
+/* === Driver selection === */
+
+#define MAX_DRIVERS	16
+#define DRIVER_NAME_MAX	32
+
+/* Names of the selected drivers; guarded by drivers_lock. */
+static char drivers[MAX_DRIVERS][DRIVER_NAME_MAX];
+static unsigned int nr_drivers;
+static DEFINE_SPINLOCK(drivers_lock);
+
+static bool valid_driver_name(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len || len >= DRIVER_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!isalnum(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
+			return false;
+	return true;
+}
+
+/**
+ * dmaverify_parse_drivers() - parse and validate a driver list
+ * @val: comma-separated driver names ("nvme,e1000e"); empty selects none
+ * @out: receives MAX_DRIVERS names of DRIVER_NAME_MAX bytes, or NULL
+ * @outsz: size of @out in bytes
+ *
+ * Return: the number of names, or -EINVAL with a message saying why.
+ */
+int dmaverify_parse_drivers(const char *val, char *out, size_t outsz)
+{
+	const char *p = val, *end;
+	int n = 0;
+
+	while (*p && *p != '\n') {
+		size_t len;
+		int i;
+
+		end = p + strcspn(p, ",\n");
+		len = end - p;
+		if (!valid_driver_name(p, len)) {
+			pr_err("driver=: '%.*s' is not a driver name (letters, digits, '_', '-', '.'; at most %d characters)\n",
+			       (int)min_t(size_t, len, 64), p, DRIVER_NAME_MAX - 1);
+			return -EINVAL;
+		}
+		if (n >= MAX_DRIVERS) {
+			pr_err("driver=: more than %d drivers\n", MAX_DRIVERS);
+			return -EINVAL;
+		}
+		for (i = 0; out && i < n; i++) {
+			if (!strncmp(out + i * DRIVER_NAME_MAX, p, len) &&
+			    !out[i * DRIVER_NAME_MAX + len]) {
+				pr_err("driver=: '%.*s' given twice\n", (int)len, p);
+				return -EINVAL;
+			}
+		}
+		if (out && (n + 1) * DRIVER_NAME_MAX <= outsz) {
+			memcpy(out + n * DRIVER_NAME_MAX, p, len);
+			out[n * DRIVER_NAME_MAX + len] = '\0';
+		}
+		n++;
+		p = end;
+		if (*p == ',') {
+			p++;
+			if (!*p || *p == '\n') {
+				pr_err("driver=: trailing ','\n");
+				return -EINVAL;
+			}
+		}
+	}
+	return n;
+}
+EXPORT_SYMBOL_GPL(dmaverify_parse_drivers);
+
+int dmaverify_set_drivers(const char *val)
+{
+	char (*list)[DRIVER_NAME_MAX];
+	int n;
+
+	list = kcalloc(MAX_DRIVERS, DRIVER_NAME_MAX, GFP_KERNEL);
+	if (!list)
+		return -ENOMEM;
+	n = dmaverify_parse_drivers(val, (char *)list, MAX_DRIVERS * DRIVER_NAME_MAX);
+	if (n >= 0) {
+		spin_lock(&drivers_lock);
+		memcpy(drivers, list, sizeof(drivers));
+		nr_drivers = n;
+		spin_unlock(&drivers_lock);
+	}
+	kfree(list);
+	return n < 0 ? n : 0;
+}
+
+int dmaverify_add_driver(const char *name)
+{
+	int ret = 0;
+	unsigned int i;
+
+	if (!valid_driver_name(name, strlen(name)))
+		return -EINVAL;
+	spin_lock(&drivers_lock);
+	for (i = 0; i < nr_drivers; i++)
+		if (!strcmp(drivers[i], name))
+			goto out;
+	if (nr_drivers >= MAX_DRIVERS) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	strscpy(drivers[nr_drivers++], name, DRIVER_NAME_MAX);
+out:
+	spin_unlock(&drivers_lock);
+	return ret;
+}
+
+int dmaverify_remove_driver(const char *name)
+{
+	unsigned int i;
+	int ret = -ENOENT;
+
+	spin_lock(&drivers_lock);
+	for (i = 0; i < nr_drivers; i++) {
+		if (!strcmp(drivers[i], name)) {
+			memmove(drivers[i], drivers[i + 1],
+				(nr_drivers - i - 1) * DRIVER_NAME_MAX);
+			nr_drivers--;
+			ret = 0;
+			break;
+		}
+	}
+	spin_unlock(&drivers_lock);
+	return ret;
+}
+
+bool dmaverify_driver_selected(const char *name)
+{
+	unsigned int i;
+	bool found = false;
+
+	spin_lock(&drivers_lock);
+	for (i = 0; i < nr_drivers && !found; i++)
+		found = !strcmp(drivers[i], name);
+	spin_unlock(&drivers_lock);
+	return found;
+}
+
+int dmaverify_drivers_show(char *buf, size_t size)
+{
+	unsigned int i;
+	int len = 0;
+
+	spin_lock(&drivers_lock);
+	for (i = 0; i < nr_drivers; i++)
+		len += scnprintf(buf + len, size - len, "%s%s", i ? "," : "",
+				 drivers[i]);
+	spin_unlock(&drivers_lock);
+	return len;
+}
+
+static int driver_param_set(const char *val, const struct kernel_param *kp)
+{
+	return dmaverify_set_drivers(val);
+}
+
+static int driver_param_get(char *buf, const struct kernel_param *kp)
+{
+	int len = dmaverify_drivers_show(buf, PAGE_SIZE - 1);
+
+	buf[len++] = '\n';
+	return len;
+}
+
+static const struct kernel_param_ops driver_ops = {
+	.set = driver_param_set,
+	.get = driver_param_get,
+};
+module_param_cb(driver, &driver_ops, NULL, 0644);
+MODULE_PARM_DESC(driver, "Comma-separated drivers whose devices are verified, e.g. nvme,e1000e (default: none). Applies to devices bound from then on");
+
+/* === Action === */
+
+static const char *const action_names[] = {
+	[DV_ACTION_WARN] = "warn",
+	[DV_ACTION_LOG] = "log",
+	[DV_ACTION_PANIC] = "panic",
+};
+
+int dmaverify_parse_action(const char *val)
+{
+	int i = sysfs_match_string(action_names, val);
+
+	if (i < 0)
+		pr_err("action=: '%s' is not one of warn, log, panic\n", val);
+	return i < 0 ? -EINVAL : i;
+}
+EXPORT_SYMBOL_GPL(dmaverify_parse_action);
+
+static int action_set(const char *val, const struct kernel_param *kp)
+{
+	int a = dmaverify_parse_action(val);
+
+	if (a < 0)
+		return a;
+	WRITE_ONCE(dmaverify_action, a);
+	return 0;
+}
+
+static int action_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", action_names[READ_ONCE(dmaverify_action)]);
+}
+
+static const struct kernel_param_ops action_ops = {
+	.set = action_set,
+	.get = action_get,
+};
+module_param_cb(action, &action_ops, NULL, 0644);
+MODULE_PARM_DESC(action, "On a violation: warn (report and taint, default), log (report only) or panic (report, then panic: the 0xE6 bug check)");
+
+/* === Checks === */
+
+/*
+ * dmaverify_parse_checks() - parse a check selection
+ * @val: "all", "none", or comma-separated group names, each optionally
+ *	prefixed by '-' to remove it from what came before ("all,-leak").
+ *	Groups are the "check" column of the violation table; a slug selects
+ *	a single rule.
+ * @mask: receives one bit per &enum dmaverify_violation
+ *
+ * Return: 0 or -EINVAL with a message.
+ */
+int dmaverify_parse_checks(const char *val, unsigned long *mask)
+{
+	unsigned long m = 0;
+	char *copy, *tok, *cur;
+	int ret = 0;
+
+	copy = kstrdup(val, GFP_KERNEL);
+	if (!copy)
+		return -ENOMEM;
+	cur = strim(copy);
+	if (!*cur) {
+		pr_err("checks=: empty (use \"none\" to check nothing)\n");
+		ret = -EINVAL;
+	}
+	while (!ret && (tok = strsep(&cur, ",")) != NULL) {
+		bool minus = *tok == '-';
+		unsigned long bits = 0;
+		int v;
+
+		if (minus)
+			tok++;
+		if (!strcmp(tok, "all")) {
+			bits = BIT(DV_VIOLATION_COUNT) - 1;
+		} else if (!strcmp(tok, "none")) {
+			bits = 0;
+			if (!minus)
+				m = 0;
+		} else {
+			for (v = 0; v < DV_VIOLATION_COUNT; v++)
+				if (!strcmp(tok, dmaverify_codes[v].check) ||
+				    !strcmp(tok, dmaverify_codes[v].slug))
+					bits |= BIT(v);
+			if (!bits) {
+				pr_err("checks=: unknown check '%s'\n", tok);
+				ret = -EINVAL;
+			}
+		}
+		if (minus)
+			m &= ~bits;
+		else
+			m |= bits;
+	}
+	kfree(copy);
+	if (!ret)
+		*mask = m;
+	return ret;
+}
+EXPORT_SYMBOL_GPL(dmaverify_parse_checks);
+
+int dmaverify_checks_show(char *buf, size_t size, unsigned long mask)
+{
+	const char *last = NULL;
+	int v, len = 0;
+
+	if (mask == BIT(DV_VIOLATION_COUNT) - 1)
+		return scnprintf(buf, size, "all");
+	for (v = 0; v < DV_VIOLATION_COUNT; v++) {
+		if (!(mask & BIT(v)))
+			continue;
+		len += scnprintf(buf + len, size - len, "%s%s", len ? "," : "",
+				 dmaverify_codes[v].slug);
+		last = dmaverify_codes[v].slug;
+	}
+	if (!last)
+		len = scnprintf(buf, size, "none");
+	return len;
+}
+
+static int checks_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long mask;
+	int ret = dmaverify_parse_checks(val, &mask);
+
+	if (!ret)
+		WRITE_ONCE(dmaverify_checks, mask);
+	return ret;
+}
+
+static int checks_get(char *buf, const struct kernel_param *kp)
+{
+	int len = dmaverify_checks_show(buf, PAGE_SIZE - 1,
+					READ_ONCE(dmaverify_checks));
+
+	buf[len++] = '\n';
+	return len;
+}
+
+static const struct kernel_param_ops checks_ops = {
+	.set = checks_set,
+	.get = checks_get,
+};
+module_param_cb(checks, &checks_ops, NULL, 0644);
+MODULE_PARM_DESC(checks, "Rules to check: all (default), none, or groups/slugs, '-' to remove: buffer,context,csum,error,free,leak,limits,mask,overlap,redzone,release,sg,sync (e.g. all,-leak)");
+
+/* === Numbers === */
+
+static int set_ranged(const char *val, const struct kernel_param *kp,
+		      unsigned int lo, unsigned int hi)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret || n < lo || n > hi) {
+		pr_err("%s=: '%s' is not a number from %u to %u\n", kp->name, val,
+		       lo, hi);
+		return -EINVAL;
+	}
+	*(unsigned int *)kp->arg = n;
+	return 0;
+}
+
+#define RANGED_PARAM(name, var, lo, hi, perm, desc)			\
+	static int name##_set(const char *val, const struct kernel_param *kp) \
+	{								\
+		return set_ranged(val, kp, lo, hi);			\
+	}								\
+	static const struct kernel_param_ops name##_ops = {		\
+		.set = name##_set,					\
+		.get = param_get_uint,					\
+	};								\
+	module_param_cb(name, &name##_ops, &var, perm);			\
+	MODULE_PARM_DESC(name, desc)
+
+RANGED_PARAM(max_objects, dmaverify_max_objects, 1, INT_MAX, 0644,
+	     "Outstanding DMA objects per device above which too-many-maps (0x15) is reported (default 1048576)");
+RANGED_PARAM(stack_depth, dmaverify_stack_depth, 0, 32, 0644,
+	     "Frames saved per DMA object: 0 or 1 keeps the caller only, cheapest (default 16)");
+RANGED_PARAM(hash_bits, dmaverify_hash_bits, 8, 20, 0444,
+	     "log2 of the tracker's hash buckets per device (default 14: 16384 buckets)");
+RANGED_PARAM(leak_report_max, dmaverify_leak_report_max, 0, 100000, 0644,
+	     "Leaked objects printed per device at release; all are counted (default 10)");
+RANGED_PARAM(fail_every, dmaverify_fail_every, 0, INT_MAX, 0644,
+	     "Fault injection: fail every Nth streaming map of verified devices, to expose unchecked mapping errors (default 0: never)");
+
+module_param_named(enabled, dmaverify_enabled, bool, 0644);
+MODULE_PARM_DESC(enabled, "Verify (Y, default) or only forward (N); objects mapped while N are never reported");
+module_param_named(multishot, dmaverify_multishot, bool, 0644);
+MODULE_PARM_DESC(multishot, "Print every report, not once per violation and call site (default N)");
+module_param_named(rebind, dmaverify_rebind, bool, 0444);
+MODULE_PARM_DESC(rebind, "At load, rebind devices already bound to a selected driver so they are verified (default N: unbinding the root disk's driver can hang a machine)");
+
+/* === Load and unload === */
+
+int dmaverify_checks_init(void);
+
+static int __init dmaverify_init(void)
+{
+	int ret;
+
+	BUILD_BUG_ON(DV_VIOLATION_COUNT > BITS_PER_LONG);
+	dmaverify_checks &= BIT(DV_VIOLATION_COUNT) - 1;
+	ret = dmaverify_stack_init();
+	if (ret)
+		return ret;
+	ret = dmaverify_tracker_cache_init();
+	if (ret)
+		return ret;
+	dmaverify_checks_init();
+	dmaverify_debugfs_init();
+	ret = dmaverify_bus_init();
+	if (ret)
+		goto err;
+	{
+		char buf[MAX_DRIVERS * DRIVER_NAME_MAX];
+
+		dmaverify_drivers_show(buf, sizeof(buf));
+		pr_info("loaded: verifying drivers [%s], action %s\n", buf,
+			action_names[dmaverify_action]);
+	}
+	if (dmaverify_rebind)
+		dmaverify_rebind_selected(NULL);
+	return 0;
+err:
+	dmaverify_debugfs_exit();
+	dmaverify_tracker_cache_exit();
+	return ret;
+}
+
+static void __exit dmaverify_exit(void)
+{
+	dmaverify_detach_all();
+	dmaverify_debugfs_exit();
+	dmaverify_tracker_cache_exit();
+	pr_info("unloaded\n");
+}
+
+module_init(dmaverify_init);
+module_exit(dmaverify_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("DMA API verifier for selected drivers (after Windows Driver Verifier's DMA verification)");
+MODULE_AUTHOR("dmaverify developers");

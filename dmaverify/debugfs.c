@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmaverify DebugFS interface: runtime control, statistics, the violation
+ * log and the per-device state dump (the analogue of Windows' !dma).
+ *
+ * /sys/kernel/debug/dmaverify/
+ *   control     commands, one per write (see Documentation/dmaverify.rst)
+ *   stats       global and per-device counters, like "verifier /query"
+ *   violations  the last reports, one machine-readable line each
+ *   devices/<device>/objects  one line per outstanding DMA object
+ *   devices/<device>/stacks   the same, each with its creating stack
+ */
+
+#define pr_fmt(fmt) "dmaverify: " fmt
+
+#include <linux/debugfs.h>
+#include <linux/jiffies.h>
+#include <linux/kernel.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "dmaverify.h"
+
+static struct dentry *root_dir, *devices_dir;
+
+/* Serialises control commands. */
+static DEFINE_MUTEX(control_lock);
+
+/* === stats === */
+
+static const char *const kind_titles[DV_KIND_COUNT] = {
+	[DV_KIND_COHERENT] = "coherent buffers",
+	[DV_KIND_PAGES] = "noncoherent pages",
+	[DV_KIND_MAP] = "streaming maps",
+	[DV_KIND_RESOURCE] = "resource maps",
+	[DV_KIND_SG] = "scatter/gather lists",
+};
+
+static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
+{
+	int k, v;
+
+	seq_printf(seq, "device %s driver %s state %s\n", dev_name(ctx->dev),
+		   ctx->driver,
+		   READ_ONCE(ctx->state) == DV_STATE_ATTACHED ? "attached" : "released");
+	for (k = 0; k < DV_KIND_COUNT; k++) {
+		struct dmaverify_kind_stats *s = &ctx->kinds[k];
+
+		seq_printf(seq, "  %-22s allocated %ld freed %ld outstanding %ld peak %ld bytes %ld\n",
+			   kind_titles[k], atomic_long_read(&s->allocated),
+			   atomic_long_read(&s->freed),
+			   atomic_long_read(&s->outstanding),
+			   atomic_long_read(&s->peak), atomic_long_read(&s->bytes));
+	}
+	seq_printf(seq, "  tracked %ld untracked %ld (outstanding %ld)\n",
+		   atomic_long_read(&ctx->tracker.count),
+		   atomic_long_read(&ctx->untracked_total),
+		   atomic_long_read(&ctx->untracked));
+	for (v = 0; v < DV_VIOLATION_COUNT; v++) {
+		long n = atomic_long_read(&ctx->violations[v]);
+
+		if (n)
+			seq_printf(seq, "  violation 0x%02x/0x%02x %s: %ld\n",
+				   dmaverify_codes[v].code, dmaverify_codes[v].sub,
+				   dmaverify_codes[v].slug, n);
+	}
+}
+
+static int stats_show(struct seq_file *seq, void *unused)
+{
+	struct dmaverify_dev *ctx;
+	char buf[512];
+	long total = 0;
+	int v;
+
+	seq_printf(seq, "enabled: %d\n", READ_ONCE(dmaverify_enabled));
+	dmaverify_drivers_show(buf, sizeof(buf));
+	seq_printf(seq, "drivers: %s\n", buf);
+	seq_printf(seq, "action: %s\n",
+		   (const char *[]){ "warn", "log", "panic" }[READ_ONCE(dmaverify_action)]);
+	dmaverify_checks_show(buf, sizeof(buf), READ_ONCE(dmaverify_checks));
+	seq_printf(seq, "checks: %s\n", buf);
+	mutex_lock(&dmaverify_devices_lock);
+	list_for_each_entry(ctx, &dmaverify_devices, list)
+		for (v = 0; v < DV_VIOLATION_COUNT; v++)
+			total += atomic_long_read(&ctx->violations[v]);
+	seq_printf(seq, "violations: %ld\n", total);
+	list_for_each_entry(ctx, &dmaverify_devices, list)
+		show_dev_stats(seq, ctx);
+	mutex_unlock(&dmaverify_devices_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+/* === violations === */
+
+static int violations_show(struct seq_file *seq, void *unused)
+{
+	return dmaverify_violations_show(seq);
+}
+DEFINE_SHOW_ATTRIBUTE(violations);
+
+/* === devices/<device>/{objects,stacks} === */
+
+struct dump_arg {
+	struct seq_file *seq;
+	bool stacks;
+};
+
+static void dump_obj(const struct dmaverify_obj *obj, void *arg)
+{
+	struct dump_arg *d = arg;
+	unsigned int ms = jiffies_to_msecs((u32)jiffies - obj->when);
+	unsigned long entries[32];
+	unsigned int i, nr;
+
+	dmaverify_print_obj(d->seq, obj);
+	seq_printf(d->seq, " age %u.%03us\n", ms / 1000, ms % 1000);
+	if (!d->stacks)
+		return;
+	nr = dmaverify_fetch_stack(obj->stack, entries, ARRAY_SIZE(entries));
+	for (i = 0; i < nr; i++)
+		seq_printf(d->seq, "  %pS\n", (void *)entries[i]);
+}
+
+/*
+ * The file's private data is the struct device: a context may be retired
+ * (and freed) while the file is open, so look it up again under the lock.
+ */
+static int dump_show(struct seq_file *seq, bool stacks)
+{
+	struct device *dev = seq->private;
+	struct dump_arg d = { .seq = seq, .stacks = stacks };
+	struct dmaverify_dev *ctx;
+
+	mutex_lock(&dmaverify_devices_lock);
+	list_for_each_entry(ctx, &dmaverify_devices, list) {
+		if (ctx->dev != dev)
+			continue;
+		seq_printf(seq, "# device %s driver %s: %ld outstanding objects\n",
+			   dev_name(dev), ctx->driver,
+			   atomic_long_read(&ctx->tracker.count));
+		dmaverify_tracker_for_each(&ctx->tracker, dump_obj, &d);
+	}
+	mutex_unlock(&dmaverify_devices_lock);
+	return 0;
+}
+
+static int objects_show(struct seq_file *seq, void *unused)
+{
+	return dump_show(seq, false);
+}
+DEFINE_SHOW_ATTRIBUTE(objects);
+
+static int stacks_show(struct seq_file *seq, void *unused)
+{
+	return dump_show(seq, true);
+}
+DEFINE_SHOW_ATTRIBUTE(stacks);
+
+void dmaverify_debugfs_add_dev(struct dmaverify_dev *ctx)
+{
+	struct dentry *d;
+
+	if (IS_ERR_OR_NULL(devices_dir))
+		return;
+	d = debugfs_create_dir(dev_name(ctx->dev), devices_dir);
+	debugfs_create_file("objects", 0400, d, ctx->dev, &objects_fops);
+	debugfs_create_file("stacks", 0400, d, ctx->dev, &stacks_fops);
+}
+
+void dmaverify_debugfs_remove_dev(struct dmaverify_dev *ctx)
+{
+	if (!IS_ERR_OR_NULL(devices_dir))
+		debugfs_lookup_and_remove(dev_name(ctx->dev), devices_dir);
+}
+
+/* === control === */
+
+static void reset_counters(void)
+{
+	struct dmaverify_dev *ctx;
+	int v;
+
+	mutex_lock(&dmaverify_devices_lock);
+	list_for_each_entry(ctx, &dmaverify_devices, list)
+		for (v = 0; v < DV_VIOLATION_COUNT; v++)
+			atomic_long_set(&ctx->violations[v], 0);
+	mutex_unlock(&dmaverify_devices_lock);
+	dmaverify_reports_reset();
+}
+
+/*
+ * Commands:
+ *   enable | disable          verify, or only forward
+ *   attach DRIVER             verify DRIVER's devices bound from now on
+ *   detach DRIVER             stop selecting DRIVER (bound devices stay)
+ *   rebind DRIVER             reprobe DRIVER's bound devices (attach them)
+ *   action warn|log|panic
+ *   checks SPEC               as the checks= parameter
+ *   multishot on|off
+ *   reset                     zero the violation counters and the log
+ *   scan                      check every redzone now
+ */
+static int run_command(char *cmd)
+{
+	char *arg = strim(cmd), *verb = strsep(&arg, " \t");
+	unsigned long mask;
+	int a;
+
+	if (arg)
+		arg = strim(arg);
+	if (!strcmp(verb, "enable") && !arg) {
+		WRITE_ONCE(dmaverify_enabled, true);
+	} else if (!strcmp(verb, "disable") && !arg) {
+		WRITE_ONCE(dmaverify_enabled, false);
+	} else if (!strcmp(verb, "attach") && arg) {
+		return dmaverify_add_driver(arg);
+	} else if (!strcmp(verb, "detach") && arg) {
+		return dmaverify_remove_driver(arg);
+	} else if (!strcmp(verb, "rebind") && arg) {
+		if (!dmaverify_driver_selected(arg))
+			return -ENOENT;
+		a = dmaverify_rebind_selected(arg);
+		return a < 0 ? a : 0;
+	} else if (!strcmp(verb, "action") && arg) {
+		a = dmaverify_parse_action(arg);
+		if (a < 0)
+			return a;
+		WRITE_ONCE(dmaverify_action, a);
+	} else if (!strcmp(verb, "checks") && arg) {
+		a = dmaverify_parse_checks(arg, &mask);
+		if (a)
+			return a;
+		WRITE_ONCE(dmaverify_checks, mask);
+	} else if (!strcmp(verb, "multishot") && arg &&
+		   (!strcmp(arg, "on") || !strcmp(arg, "off"))) {
+		WRITE_ONCE(dmaverify_multishot, !strcmp(arg, "on"));
+	} else if (!strcmp(verb, "reset") && !arg) {
+		reset_counters();
+	} else if (!strcmp(verb, "scan") && !arg) {
+		dmaverify_scan_all();
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static ssize_t control_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	char buf[128];
+	int ret;
+
+	if (!count || count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	if (strlen(buf) != count)	/* Embedded NUL: binary input. */
+		return -EINVAL;
+	mutex_lock(&control_lock);
+	ret = run_command(buf);
+	mutex_unlock(&control_lock);
+	return ret ? ret : count;
+}
+
+static int control_show(struct seq_file *seq, void *unused)
+{
+	seq_puts(seq, "enable | disable | attach DRIVER | detach DRIVER | rebind DRIVER | action warn|log|panic | checks SPEC | multishot on|off | reset | scan\n");
+	return 0;
+}
+
+static int control_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, control_show, NULL);
+}
+
+static const struct file_operations control_fops = {
+	.owner = THIS_MODULE,
+	.open = control_open,
+	.read = seq_read,
+	.write = control_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
+int dmaverify_debugfs_init(void)
+{
+	root_dir = debugfs_create_dir("dmaverify", NULL);
+	debugfs_create_file("control", 0600, root_dir, NULL, &control_fops);
+	debugfs_create_file("stats", 0400, root_dir, NULL, &stats_fops);
+	debugfs_create_file("violations", 0400, root_dir, NULL, &violations_fops);
+	devices_dir = debugfs_create_dir("devices", root_dir);
+	return 0;
+}
+
+void dmaverify_debugfs_exit(void)
+{
+	debugfs_remove_recursive(root_dir);
+	root_dir = NULL;
+	devices_dir = NULL;
+}

@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dmaverify: a DMA API verifier for selected drivers, after Windows Driver
+ * Verifier's DMA verification (bug check 0xE6).  Private definitions shared
+ * by the module's files.
+ *
+ * For more info please see Documentation/dmaverify.rst.
+ */
+#ifndef DMAVERIFY_DMAVERIFY_H
+#define DMAVERIFY_DMAVERIFY_H
+
+#include <linux/atomic.h>
+#include <linux/device.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+struct scatterlist;
+struct seq_file;
+
+#include "compat.h"
+
+/* === Violations === */
+
+/*
+ * One constant per rule.  The table in report.c gives each its 0xE6-style
+ * code, sub-code, slug and title; Documentation/dmaverify.rst and the KUnit
+ * suite are checked against that table.
+ */
+enum dmaverify_violation {
+	DV_SYNC_OVERFLOW,	/* Sync past the end of a mapping. */
+	DV_DOUBLE_FREE,		/* Coherent buffer freed twice or never allocated. */
+	DV_DOUBLE_UNMAP,	/* Streaming mapping unmapped twice or never mapped. */
+	DV_DOUBLE_UNMAP_SG,	/* S/G list unmapped twice or never mapped. */
+	DV_LEAK_COHERENT,	/* Coherent buffers outstanding at release. */
+	DV_LEAK_MAP,		/* Streaming mappings outstanding at release. */
+	DV_LEAK_SG,		/* S/G lists outstanding at release. */
+	DV_MAP_TOO_LARGE,	/* One mapping larger than the device can map. */
+	DV_OVERRUN_BEFORE,	/* Redzone before a buffer modified. */
+	DV_OVERRUN_AFTER,	/* Redzone after a buffer modified. */
+	DV_WRITE_AFTER_UNMAP,	/* A released buffer was written (by the device). */
+	DV_ALLOC_ATOMIC,	/* Allocation that may sleep in atomic context. */
+	DV_FREE_IRQS_OFF,	/* Coherent free with interrupts off or in hardirq. */
+	DV_CALL_IN_NMI,		/* Any DMA call from NMI context. */
+	DV_TOO_MANY_MAPS,	/* Too many outstanding objects on one device. */
+	DV_SYNC_UNMAPPED,	/* Sync of an address that is not mapped. */
+	DV_USE_AFTER_RELEASE,	/* DMA call after the driver was unbound. */
+	DV_OVERLAP,		/* Mapping a range that is already mapped. */
+	DV_MAP_STACK,		/* Mapping memory on a task stack. */
+	DV_MAP_RODATA,		/* Mapping kernel text or rodata. */
+	DV_MAP_INVALID,		/* Mapping memory outside the linear map. */
+	DV_SYNC_SG_UNMAPPED,	/* Sync of an S/G list that is not mapped. */
+	DV_ZERO_LENGTH,		/* Mapping a zero-length buffer. */
+	DV_WRONG_SIZE,		/* Unmap or free with another size. */
+	DV_WRONG_FUNCTION,	/* Unmap or free with another kind of call. */
+	DV_WRONG_CPU_ADDR,	/* Coherent free with another CPU address. */
+	DV_WRONG_NENTS,		/* S/G unmap or sync with another entry count. */
+	DV_WRONG_DIRECTION,	/* Unmap with another direction. */
+	DV_SYNC_DIRECTION,	/* Sync with another direction. */
+	DV_SYNC_TO_CPU_RO,	/* Sync for the CPU of a TO_DEVICE mapping. */
+	DV_SYNC_TO_DEV_WO,	/* Sync for the device of a FROM_DEVICE mapping. */
+	DV_UNCHECKED_ERROR,	/* A failed mapping's handle was used. */
+	DV_SG_SEG_TOO_LONG,	/* S/G segment longer than the device allows. */
+	DV_SG_SEG_BOUNDARY,	/* S/G segment crosses the device's boundary. */
+	DV_ADDR_OUTSIDE_MASK,	/* DMA address beyond the device's mask. */
+	DV_SG_MANGLED,		/* S/G list changed between map and unmap. */
+	DV_STALE_TO_DEVICE,	/* TO_DEVICE buffer changed while mapped. */
+	DV_CPU_WRITE_LOST,	/* FROM_DEVICE buffer written by the CPU while mapped. */
+	DV_VIOLATION_COUNT
+};
+
+/**
+ * struct dmaverify_code - one row of the violation table
+ * @code: Windows bug check 0xE6 parameter 1 where an analogue exists,
+ *	otherwise a Linux-only code of 0x80 and above
+ * @sub: parameter 2 (sub-code) where the code has several kinds, else 0
+ * @slug: short token used in the report title and in debugfs
+ * @title: one sentence stating the rule that was broken
+ * @check: name of the check group (module parameter "checks")
+ */
+struct dmaverify_code {
+	u8 code;
+	u8 sub;
+	const char *slug;
+	const char *title;
+	const char *check;
+};
+
+extern const struct dmaverify_code dmaverify_codes[DV_VIOLATION_COUNT];
+
+/* === Tracked objects === */
+
+/* What a tracked object is: the Windows DMA object it corresponds to. */
+enum dmaverify_kind {
+	DV_KIND_COHERENT,	/* dma_alloc_coherent/attrs: a common buffer. */
+	DV_KIND_PAGES,		/* dma_alloc_pages: a non-coherent buffer. */
+	DV_KIND_MAP,		/* dma_map_single/page: map registers. */
+	DV_KIND_RESOURCE,	/* dma_map_resource: MMIO of another device. */
+	DV_KIND_SG,		/* dma_map_sg/sgtable: a scatter/gather list. */
+	DV_KIND_COUNT
+};
+
+extern const char *const dmaverify_kind_names[DV_KIND_COUNT];
+
+/* Object flags. */
+#define DV_OBJ_PHYS_INDEXED	0x01	/* Also in the physical-address index. */
+#define DV_OBJ_BOUNCED		0x02	/* The device got a dmaverify bounce buffer. */
+#define DV_OBJ_REDZONED		0x04	/* Coherent buffer with redzones. */
+#define DV_OBJ_CHECKSUMMED	0x08	/* @csum holds the CPU buffer's checksum. */
+
+/**
+ * struct dmaverify_obj - one outstanding DMA object of a verified device
+ * @next: chain in the tracker's key index
+ * @pnext: chain in the tracker's physical-address index (streaming maps)
+ * @key: DMA address; for S/G lists the address of the scatterlist
+ * @dma: DMA address handed to the driver (first segment for S/G lists)
+ * @size: bytes mapped (S/G: sum of the segments' lengths)
+ * @phys: physical address of the CPU buffer (maps), CPU address
+ *	(coherent), scatterlist pointer (S/G)
+ * @stack: creating stack (stack depot handle, or the caller's address)
+ * @when: jiffies at creation
+ * @nents: S/G: entries passed to map; others: 0
+ * @mapped: S/G: entries the mapping produced
+ * @csum: checksum of the S/G list (mangling) or of the CPU buffer
+ * @kind: &enum dmaverify_kind
+ * @dir: &enum dma_data_direction
+ * @flags: DV_OBJ_*
+ * @bounce: dmaverify's bounce buffer or redzoned allocation, when used
+ *
+ * Kept small: the tracker holds one per outstanding mapping, and NICs keep
+ * hundreds of thousands outstanding.
+ */
+struct dmaverify_obj {
+	struct dmaverify_obj *next;
+	struct dmaverify_obj *pnext;
+	unsigned long key;
+	dma_addr_t dma;
+	size_t size;
+	unsigned long phys;
+	unsigned long stack;
+	u32 when;
+	u16 nents;
+	u16 mapped;
+	u32 csum;
+	u8 kind;
+	u8 dir;
+	u16 flags;
+	void *bounce;
+};
+
+/* A released object remembered for double-free reports ("freed by"). */
+struct dmaverify_freed {
+	struct dmaverify_obj obj;
+	unsigned long free_stack;
+	u32 free_when;
+};
+
+#define DV_FREED_RING	64	/* Released objects remembered per device. */
+#define DV_LOCKS	64	/* Lock stripes per index. */
+
+/**
+ * struct dmaverify_tracker - every outstanding DMA object of one device
+ * @bits: log2 of the number of buckets of each index
+ * @keys: buckets of the index by key (DMA address, or S/G list pointer)
+ * @phys: buckets of the index by physical page (streaming maps), for overlaps
+ * @key_locks: stripes guarding @keys; taken before @phys_locks
+ * @phys_locks: stripes guarding @phys
+ * @max_pages: largest page span of any tracked object, bounds containment
+ *	lookups; only grows
+ * @count: objects tracked
+ *
+ * Lookups by exact key are O(1); a lookup of an address inside an object
+ * walks back at most @max_pages buckets.  All locks are raw and taken with
+ * interrupts off: DMA calls come from hardirq context.
+ */
+struct dmaverify_tracker {
+	unsigned int bits;
+	struct dmaverify_obj **keys;
+	struct dmaverify_obj **phys;
+	raw_spinlock_t key_locks[DV_LOCKS];
+	raw_spinlock_t phys_locks[DV_LOCKS];
+	unsigned long max_pages;
+	atomic_long_t count;
+};
+
+/* === Devices under verification ("adapters") === */
+
+enum dmaverify_state {
+	DV_STATE_ATTACHED,	/* Driver bound; every DMA call is verified. */
+	DV_STATE_RELEASED,	/* Driver unbound; any DMA call is a violation. */
+};
+
+/* Per-kind statistics of one device. */
+struct dmaverify_kind_stats {
+	atomic_long_t allocated;	/* Objects created. */
+	atomic_long_t freed;		/* Objects released. */
+	atomic_long_t outstanding;	/* Objects live now. */
+	atomic_long_t peak;		/* Highest @outstanding seen. */
+	atomic_long_t bytes;		/* Bytes mapped now. */
+};
+
+/**
+ * struct dmaverify_dev - a device under verification (the "adapter")
+ * @ops: the dma_map_ops installed on @dev; each verified device has its own
+ *	copy, so container_of() finds this context in O(1) from any call
+ * @list: entry in dmaverify_devices (guarded by dmaverify_devices_lock)
+ * @dev: the verified device (a reference is held)
+ * @twin: an unregistered device carrying @dev's original DMA personality;
+ *	every call is forwarded through the public DMA API on it
+ * @orig_ops: @dev's dma_ops before attach
+ * @orig_iommu: @dev's dma_iommu flag before attach (kernels >= 6.12)
+ * @state: &enum dmaverify_state, read locklessly by the DMA paths
+ * @driver: name of the driver bound when attached
+ * @tracker: outstanding objects
+ * @kinds: statistics per &enum dmaverify_kind
+ * @violations: violations found per &enum dmaverify_violation, printed or not
+ * @untracked: objects forwarded without tracking (no memory, or checks
+ *	disabled) that may still be released; while non-zero, a release of an
+ *	unknown object is not reported
+ * @untracked_total: objects ever forwarded without tracking
+ * @sleepers: callbacks that may sleep, running now (see attach.c)
+ * @freed_lock: guards @freed and @freed_head
+ * @freed: the last released objects, to report "freed by" on a double free
+ * @freed_head: next slot of @freed
+ * @rcu: deferred free
+ */
+struct dmaverify_dev {
+	struct dma_map_ops ops;
+	struct list_head list;
+	struct device *dev;
+	struct device *twin;
+	const struct dma_map_ops *orig_ops;
+	bool orig_iommu;
+	int state;
+	char driver[32];
+	struct dmaverify_tracker tracker;
+	struct dmaverify_kind_stats kinds[DV_KIND_COUNT];
+	atomic_long_t violations[DV_VIOLATION_COUNT];
+	atomic_long_t untracked;
+	atomic_long_t untracked_total;
+	atomic_t sleepers;
+	raw_spinlock_t freed_lock;
+	struct dmaverify_freed freed[DV_FREED_RING];
+	unsigned int freed_head;
+	struct rcu_head rcu;
+};
+
+static inline struct dmaverify_dev *dmaverify_dev_of(struct device *dev)
+{
+	return container_of(get_dma_ops(dev), struct dmaverify_dev, ops);
+}
+
+extern struct list_head dmaverify_devices;
+extern struct mutex dmaverify_devices_lock;
+
+/* === Settings (module parameters; params.c) === */
+
+enum dmaverify_action {
+	DV_ACTION_WARN,		/* Report, taint like WARN(). */
+	DV_ACTION_LOG,		/* Report only. */
+	DV_ACTION_PANIC,	/* Report, then panic: the bug check. */
+};
+
+extern bool dmaverify_enabled;
+extern int dmaverify_action;
+extern unsigned long dmaverify_checks;
+extern unsigned int dmaverify_max_objects;
+extern unsigned int dmaverify_stack_depth;
+extern unsigned int dmaverify_hash_bits;
+extern bool dmaverify_multishot;
+extern bool dmaverify_rebind;
+extern unsigned int dmaverify_leak_report_max;
+extern unsigned int dmaverify_fail_every;
+
+bool dmaverify_driver_selected(const char *name);
+int dmaverify_parse_drivers(const char *val, char *out, size_t outsz);
+int dmaverify_parse_checks(const char *val, unsigned long *mask);
+int dmaverify_parse_action(const char *val);
+int dmaverify_set_drivers(const char *val);
+int dmaverify_drivers_show(char *buf, size_t size);
+int dmaverify_add_driver(const char *name);
+int dmaverify_remove_driver(const char *name);
+int dmaverify_checks_show(char *buf, size_t size, unsigned long mask);
+
+static inline bool dmaverify_check_on(enum dmaverify_violation v)
+{
+	return READ_ONCE(dmaverify_enabled) &&
+	       test_bit(v, &dmaverify_checks);
+}
+
+/* === Stacks (stack.c) === */
+
+unsigned long dmaverify_save_stack(void);
+unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
+				   unsigned int max);
+int dmaverify_stack_init(void);
+
+/* === Tracker (tracker.c) === */
+
+int dmaverify_tracker_init(struct dmaverify_tracker *t, unsigned int bits);
+void dmaverify_tracker_destroy(struct dmaverify_tracker *t);
+struct dmaverify_obj *dmaverify_obj_alloc(void);
+void dmaverify_obj_free(struct dmaverify_obj *obj);
+void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj);
+struct dmaverify_obj *dmaverify_untrack(struct dmaverify_tracker *t,
+					unsigned long key, bool sg,
+					bool (*match)(const struct dmaverify_obj *,
+						      const void *),
+					const void *arg);
+bool dmaverify_lookup(struct dmaverify_tracker *t, unsigned long key, bool sg,
+		      struct dmaverify_obj *copy);
+bool dmaverify_lookup_containing(struct dmaverify_tracker *t, dma_addr_t addr,
+				 struct dmaverify_obj *copy);
+bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
+			    size_t size, struct dmaverify_obj *copy);
+typedef void (*dmaverify_obj_fn)(const struct dmaverify_obj *obj, void *arg);
+unsigned long dmaverify_tracker_for_each(struct dmaverify_tracker *t,
+					 dmaverify_obj_fn fn, void *arg);
+int dmaverify_tracker_cache_init(void);
+void dmaverify_tracker_cache_exit(void);
+
+/* === Reports (report.c) === */
+
+/**
+ * struct dmaverify_report - what a check found, passed to the reporter
+ * @v: the violation
+ * @ctx: device context
+ * @obj: the object concerned (tracked copy), or NULL
+ * @freed: the object's release, for double frees, or NULL
+ * @addr: the address passed by the call (DMA, CPU or S/G list)
+ * @size: the size passed by the call
+ * @dir: the direction passed by the call
+ * @detail: extra text for the detail line ("mapped with ... unmapped with")
+ * @leak: a leak report: every leaked object is printed (not rate-limited)
+ *	and the title names the function that created the object
+ */
+struct dmaverify_report {
+	enum dmaverify_violation v;
+	struct dmaverify_dev *ctx;
+	const struct dmaverify_obj *obj;
+	const struct dmaverify_freed *freed;
+	unsigned long addr;
+	size_t size;
+	int dir;
+	const char *detail;
+	bool leak;
+};
+
+void dmaverify_report(const struct dmaverify_report *r);
+void dmaverify_violation(struct dmaverify_dev *ctx, enum dmaverify_violation v,
+			 const struct dmaverify_obj *obj, unsigned long addr,
+			 size_t size, int dir, const char *fmt, ...)
+	__printf(7, 8);
+const char *dmaverify_dir_name(int dir);
+void dmaverify_print_obj(struct seq_file *seq, const struct dmaverify_obj *obj);
+int dmaverify_violations_show(struct seq_file *seq);
+void dmaverify_reports_reset(void);
+
+/*
+ * Test hook: KUnit installs a function that receives every report with its
+ * full text, before it is printed (the mm/kasan "kunit resource" idea).
+ */
+typedef void (*dmaverify_report_hook_t)(const struct dmaverify_report *r,
+					const char *text);
+void dmaverify_set_report_hook(dmaverify_report_hook_t hook);
+
+/* === Devices (attach.c) === */
+
+int dmaverify_attach(struct device *dev);
+void dmaverify_release(struct dmaverify_dev *ctx);
+void dmaverify_detach_all(void);
+int dmaverify_bus_init(void);
+void dmaverify_bus_exit(void);
+int dmaverify_rebind_selected(const char *only);
+void dmaverify_check_leaks(struct dmaverify_dev *ctx);
+void dmaverify_remember_freed(struct dmaverify_dev *ctx,
+			      const struct dmaverify_obj *obj);
+bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
+			  struct dmaverify_freed *out);
+
+/* Attach a device directly (KUnit; the bus notifier does it otherwise). */
+int dmaverify_attach_device(struct device *dev);
+void dmaverify_detach_device(struct device *dev);
+
+/* === Forwarding ops (ops.c) and twins (twin.c) === */
+
+void dmaverify_init_ops(struct dma_map_ops *ops);
+struct device *dmaverify_twin_create(struct device *dev,
+				     const struct dma_map_ops *orig_ops,
+				     bool orig_iommu);
+void dmaverify_twin_refresh(struct device *twin, struct device *dev);
+void dmaverify_twin_release(struct device *twin);
+void dmaverify_twin_destroy(struct device *twin);
+
+/* === Checks (checks.c) === */
+
+void dmaverify_check_context(struct dmaverify_dev *ctx, bool may_sleep_alloc,
+			     bool is_free);
+bool dmaverify_check_map_buffer(struct dmaverify_dev *ctx, phys_addr_t phys,
+				const void *vaddr, size_t size, int dir);
+void dmaverify_check_dma_addr(struct dmaverify_dev *ctx,
+			      const struct dmaverify_obj *obj, dma_addr_t addr,
+			      size_t size, bool coherent);
+void dmaverify_check_sg_segments(struct dmaverify_dev *ctx,
+				 struct scatterlist *sgl, int mapped);
+u32 dmaverify_sg_csum(struct scatterlist *sgl, int nents);
+bool dmaverify_check_release(struct dmaverify_dev *ctx,
+			     const struct dmaverify_obj *obj, int kind,
+			     size_t size, int dir, unsigned long cpu_addr,
+			     int nents);
+void dmaverify_check_overlap(struct dmaverify_dev *ctx, phys_addr_t phys,
+			     size_t size, int dir);
+void dmaverify_check_sync(struct dmaverify_dev *ctx,
+			  const struct dmaverify_obj *obj, dma_addr_t addr,
+			  size_t size, int dir, bool for_cpu);
+void dmaverify_check_sync_sg(struct dmaverify_dev *ctx,
+			     const struct dmaverify_obj *obj, int nents, int dir,
+			     bool for_cpu);
+int dmaverify_checks_init(void);
+
+/* === Redzones and bounce buffers (redzone.c) === */
+
+void dmaverify_scan_all(void);
+
+/* === DebugFS (debugfs.c) === */
+
+int dmaverify_debugfs_init(void);
+void dmaverify_debugfs_exit(void);
+void dmaverify_debugfs_add_dev(struct dmaverify_dev *ctx);
+void dmaverify_debugfs_remove_dev(struct dmaverify_dev *ctx);
+
+/* Statistics helpers. */
+void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size);
+void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size);
+
+#endif /* DMAVERIFY_DMAVERIFY_H */

@@ -1,0 +1,703 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmaverify: the dma_map_ops installed on a verified device.
+ *
+ * Each callback checks the call, forwards it through the public DMA API to
+ * the device's twin (which carries the device's original DMA personality:
+ * dma-direct, swiotlb, iommu-dma or the original dma_map_ops), and tracks
+ * the object it creates or releases.  What the driver and the device see is
+ * what they would see without dmaverify, except where a check documents
+ * otherwise (a release of an unknown object is not forwarded; a release with
+ * the wrong size or direction is forwarded with the right ones).
+ */
+
+#define pr_fmt(fmt) "dmaverify: " fmt
+
+#include <linux/dma-mapping.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/wait_bit.h>
+
+#include "dmaverify.h"
+
+/* === Common paths === */
+
+/* Every callback starts here: the device's context, and the release rule. */
+static __always_inline struct dmaverify_dev *enter(struct device *dev)
+{
+	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+
+	if (unlikely(in_nmi()))
+		dmaverify_check_context(ctx, false, false);
+	if (unlikely(READ_ONCE(ctx->state) == DV_STATE_RELEASED) &&
+	    dmaverify_check_on(DV_USE_AFTER_RELEASE))
+		dmaverify_violation(ctx, DV_USE_AFTER_RELEASE, NULL, 0, 0, DMA_NONE,
+				    "driver %s was released from the device",
+				    ctx->driver);
+	return ctx;
+}
+
+/*
+ * Callbacks that may sleep count themselves, so that module unload can
+ * wait for them (a sleeping task is quiescent for tasks-RCU).
+ */
+static __always_inline void sleeper_in(struct dmaverify_dev *ctx)
+{
+	atomic_inc(&ctx->sleepers);
+}
+
+static __always_inline void sleeper_out(struct dmaverify_dev *ctx)
+{
+	if (atomic_dec_and_test(&ctx->sleepers))
+		wake_up_var(&ctx->sleepers);
+}
+
+/* The driver may change masks and DMA parameters at any time. */
+static __always_inline void refresh(struct dmaverify_dev *ctx)
+{
+	struct device *dev = ctx->dev, *twin = ctx->twin;
+
+	if (unlikely(twin->dma_mask != dev->dma_mask ||
+		     twin->coherent_dma_mask != dev->coherent_dma_mask ||
+		     twin->bus_dma_limit != dev->bus_dma_limit ||
+		     twin->dma_parms != dev->dma_parms))
+		dmaverify_twin_refresh(twin, dev);
+}
+
+/* Fault injection: fail every fail_every-th streaming map (0: never). */
+static bool inject_failure(void)
+{
+	static atomic_t calls = ATOMIC_INIT(0);
+	unsigned int every = READ_ONCE(dmaverify_fail_every);
+
+	return every && (atomic_inc_return(&calls) % every) == 0;
+}
+
+void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size)
+{
+	struct dmaverify_kind_stats *s = &ctx->kinds[kind];
+	long now = atomic_long_inc_return(&s->outstanding);
+	long peak = atomic_long_read(&s->peak);
+
+	atomic_long_inc(&s->allocated);
+	atomic_long_add(size, &s->bytes);
+	while (now > peak && !atomic_long_try_cmpxchg(&s->peak, &peak, now))
+		;
+}
+
+void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size)
+{
+	struct dmaverify_kind_stats *s = &ctx->kinds[kind];
+
+	atomic_long_inc(&s->freed);
+	atomic_long_dec(&s->outstanding);
+	atomic_long_sub(size, &s->bytes);
+}
+
+/*
+ * Track a new object.  When dmaverify is disabled or out of memory the
+ * object is counted untracked instead: its release is then unknown, and
+ * must not be reported (see dmaverify_dev.untracked).
+ */
+static void track(struct dmaverify_dev *ctx, struct dmaverify_obj *tmpl)
+{
+	struct dmaverify_obj *obj;
+	long total;
+
+	dmaverify_stats_add(ctx, tmpl->kind, tmpl->size);
+	if (!READ_ONCE(dmaverify_enabled) || !(obj = dmaverify_obj_alloc())) {
+		atomic_long_inc(&ctx->untracked);
+		atomic_long_inc(&ctx->untracked_total);
+		return;
+	}
+	*obj = *tmpl;
+	obj->stack = dmaverify_save_stack();
+	obj->when = (u32)jiffies;
+	dmaverify_track(&ctx->tracker, obj);
+
+	total = atomic_long_read(&ctx->tracker.count);
+	if (unlikely(total > READ_ONCE(dmaverify_max_objects)) &&
+	    dmaverify_check_on(DV_TOO_MANY_MAPS))
+		dmaverify_violation(ctx, DV_TOO_MANY_MAPS, obj, obj->key, obj->size,
+				    obj->dir, "%ld objects outstanding, the limit is %u",
+				    total, dmaverify_max_objects);
+}
+
+/*
+ * A release found no tracked object.  If some objects went untracked, this
+ * may be one of them: count it off and let the call through.  Otherwise it
+ * is a violation and the call is not forwarded.
+ *
+ * Return: true to forward the call.
+ */
+static bool unknown_release(struct dmaverify_dev *ctx, enum dmaverify_violation v,
+			    unsigned long key, size_t size, int dir)
+{
+	if (atomic_long_add_unless(&ctx->untracked, -1, 0))
+		return true;
+	if (dmaverify_check_on(v))
+		dmaverify_violation(ctx, v, NULL, key, size, dir,
+				    v == DV_DOUBLE_FREE ?
+				    "DMA address %pad, %zu bytes: not allocated, or already freed" :
+				    "DMA address %pad, %zu bytes, %s: not mapped, or already unmapped",
+				    (dma_addr_t *)&key, size, dmaverify_dir_name(dir));
+	return false;
+}
+
+/* The release is done: remember it for double-free reports, free the entry. */
+static void released(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
+{
+	dmaverify_stats_sub(ctx, obj->kind, obj->size);
+	dmaverify_remember_freed(ctx, obj);
+	dmaverify_obj_free(obj);
+}
+
+struct release_match {
+	size_t size;
+	int dir;
+	int kind;
+};
+
+/* Among objects sharing a DMA address, prefer the one the release fits. */
+static bool fits(const struct dmaverify_obj *obj, const void *arg)
+{
+	const struct release_match *m = arg;
+
+	return obj->kind == m->kind && obj->size == m->size && obj->dir == m->dir;
+}
+
+static bool used_failed_mapping(struct dmaverify_dev *ctx, dma_addr_t addr,
+				size_t size, int dir)
+{
+	if (likely(addr != DMA_MAPPING_ERROR))
+		return false;
+	if (dmaverify_check_on(DV_UNCHECKED_ERROR))
+		dmaverify_violation(ctx, DV_UNCHECKED_ERROR, NULL, addr, size, dir,
+				    "DMA_MAPPING_ERROR passed back to the DMA API");
+	return true;
+}
+
+/* === Streaming maps === */
+
+static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
+			  struct page *page, unsigned long offset, size_t size,
+			  int dir, unsigned long attrs, int kind)
+{
+	struct dmaverify_obj tmpl = {};
+	dma_addr_t addr;
+
+	if (kind == DV_KIND_MAP && READ_ONCE(dmaverify_enabled)) {
+		dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
+		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+			dmaverify_check_overlap(ctx, phys, size, dir);
+	}
+	if (inject_failure())
+		return DMA_MAPPING_ERROR;
+	refresh(ctx);
+#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
+	addr = dma_map_phys(ctx->twin, phys, size, dir, attrs);
+#else
+	if (kind == DV_KIND_RESOURCE)
+		addr = dma_map_resource(ctx->twin, phys, size, dir, attrs);
+	else
+		addr = dma_map_page_attrs(ctx->twin, page, offset, size, dir, attrs);
+#endif
+	if (dma_mapping_error(ctx->twin, addr))
+		return DMA_MAPPING_ERROR;
+
+	tmpl.key = addr;
+	tmpl.dma = addr;
+	tmpl.size = size;
+	tmpl.phys = phys;
+	tmpl.kind = kind;
+	tmpl.dir = dir;
+	/* Device-writable maps go in the physical index, for overlaps. */
+	if (kind == DV_KIND_MAP && dir != DMA_TO_DEVICE &&
+	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		tmpl.flags |= DV_OBJ_PHYS_INDEXED;
+	dmaverify_check_dma_addr(ctx, &tmpl, addr, size, false);
+	track(ctx, &tmpl);
+	return addr;
+}
+
+static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
+		      int dir, unsigned long attrs, int kind)
+{
+	struct release_match m = { .size = size, .dir = dir, .kind = kind };
+	struct dmaverify_obj *obj;
+
+	if (used_failed_mapping(ctx, addr, size, dir))
+		return;
+	obj = dmaverify_untrack(&ctx->tracker, addr, false, fits, &m);
+	if (!obj) {
+		if (!unknown_release(ctx, DV_DOUBLE_UNMAP, addr, size, dir))
+			return;
+	} else if (!dmaverify_check_release(ctx, obj, kind, size, dir, 0, 0)) {
+		if (obj->kind != DV_KIND_MAP && obj->kind != DV_KIND_RESOURCE) {
+			/* Unmapping a coherent buffer: keep it, do nothing. */
+			dmaverify_track(&ctx->tracker, obj);
+			return;
+		}
+		/* Release what was mapped, not what the driver said. */
+		size = obj->size;
+		dir = obj->dir;
+		kind = obj->kind;
+	}
+#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
+	dma_unmap_phys(ctx->twin, addr, size, dir,
+		       kind == DV_KIND_RESOURCE ? attrs | DMA_ATTR_MMIO : attrs);
+#else
+	if (kind == DV_KIND_RESOURCE)
+		dma_unmap_resource(ctx->twin, addr, size, dir, attrs);
+	else
+		dma_unmap_page_attrs(ctx->twin, addr, size, dir, attrs);
+#endif
+	if (obj)
+		released(ctx, obj);
+}
+
+#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
+static dma_addr_t dmaverify_map_phys(struct device *dev, phys_addr_t phys,
+				     size_t size, enum dma_data_direction dir,
+				     unsigned long attrs)
+{
+	return map_one(enter(dev), phys, NULL, 0, size, dir, attrs,
+		       attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
+}
+
+static void dmaverify_unmap_phys(struct device *dev, dma_addr_t addr,
+				 size_t size, enum dma_data_direction dir,
+				 unsigned long attrs)
+{
+	unmap_one(enter(dev), addr, size, dir, attrs,
+		  attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
+}
+#else
+static dma_addr_t dmaverify_map_page(struct device *dev, struct page *page,
+				     unsigned long offset, size_t size,
+				     enum dma_data_direction dir,
+				     unsigned long attrs)
+{
+	return map_one(enter(dev), page_to_phys(page) + offset, page, offset,
+		       size, dir, attrs, DV_KIND_MAP);
+}
+
+static void dmaverify_unmap_page(struct device *dev, dma_addr_t addr,
+				 size_t size, enum dma_data_direction dir,
+				 unsigned long attrs)
+{
+	unmap_one(enter(dev), addr, size, dir, attrs, DV_KIND_MAP);
+}
+
+static dma_addr_t dmaverify_map_resource(struct device *dev, phys_addr_t phys,
+					 size_t size, enum dma_data_direction dir,
+					 unsigned long attrs)
+{
+	return map_one(enter(dev), phys, NULL, 0, size, dir, attrs,
+		       DV_KIND_RESOURCE);
+}
+
+static void dmaverify_unmap_resource(struct device *dev, dma_addr_t addr,
+				     size_t size, enum dma_data_direction dir,
+				     unsigned long attrs)
+{
+	unmap_one(enter(dev), addr, size, dir, attrs, DV_KIND_RESOURCE);
+}
+#endif
+
+/* === Scatter/gather lists === */
+
+static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
+			    int nents, enum dma_data_direction dir,
+			    unsigned long attrs)
+{
+	struct dmaverify_dev *ctx = enter(dev);
+	struct sg_table sgt = { .sgl = sgl, .orig_nents = nents };
+	struct dmaverify_obj tmpl = {};
+	struct scatterlist *s;
+	size_t total = 0;
+	int i, ret;
+
+	for_each_sg(sgl, s, nents, i) {
+		if (READ_ONCE(dmaverify_enabled)) {
+			dmaverify_check_map_buffer(ctx, sg_phys(s), NULL, s->length,
+						   dir);
+			if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+				dmaverify_check_overlap(ctx, sg_phys(s), s->length,
+							dir);
+		}
+		total += s->length;
+	}
+	if (inject_failure())
+		return -ENOMEM;
+	refresh(ctx);
+	/* Through an sg_table, so that the error code survives. */
+	ret = dma_map_sgtable(ctx->twin, &sgt, dir, attrs);
+	if (ret)
+		return ret;
+
+	if (READ_ONCE(dmaverify_enabled))
+		dmaverify_check_sg_segments(ctx, sgl, sgt.nents);
+	tmpl.key = (unsigned long)sgl;
+	tmpl.dma = sg_dma_address(sgl);
+	tmpl.size = total;
+	tmpl.phys = (unsigned long)sgl;
+	tmpl.kind = DV_KIND_SG;
+	tmpl.dir = dir;
+	tmpl.nents = nents;
+	tmpl.mapped = sgt.nents;
+	tmpl.csum = dmaverify_sg_csum(sgl, nents);
+	track(ctx, &tmpl);
+	return sgt.nents;
+}
+
+static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			       int nents, enum dma_data_direction dir,
+			       unsigned long attrs)
+{
+	struct dmaverify_dev *ctx = enter(dev);
+	struct dmaverify_obj *obj, other;
+
+	obj = dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL);
+	if (!obj) {
+		/* A single mapping released as a list? */
+		if (dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
+		    !atomic_long_read(&ctx->untracked)) {
+			if (dmaverify_check_on(DV_WRONG_FUNCTION))
+				dmaverify_violation(ctx, DV_WRONG_FUNCTION, &other,
+						    (unsigned long)sgl, 0, dir,
+						    "created as %s, released as sg",
+						    dmaverify_kind_names[other.kind]);
+			return;
+		}
+		if (!unknown_release(ctx, DV_DOUBLE_UNMAP_SG, (unsigned long)sgl,
+				     0, dir))
+			return;
+	} else if (!dmaverify_check_release(ctx, obj, DV_KIND_SG, 0, dir,
+					    (unsigned long)sgl, nents)) {
+		nents = obj->nents;
+		dir = obj->dir;
+	}
+	dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
+	if (obj)
+		released(ctx, obj);
+}
+
+/* === Syncs === */
+
+/*
+ * Find the mapping a single-range sync refers to.  Return: true to forward
+ * the sync, with *size possibly clamped to the mapping's end.
+ */
+static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
+			size_t *size, int dir, bool for_cpu)
+{
+	struct dmaverify_obj obj;
+
+	if (used_failed_mapping(ctx, addr, *size, dir))
+		return false;
+	if (!READ_ONCE(dmaverify_enabled))
+		return true;
+	if (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
+	    !dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) {
+		if (atomic_long_read(&ctx->untracked))
+			return true;
+		if (dmaverify_check_on(DV_SYNC_UNMAPPED))
+			dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, *size,
+					    dir, "DMA address %pad, %zu bytes, %s",
+					    &addr, *size, dmaverify_dir_name(dir));
+		return false;
+	}
+	dmaverify_check_sync(ctx, &obj, addr, *size, dir, for_cpu);
+	if (addr - obj.dma + *size > obj.size)
+		*size = obj.size - (addr - obj.dma);
+	return true;
+}
+
+static void dmaverify_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
+					  size_t size,
+					  enum dma_data_direction dir)
+{
+	struct dmaverify_dev *ctx = enter(dev);
+
+	if (sync_single(ctx, addr, &size, dir, true))
+		dma_sync_single_for_cpu(ctx->twin, addr, size, dir);
+}
+
+static void dmaverify_sync_single_for_device(struct device *dev,
+					     dma_addr_t addr, size_t size,
+					     enum dma_data_direction dir)
+{
+	struct dmaverify_dev *ctx = enter(dev);
+
+	if (sync_single(ctx, addr, &size, dir, false))
+		dma_sync_single_for_device(ctx->twin, addr, size, dir);
+}
+
+static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
+		    int nents, int dir, bool for_cpu)
+{
+	struct dmaverify_obj obj;
+
+	if (!READ_ONCE(dmaverify_enabled))
+		return true;
+	if (!dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
+		if (atomic_long_read(&ctx->untracked))
+			return true;
+		if (dmaverify_check_on(DV_SYNC_SG_UNMAPPED))
+			dmaverify_violation(ctx, DV_SYNC_SG_UNMAPPED, NULL,
+					    (unsigned long)sgl, 0, dir,
+					    "list %p, %d entries, %s", sgl, nents,
+					    dmaverify_dir_name(dir));
+		return false;
+	}
+	dmaverify_check_sync_sg(ctx, &obj, nents, dir, for_cpu);
+	return true;
+}
+
+static void dmaverify_sync_sg_for_cpu(struct device *dev,
+				      struct scatterlist *sgl, int nents,
+				      enum dma_data_direction dir)
+{
+	struct dmaverify_dev *ctx = enter(dev);
+
+	if (sync_sg(ctx, sgl, nents, dir, true))
+		dma_sync_sg_for_cpu(ctx->twin, sgl, nents, dir);
+}
+
+static void dmaverify_sync_sg_for_device(struct device *dev,
+					 struct scatterlist *sgl, int nents,
+					 enum dma_data_direction dir)
+{
+	struct dmaverify_dev *ctx = enter(dev);
+
+	if (sync_sg(ctx, sgl, nents, dir, false))
+		dma_sync_sg_for_device(ctx->twin, sgl, nents, dir);
+}
+
+/* === Coherent buffers and pages === */
+
+static void *dmaverify_alloc(struct device *dev, size_t size,
+			     dma_addr_t *dma_handle, gfp_t gfp,
+			     unsigned long attrs)
+{
+	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_obj tmpl = {};
+	void *cpu;
+
+	if (READ_ONCE(dmaverify_enabled))
+		dmaverify_check_context(ctx, gfpflags_allow_blocking(gfp), false);
+	sleeper_in(ctx);
+	enter(dev);
+	refresh(ctx);
+	cpu = dma_alloc_attrs(ctx->twin, size, dma_handle, gfp, attrs);
+	if (!cpu) {
+		sleeper_out(ctx);
+		return NULL;
+	}
+	tmpl.key = *dma_handle;
+	tmpl.dma = *dma_handle;
+	tmpl.size = size;
+	tmpl.phys = (unsigned long)cpu;
+	tmpl.kind = DV_KIND_COHERENT;
+	tmpl.dir = DMA_BIDIRECTIONAL;
+	dmaverify_check_dma_addr(ctx, &tmpl, *dma_handle, size, true);
+	track(ctx, &tmpl);
+	sleeper_out(ctx);
+	return cpu;
+}
+
+static void dmaverify_free(struct device *dev, size_t size, void *cpu,
+			   dma_addr_t dma, unsigned long attrs)
+{
+	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct release_match m = { .size = size, .dir = DMA_BIDIRECTIONAL,
+				   .kind = DV_KIND_COHERENT };
+	struct dmaverify_obj *obj;
+
+	if (READ_ONCE(dmaverify_enabled))
+		dmaverify_check_context(ctx, false, true);
+	sleeper_in(ctx);
+	enter(dev);
+	obj = dmaverify_untrack(&ctx->tracker, dma, false, fits, &m);
+	if (!obj) {
+		if (!unknown_release(ctx, DV_DOUBLE_FREE, dma, size,
+				     DMA_BIDIRECTIONAL))
+			goto out;
+	} else if (!dmaverify_check_release(ctx, obj, DV_KIND_COHERENT, size,
+					    DMA_BIDIRECTIONAL, (unsigned long)cpu,
+					    0)) {
+		if (obj->kind != DV_KIND_COHERENT) {
+			/* Freeing a streaming mapping: keep it, do nothing. */
+			dmaverify_track(&ctx->tracker, obj);
+			goto out;
+		}
+		size = obj->size;
+		cpu = (void *)obj->phys;
+	}
+	dma_free_attrs(ctx->twin, size, cpu, dma, attrs);
+	if (obj)
+		released(ctx, obj);
+out:
+	sleeper_out(ctx);
+}
+
+static struct page *dmaverify_alloc_pages(struct device *dev, size_t size,
+					  dma_addr_t *dma_handle,
+					  enum dma_data_direction dir, gfp_t gfp)
+{
+	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_obj tmpl = {};
+	struct page *page;
+
+	if (READ_ONCE(dmaverify_enabled))
+		dmaverify_check_context(ctx, gfpflags_allow_blocking(gfp), false);
+	sleeper_in(ctx);
+	enter(dev);
+	refresh(ctx);
+	page = dma_alloc_pages(ctx->twin, size, dma_handle, dir, gfp);
+	if (!page) {
+		sleeper_out(ctx);
+		return NULL;
+	}
+	tmpl.key = *dma_handle;
+	tmpl.dma = *dma_handle;
+	tmpl.size = size;
+	tmpl.phys = page_to_phys(page);
+	tmpl.kind = DV_KIND_PAGES;
+	tmpl.dir = dir;
+	dmaverify_check_dma_addr(ctx, &tmpl, *dma_handle, size, true);
+	track(ctx, &tmpl);
+	sleeper_out(ctx);
+	return page;
+}
+
+static void dmaverify_free_pages(struct device *dev, size_t size,
+				 struct page *page, dma_addr_t dma,
+				 enum dma_data_direction dir)
+{
+	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct release_match m = { .size = size, .dir = dir, .kind = DV_KIND_PAGES };
+	struct dmaverify_obj *obj;
+
+	sleeper_in(ctx);
+	enter(dev);
+	obj = dmaverify_untrack(&ctx->tracker, dma, false, fits, &m);
+	if (!obj) {
+		if (!unknown_release(ctx, DV_DOUBLE_FREE, dma, size, dir))
+			goto out;
+	} else if (!dmaverify_check_release(ctx, obj, DV_KIND_PAGES, size, dir,
+					    0, 0)) {
+		if (obj->kind != DV_KIND_PAGES) {
+			dmaverify_track(&ctx->tracker, obj);
+			goto out;
+		}
+		size = obj->size;
+		dir = obj->dir;
+	}
+	dma_free_pages(ctx->twin, size, page, dma, dir);
+	if (obj)
+		released(ctx, obj);
+out:
+	sleeper_out(ctx);
+}
+
+static int dmaverify_mmap(struct device *dev, struct vm_area_struct *vma,
+			  void *cpu, dma_addr_t dma, size_t size,
+			  unsigned long attrs)
+{
+	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	int ret;
+
+	sleeper_in(ctx);
+	ret = dma_mmap_attrs(enter(dev)->twin, vma, cpu, dma, size, attrs);
+	sleeper_out(ctx);
+	return ret;
+}
+
+static int dmaverify_get_sgtable(struct device *dev, struct sg_table *sgt,
+				 void *cpu, dma_addr_t dma, size_t size,
+				 unsigned long attrs)
+{
+	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	int ret;
+
+	sleeper_in(ctx);
+	ret = dma_get_sgtable_attrs(enter(dev)->twin, sgt, cpu, dma, size, attrs);
+	sleeper_out(ctx);
+	return ret;
+}
+
+/* === Device properties === */
+
+/*
+ * Whether the original implementation supports @mask.  The only public way
+ * to ask is to set it: set the twin's coherent mask (not the streaming one,
+ * which the twin shares with the device), then put it back.
+ */
+static int dmaverify_dma_supported(struct device *dev, u64 mask)
+{
+	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	u64 saved = ctx->twin->coherent_dma_mask;
+	int ok = !dma_set_coherent_mask(ctx->twin, mask);
+
+	ctx->twin->coherent_dma_mask = saved;
+	return ok;
+}
+
+static u64 dmaverify_get_required_mask(struct device *dev)
+{
+	return dma_get_required_mask(dmaverify_dev_of(dev)->twin);
+}
+
+static size_t dmaverify_max_mapping_size(struct device *dev)
+{
+	return dma_max_mapping_size(dmaverify_dev_of(dev)->twin);
+}
+
+static unsigned long dmaverify_get_merge_boundary(struct device *dev)
+{
+	return dma_get_merge_boundary(dmaverify_dev_of(dev)->twin);
+}
+
+/**
+ * dmaverify_init_ops() - fill in a verified device's dma_map_ops
+ * @ops: the per-device copy (embedded in struct dmaverify_dev)
+ *
+ * Callbacks the core does not need stay NULL: opt_mapping_size() has no
+ * device argument to forward with, and on 6.1 alloc_noncontiguous through
+ * a twin would hand the core a table it takes for an IOMMU one.
+ */
+void dmaverify_init_ops(struct dma_map_ops *ops)
+{
+	ops->alloc = dmaverify_alloc;
+	ops->free = dmaverify_free;
+#ifdef DMAVERIFY_HAVE_OPS_ALLOC_PAGES_OP
+	ops->alloc_pages_op = dmaverify_alloc_pages;
+#else
+	ops->alloc_pages = dmaverify_alloc_pages;
+#endif
+	ops->free_pages = dmaverify_free_pages;
+	ops->mmap = dmaverify_mmap;
+	ops->get_sgtable = dmaverify_get_sgtable;
+#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
+	ops->map_phys = dmaverify_map_phys;
+	ops->unmap_phys = dmaverify_unmap_phys;
+#else
+	ops->map_page = dmaverify_map_page;
+	ops->unmap_page = dmaverify_unmap_page;
+	ops->map_resource = dmaverify_map_resource;
+	ops->unmap_resource = dmaverify_unmap_resource;
+#endif
+	ops->map_sg = dmaverify_map_sg;
+	ops->unmap_sg = dmaverify_unmap_sg;
+	ops->sync_single_for_cpu = dmaverify_sync_single_for_cpu;
+	ops->sync_single_for_device = dmaverify_sync_single_for_device;
+	ops->sync_sg_for_cpu = dmaverify_sync_sg_for_cpu;
+	ops->sync_sg_for_device = dmaverify_sync_sg_for_device;
+	ops->dma_supported = dmaverify_dma_supported;
+	ops->get_required_mask = dmaverify_get_required_mask;
+	ops->max_mapping_size = dmaverify_max_mapping_size;
+	ops->get_merge_boundary = dmaverify_get_merge_boundary;
+}

@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmaverify reporting: the violation table, report formatting, rate
+ * limiting and the action taken (warn, log or panic).
+ *
+ * Reports are formatted like KASAN and KFENCE reports; see
+ * Documentation/dmaverify.rst, "Error reports".
+ */
+
+/* Report lines carry no prefix, like KASAN and KFENCE reports. */
+#define pr_fmt(fmt) fmt
+
+#include <linux/jiffies.h>
+#include <linux/kallsyms.h>
+#include <linux/kernel.h>
+#include <linux/lockdep.h>
+#include <linux/module.h>
+#include <linux/panic.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/smp.h>
+#include <linux/sprintf.h>
+#include <linux/stacktrace.h>
+#include <linux/timekeeping.h>
+
+#include "dmaverify.h"
+
+/* === The violation table === */
+
+#define CODE(_v, _code, _sub, _slug, _check, _title)			\
+	[_v] = { .code = _code, .sub = _sub, .slug = _slug,		\
+		 .check = _check, .title = _title }
+
+/*
+ * Codes below 0x80 are Windows' bug check 0xE6 parameter 1 values, reused
+ * where the Linux rule is the analogue of the Windows one; 0x80 and up are
+ * rules only Linux has.  Documentation/dmaverify.rst lists every row with a
+ * real report, and the KUnit suite has a case for each.
+ */
+const struct dmaverify_code dmaverify_codes[DV_VIOLATION_COUNT] = {
+	CODE(DV_SYNC_OVERFLOW, 0x00, 0x01, "sync-overflow", "sync",
+	     "sync past the end of a mapping"),
+	CODE(DV_DOUBLE_FREE, 0x03, 0, "double-free", "free",
+	     "free of a coherent buffer that is not allocated"),
+	CODE(DV_DOUBLE_UNMAP, 0x05, 0, "double-unmap", "free",
+	     "unmap of an address that is not mapped"),
+	CODE(DV_DOUBLE_UNMAP_SG, 0x06, 0, "double-unmap-sg", "free",
+	     "unmap of a scatter/gather list that is not mapped"),
+	CODE(DV_LEAK_COHERENT, 0x07, 0, "leak-coherent", "leak",
+	     "coherent buffers still allocated when the driver was released"),
+	CODE(DV_LEAK_MAP, 0x09, 0, "leak-map", "leak",
+	     "streaming mappings still mapped when the driver was released"),
+	CODE(DV_LEAK_SG, 0x0A, 0, "leak-sg", "leak",
+	     "scatter/gather lists still mapped when the driver was released"),
+	CODE(DV_MAP_TOO_LARGE, 0x0C, 0, "map-too-large", "limits",
+	     "mapping larger than the device can map at once"),
+	CODE(DV_OVERRUN_BEFORE, 0x0F, 0x04, "overrun-before", "redzone",
+	     "memory before a DMA buffer was overwritten"),
+	CODE(DV_OVERRUN_AFTER, 0x0F, 0x05, "overrun-after", "redzone",
+	     "memory after a DMA buffer was overwritten"),
+	CODE(DV_WRITE_AFTER_UNMAP, 0x0F, 0x03, "write-after-unmap", "redzone",
+	     "a released DMA buffer was written"),
+	CODE(DV_ALLOC_ATOMIC, 0x13, 0x01, "alloc-in-atomic", "context",
+	     "allocation that may sleep in atomic context"),
+	CODE(DV_FREE_IRQS_OFF, 0x13, 0x02, "free-irqs-off", "context",
+	     "coherent free with interrupts disabled"),
+	CODE(DV_CALL_IN_NMI, 0x14, 0, "call-in-nmi", "context",
+	     "DMA API call from NMI context"),
+	CODE(DV_TOO_MANY_MAPS, 0x15, 0, "too-many-maps", "limits",
+	     "too many outstanding DMA objects on the device"),
+	CODE(DV_SYNC_UNMAPPED, 0x16, 0, "sync-unmapped", "sync",
+	     "sync of an address that is not mapped"),
+	CODE(DV_USE_AFTER_RELEASE, 0x18, 0, "use-after-release", "release",
+	     "DMA API call on a device whose driver was released"),
+	CODE(DV_OVERLAP, 0x1D, 0, "overlapping-map", "overlap",
+	     "mapping of a range that is already mapped"),
+	CODE(DV_MAP_STACK, 0x1F, 0x10, "map-stack", "buffer",
+	     "mapping of memory on a task stack"),
+	CODE(DV_MAP_RODATA, 0x1F, 0x11, "map-rodata", "buffer",
+	     "mapping of kernel text or read-only data"),
+	CODE(DV_MAP_INVALID, 0x1F, 0x12, "map-invalid", "buffer",
+	     "mapping of memory outside the kernel's linear map"),
+	CODE(DV_SYNC_SG_UNMAPPED, 0x20, 0, "sync-sg-unmapped", "sync",
+	     "sync of a scatter/gather list that is not mapped"),
+	CODE(DV_ZERO_LENGTH, 0x21, 0, "zero-length", "buffer",
+	     "mapping of a zero-length buffer"),
+	CODE(DV_WRONG_SIZE, 0x80, 0, "wrong-size", "free",
+	     "release with a size other than the mapped one"),
+	CODE(DV_WRONG_FUNCTION, 0x81, 0, "wrong-function", "free",
+	     "release with a function that does not match the mapping"),
+	CODE(DV_WRONG_CPU_ADDR, 0x82, 0, "wrong-cpu-address", "free",
+	     "coherent free with a CPU address other than the allocated one"),
+	CODE(DV_WRONG_NENTS, 0x83, 0, "wrong-nents", "free",
+	     "scatter/gather call with an entry count other than the mapped one"),
+	CODE(DV_WRONG_DIRECTION, 0x84, 0, "wrong-direction", "free",
+	     "unmap with a direction other than the mapped one"),
+	CODE(DV_SYNC_DIRECTION, 0x85, 0, "sync-wrong-direction", "sync",
+	     "sync with a direction other than the mapped one"),
+	CODE(DV_SYNC_TO_CPU_RO, 0x86, 0, "sync-readonly-for-cpu", "sync",
+	     "sync for the CPU of a mapping the device only reads"),
+	CODE(DV_SYNC_TO_DEV_WO, 0x87, 0, "sync-writeonly-for-device", "sync",
+	     "sync for the device of a mapping the device only writes"),
+	CODE(DV_UNCHECKED_ERROR, 0x88, 0, "unchecked-map-error", "error",
+	     "use of a failed mapping: the driver did not check dma_mapping_error()"),
+	CODE(DV_SG_SEG_TOO_LONG, 0x89, 0, "sg-segment-too-long", "sg",
+	     "scatter/gather segment longer than the device allows"),
+	CODE(DV_SG_SEG_BOUNDARY, 0x8A, 0, "sg-segment-boundary", "sg",
+	     "scatter/gather segment crossing the device's boundary"),
+	CODE(DV_ADDR_OUTSIDE_MASK, 0x8B, 0, "outside-dma-mask", "mask",
+	     "DMA address beyond the device's DMA mask"),
+	CODE(DV_SG_MANGLED, 0x8C, 0, "sg-mangled", "sg",
+	     "scatter/gather list changed between map and unmap"),
+	CODE(DV_STALE_TO_DEVICE, 0x8D, 0, "stale-to-device", "csum",
+	     "CPU wrote a TO_DEVICE buffer while the device owned it"),
+	CODE(DV_CPU_WRITE_LOST, 0x8E, 0, "cpu-write-lost", "csum",
+	     "CPU wrote a FROM_DEVICE buffer while the device owned it"),
+};
+
+const char *const dmaverify_kind_names[DV_KIND_COUNT] = {
+	[DV_KIND_COHERENT] = "coherent",
+	[DV_KIND_PAGES] = "pages",
+	[DV_KIND_MAP] = "map",
+	[DV_KIND_RESOURCE] = "resource",
+	[DV_KIND_SG] = "sg",
+};
+
+const char *dmaverify_dir_name(int dir)
+{
+	switch (dir) {
+	case DMA_BIDIRECTIONAL: return "DMA_BIDIRECTIONAL";
+	case DMA_TO_DEVICE: return "DMA_TO_DEVICE";
+	case DMA_FROM_DEVICE: return "DMA_FROM_DEVICE";
+	case DMA_NONE: return "DMA_NONE";
+	default: return "DMA_<invalid>";
+	}
+}
+
+/* === Output to the console buffer or a seq_file === */
+
+#define REPORT_BUF	8192
+
+/* The report being built; guarded by report_lock. */
+static char report_buf[REPORT_BUF];
+static size_t report_len;
+
+/*
+ * Serialises reports so that two CPUs never interleave their lines, and
+ * guards report_buf and the rate-limit table.  Raw: reports come from
+ * hardirq and NMI context.
+ */
+static DEFINE_RAW_SPINLOCK(report_lock);
+
+static __printf(2, 3) void out(struct seq_file *seq, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	if (seq) {
+		seq_vprintf(seq, fmt, args);
+	} else if (report_len < REPORT_BUF) {
+		report_len += vscnprintf(report_buf + report_len,
+					 REPORT_BUF - report_len, fmt, args);
+	}
+	va_end(args);
+}
+
+/* Is @ip a frame of dmaverify itself or of the DMA API core? */
+static bool own_frame(unsigned long ip)
+{
+	char sym[KSYM_NAME_LEN + 32];
+
+	if (within_module(ip, THIS_MODULE))
+		return true;
+	snprintf(sym, sizeof(sym), "%ps", (void *)ip);
+	return str_has_prefix(sym, "dma_") || str_has_prefix(sym, "__dma_") ||
+	       str_has_prefix(sym, "debug_dma_") ||
+	       str_has_prefix(sym, "dmam_") || str_has_prefix(sym, "dmaverify_") ||
+	       str_has_prefix(sym, "stack_trace_save");
+}
+
+/* Frames to skip so that a stack starts at the caller of the DMA API. */
+static unsigned int skipnr(const unsigned long *entries, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (!own_frame(entries[i]))
+			return i;
+	return 0;
+}
+
+static void print_stack(struct seq_file *seq, const unsigned long *entries,
+			unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = skipnr(entries, nr); i < nr; i++)
+		out(seq, " %pS\n", (void *)entries[i]);
+}
+
+static void print_saved_stack(struct seq_file *seq, unsigned long handle)
+{
+	unsigned long entries[32];
+	unsigned int nr = dmaverify_fetch_stack(handle, entries, ARRAY_SIZE(entries));
+
+	if (!nr)
+		out(seq, " (no stack recorded)\n");
+	else
+		print_stack(seq, entries, nr);
+}
+
+static void print_age(struct seq_file *seq, u32 when)
+{
+	unsigned int ms = jiffies_to_msecs((u32)jiffies - when);
+
+	out(seq, "%u.%03us ago", ms / 1000, ms % 1000);
+}
+
+/**
+ * dmaverify_print_obj() - one line describing an object
+ * @seq: a seq_file, or NULL for the report being built
+ * @obj: the object
+ *
+ * CPU addresses are printed with %p, hashed unless the kernel was booted
+ * with no_hash_pointers.  DMA addresses are bus addresses, printed in full
+ * as dma-debug does.
+ */
+void dmaverify_print_obj(struct seq_file *seq, const struct dmaverify_obj *obj)
+{
+	dma_addr_t end = obj->dma + (obj->size ? obj->size - 1 : 0);
+
+	out(seq, "%s [dma %pad-%pad, size=%zu, %s", dmaverify_kind_names[obj->kind],
+	    &obj->dma, &end, obj->size, dmaverify_dir_name(obj->dir));
+	if (obj->kind == DV_KIND_SG)
+		out(seq, ", nents=%u, mapped=%u, sgl=%p", obj->nents,
+		    obj->mapped, (void *)obj->phys);
+	else if (obj->kind == DV_KIND_COHERENT)
+		out(seq, ", cpu=%p", (void *)obj->phys);
+	if (obj->flags & DV_OBJ_BOUNCED)
+		out(seq, ", bounced");
+	if (obj->flags & DV_OBJ_REDZONED)
+		out(seq, ", redzoned");
+	out(seq, "]");
+}
+
+/* === Rate limiting === */
+
+#define SEEN_SLOTS 256
+
+/* (violation, call site) pairs already reported; guarded by report_lock. */
+static struct {
+	unsigned long ip;
+	u8 v;
+} seen[SEEN_SLOTS];
+static unsigned int nr_seen;
+
+/* Precondition: report_lock is held. */
+static bool already_reported(enum dmaverify_violation v, unsigned long ip)
+{
+	unsigned int i;
+
+	if (READ_ONCE(dmaverify_multishot))
+		return false;
+	for (i = 0; i < nr_seen; i++)
+		if (seen[i].v == v && seen[i].ip == ip)
+			return true;
+	if (nr_seen < SEEN_SLOTS) {
+		seen[nr_seen].v = v;
+		seen[nr_seen].ip = ip;
+		nr_seen++;
+	}
+	return false;
+}
+
+/* === Violation log (debugfs "violations") === */
+
+#define VLOG_SIZE 64
+
+/* The last reports, one record each; guarded by report_lock. */
+static struct dmaverify_vlog {
+	u64 ns;			/* Boot time of the report. */
+	char dev[32];		/* Device name. */
+	char drv[24];		/* Driver name. */
+	unsigned long addr;	/* Address passed by the call. */
+	unsigned long ip;	/* Call site. */
+	u8 v;			/* Violation. */
+	bool shown;		/* Printed (not rate-limited). */
+} vlog[VLOG_SIZE];
+static unsigned int vlog_head;
+static unsigned long vlog_total;
+
+static void log_violation(const struct dmaverify_report *r, unsigned long ip,
+			  bool shown)
+{
+	struct dmaverify_vlog *l = &vlog[vlog_head];
+
+	l->ns = ktime_get_boot_fast_ns();
+	strscpy(l->dev, dev_name(r->ctx->dev), sizeof(l->dev));
+	strscpy(l->drv, r->ctx->driver, sizeof(l->drv));
+	l->addr = r->addr;
+	l->ip = ip;
+	l->v = r->v;
+	l->shown = shown;
+	vlog_head = (vlog_head + 1) % VLOG_SIZE;
+	vlog_total++;
+}
+
+/**
+ * dmaverify_violations_show() - print the violation log, one line each
+ * @seq: the debugfs file
+ *
+ * Return: 0.
+ */
+int dmaverify_violations_show(struct seq_file *seq)
+{
+	struct dmaverify_vlog *copy;
+	unsigned int i, n, head;
+	unsigned long flags, total;
+
+	copy = kmalloc_array(VLOG_SIZE, sizeof(*copy), GFP_KERNEL);
+	if (!copy)
+		return -ENOMEM;
+	raw_spin_lock_irqsave(&report_lock, flags);
+	memcpy(copy, vlog, sizeof(vlog));
+	head = vlog_head;
+	total = vlog_total;
+	raw_spin_unlock_irqrestore(&report_lock, flags);
+
+	n = min_t(unsigned long, total, VLOG_SIZE);
+	for (i = 0; i < n; i++) {
+		const struct dmaverify_vlog *l = &copy[(head + VLOG_SIZE - n + i) % VLOG_SIZE];
+		const struct dmaverify_code *c = &dmaverify_codes[l->v];
+
+		seq_printf(seq, "%llu.%06llu device=%s driver=%s code=0x%02x sub=0x%02x slug=%s addr=0x%lx site=%pS shown=%d\n",
+			   l->ns / NSEC_PER_SEC, (l->ns % NSEC_PER_SEC) / 1000,
+			   l->dev, l->drv, c->code, c->sub, c->slug, l->addr,
+			   (void *)l->ip, l->shown);
+	}
+	kfree(copy);
+	return 0;
+}
+
+void dmaverify_reports_reset(void)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&report_lock, flags);
+	nr_seen = 0;
+	vlog_head = 0;
+	vlog_total = 0;
+	raw_spin_unlock_irqrestore(&report_lock, flags);
+}
+
+/* === Reports === */
+
+static dmaverify_report_hook_t report_hook;
+
+void dmaverify_set_report_hook(dmaverify_report_hook_t hook)
+{
+	WRITE_ONCE(report_hook, hook);
+}
+EXPORT_SYMBOL_GPL(dmaverify_set_report_hook);
+
+static void print_freed(const struct dmaverify_freed *f)
+{
+	out(NULL, "\nreleased ");
+	print_age(NULL, f->free_when);
+	out(NULL, ":\n");
+	print_saved_stack(NULL, f->free_stack);
+}
+
+/**
+ * dmaverify_report() - report a violation and take the configured action
+ * @r: what was found
+ *
+ * Counts the violation on the device, then (unless this violation was
+ * already reported from the same call site and multishot is off) prints a
+ * report, records it for debugfs and calls the test hook.  Then warns
+ * (taint), only logs, or panics, per the "action" parameter.  Safe in any
+ * context: the report is built in a static buffer under a raw lock.
+ */
+void dmaverify_report(const struct dmaverify_report *r)
+{
+	const struct dmaverify_code *c = &dmaverify_codes[r->v];
+	unsigned long entries[32], flags, ip;
+	unsigned int nr, skip;
+	dmaverify_report_hook_t hook;
+	int action = READ_ONCE(dmaverify_action);
+	bool shown;
+
+	atomic_long_inc(&r->ctx->violations[r->v]);
+	nr = stack_trace_save(entries, ARRAY_SIZE(entries), 1);
+	skip = skipnr(entries, nr);
+	ip = nr ? entries[skip] : 0;
+	if (r->leak && r->obj) {
+		/* A leak is the creator's bug: title it with the creator. */
+		unsigned long created[32];
+		unsigned int n = dmaverify_fetch_stack(r->obj->stack, created,
+						       ARRAY_SIZE(created));
+
+		if (n)
+			ip = created[skipnr(created, n)];
+	}
+
+	/*
+	 * Printing can take locks that lockdep would see nested in whatever
+	 * the driver holds; the report must not add a lockdep splat to the
+	 * real bug (as in mm/kfence/report.c).
+	 */
+	lockdep_off();
+	raw_spin_lock_irqsave(&report_lock, flags);
+	shown = r->leak || !already_reported(r->v, ip);
+	log_violation(r, ip, shown);
+	if (!shown)
+		goto unlock;
+
+	report_len = 0;
+	out(NULL, "==================================================================\n");
+	out(NULL, "BUG: dmaverify: %s (0xE6/0x%02x) in %pS\n\n", c->slug, c->code,
+	    (void *)ip);
+	out(NULL, "%s", c->title);
+	if (r->detail)
+		out(NULL, ": %s", r->detail);
+	out(NULL, "\n");
+	print_stack(NULL, entries, nr);
+	if (r->obj) {
+		out(NULL, "\n");
+		dmaverify_print_obj(NULL, r->obj);
+		out(NULL, " created ");
+		print_age(NULL, r->obj->when);
+		out(NULL, ":\n");
+		print_saved_stack(NULL, r->obj->stack);
+	}
+	if (r->freed)
+		print_freed(r->freed);
+	out(NULL, "\ndevice %s, driver %s: DRIVER_VERIFIER_DMA_VIOLATION (0xE6), parameter 1 0x%02x, parameter 2 0x%02x, count %ld\n",
+	    dev_name(r->ctx->dev), r->ctx->driver, c->code, c->sub,
+	    atomic_long_read(&r->ctx->violations[r->v]));
+	out(NULL, "CPU: %d PID: %d Comm: %s\n", raw_smp_processor_id(),
+	    task_pid_nr(current), current->comm);
+	out(NULL, "==================================================================\n");
+
+	hook = READ_ONCE(report_hook);
+	if (hook)
+		hook(r, report_buf);
+	{
+		char *line = report_buf, *nl;
+
+		while (*line && (nl = strchr(line, '\n'))) {
+			*nl = '\0';
+			pr_err("%s\n", line);
+			line = nl + 1;
+		}
+	}
+unlock:
+	raw_spin_unlock_irqrestore(&report_lock, flags);
+	lockdep_on();
+
+	if (action == DV_ACTION_PANIC)
+		panic("dmaverify: DMA violation 0xE6/0x%02x\n", c->code);
+	if (action == DV_ACTION_WARN)
+		add_taint(TAINT_WARN, LOCKDEP_STILL_OK);
+}
+
+/**
+ * dmaverify_violation() - build a report and hand it to dmaverify_report()
+ * @ctx: device context
+ * @v: the violation
+ * @obj: the object concerned, or NULL
+ * @addr: the address the call passed
+ * @size: the size the call passed
+ * @dir: the direction the call passed
+ * @fmt: detail line (printf format), or NULL
+ */
+void dmaverify_violation(struct dmaverify_dev *ctx, enum dmaverify_violation v,
+			 const struct dmaverify_obj *obj, unsigned long addr,
+			 size_t size, int dir, const char *fmt, ...)
+{
+	struct dmaverify_report r = {
+		.v = v, .ctx = ctx, .obj = obj, .addr = addr, .size = size,
+		.dir = dir,
+	};
+	struct dmaverify_freed freed;
+	char detail[256];
+	va_list args;
+
+	if (fmt) {
+		va_start(args, fmt);
+		vscnprintf(detail, sizeof(detail), fmt, args);
+		va_end(args);
+		r.detail = detail;
+	}
+	if ((v == DV_DOUBLE_UNMAP || v == DV_DOUBLE_FREE ||
+	     v == DV_DOUBLE_UNMAP_SG) && !obj &&
+	    dmaverify_find_freed(ctx, addr, v == DV_DOUBLE_UNMAP_SG, &freed)) {
+		r.obj = &freed.obj;
+		r.freed = &freed;
+	}
+	dmaverify_report(&r);
+}

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmaverify: the per-device tracker of outstanding DMA objects.
+ *
+ * Two hash indexes per device, both with striped raw spinlocks:
+ *  - by key: the DMA address of a coherent buffer or streaming mapping, or
+ *    the scatterlist pointer of an S/G list (a release always names one);
+ *  - by physical page of the CPU buffer, for streaming maps only, to find
+ *    overlapping mappings.
+ * An object is hashed by the page of its start.  Exact lookups are O(1);
+ * finding the object that contains an address (a partial sync) walks back
+ * over at most max_pages buckets, the page span of the largest object.
+ */
+
+#define pr_fmt(fmt) "dmaverify: " fmt
+
+#include <linux/hash.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "dmaverify.h"
+
+static struct kmem_cache *obj_cache;
+
+static inline unsigned int key_hash(const struct dmaverify_tracker *t,
+				    unsigned long key, bool sg)
+{
+	/* S/G lists are keyed by pointer, not by page: mix in a tag. */
+	if (sg)
+		return hash_long(key ^ 0x5a5a5a5aUL, t->bits);
+	return hash_long(key >> PAGE_SHIFT, t->bits);
+}
+
+static inline raw_spinlock_t *key_lock(struct dmaverify_tracker *t,
+				       unsigned int b)
+{
+	return &t->key_locks[b & (DV_LOCKS - 1)];
+}
+
+static inline raw_spinlock_t *phys_lock(struct dmaverify_tracker *t,
+					unsigned int b)
+{
+	return &t->phys_locks[b & (DV_LOCKS - 1)];
+}
+
+static inline bool is_sg(const struct dmaverify_obj *obj)
+{
+	return obj->kind == DV_KIND_SG;
+}
+
+int dmaverify_tracker_cache_init(void)
+{
+	obj_cache = KMEM_CACHE(dmaverify_obj, 0);
+	return obj_cache ? 0 : -ENOMEM;
+}
+
+void dmaverify_tracker_cache_exit(void)
+{
+	kmem_cache_destroy(obj_cache);
+}
+
+/**
+ * dmaverify_obj_alloc() - allocate a tracker entry, from any context
+ *
+ * Return: a zeroed entry, or NULL (the caller counts the object untracked).
+ */
+struct dmaverify_obj *dmaverify_obj_alloc(void)
+{
+	return kmem_cache_zalloc(obj_cache, GFP_NOWAIT | __GFP_NOWARN);
+}
+
+void dmaverify_obj_free(struct dmaverify_obj *obj)
+{
+	kmem_cache_free(obj_cache, obj);
+}
+
+int dmaverify_tracker_init(struct dmaverify_tracker *t, unsigned int bits)
+{
+	size_t n = 1UL << bits;
+	int i;
+
+	t->bits = bits;
+	t->keys = kvcalloc(n, sizeof(*t->keys), GFP_KERNEL);
+	t->phys = kvcalloc(n, sizeof(*t->phys), GFP_KERNEL);
+	if (!t->keys || !t->phys) {
+		kvfree(t->keys);
+		kvfree(t->phys);
+		return -ENOMEM;
+	}
+	for (i = 0; i < DV_LOCKS; i++) {
+		raw_spin_lock_init(&t->key_locks[i]);
+		raw_spin_lock_init(&t->phys_locks[i]);
+	}
+	t->max_pages = 1;
+	atomic_long_set(&t->count, 0);
+	return 0;
+}
+
+/* Precondition: nothing can reach @t any more. */
+void dmaverify_tracker_destroy(struct dmaverify_tracker *t)
+{
+	size_t b, nb = 1UL << t->bits;
+	struct dmaverify_obj *obj, *next;
+
+	for (b = 0; t->keys && b < nb; b++) {
+		for (obj = t->keys[b]; obj; obj = next) {
+			next = obj->next;
+			dmaverify_obj_free(obj);
+		}
+	}
+	atomic_long_set(&t->count, 0);
+	kvfree(t->keys);
+	kvfree(t->phys);
+	t->keys = NULL;
+	t->phys = NULL;
+}
+
+static unsigned long span_pages(const struct dmaverify_obj *obj)
+{
+	unsigned long first = obj->dma >> PAGE_SHIFT;
+	unsigned long last = (obj->dma + max_t(size_t, obj->size, 1) - 1) >> PAGE_SHIFT;
+
+	return last - first + 1;
+}
+
+/**
+ * dmaverify_track() - add an object to the tracker
+ * @t: the device's tracker
+ * @obj: filled-in entry; DV_OBJ_PHYS_INDEXED in @obj->flags also indexes it
+ *	by physical address
+ */
+void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
+{
+	unsigned int b = key_hash(t, obj->key, is_sg(obj));
+	unsigned long flags, pages;
+
+	raw_spin_lock_irqsave(key_lock(t, b), flags);
+	obj->next = t->keys[b];
+	t->keys[b] = obj;
+	if (obj->flags & DV_OBJ_PHYS_INDEXED) {
+		unsigned int pb = hash_long(obj->phys >> PAGE_SHIFT, t->bits);
+
+		raw_spin_lock(phys_lock(t, pb));
+		obj->pnext = t->phys[pb];
+		t->phys[pb] = obj;
+		raw_spin_unlock(phys_lock(t, pb));
+	}
+	raw_spin_unlock_irqrestore(key_lock(t, b), flags);
+
+	if (!is_sg(obj)) {
+		pages = span_pages(obj);
+		/* Only grows; a racing smaller store is harmless (see lookup). */
+		if (pages > READ_ONCE(t->max_pages))
+			WRITE_ONCE(t->max_pages, pages);
+	}
+	atomic_long_inc(&t->count);
+}
+
+/* Precondition: the key lock of @obj's bucket is held. */
+static void unlink_phys(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
+{
+	unsigned int pb = hash_long(obj->phys >> PAGE_SHIFT, t->bits);
+	struct dmaverify_obj **pp;
+
+	raw_spin_lock(phys_lock(t, pb));
+	for (pp = &t->phys[pb]; *pp; pp = &(*pp)->pnext) {
+		if (*pp == obj) {
+			*pp = obj->pnext;
+			break;
+		}
+	}
+	raw_spin_unlock(phys_lock(t, pb));
+}
+
+/**
+ * dmaverify_untrack() - find an object by key and remove it
+ * @t: the device's tracker
+ * @key: DMA address, or scatterlist pointer when @sg
+ * @sg: look for an S/G list
+ * @match: optional: among several objects with @key, prefer one it accepts
+ * @arg: passed to @match
+ *
+ * Without IOMMU two mappings of one buffer share a DMA address; @match lets
+ * the caller prefer the one whose size and direction fit, like dma-debug's
+ * best-fit search, so a correct driver is never blamed for the ambiguity.
+ *
+ * Return: the object, now owned by the caller, or NULL.
+ */
+struct dmaverify_obj *dmaverify_untrack(struct dmaverify_tracker *t,
+					unsigned long key, bool sg,
+					bool (*match)(const struct dmaverify_obj *,
+						      const void *),
+					const void *arg)
+{
+	unsigned int b = key_hash(t, key, sg);
+	struct dmaverify_obj **pp, **found = NULL, *obj = NULL;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(key_lock(t, b), flags);
+	for (pp = &t->keys[b]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->key != key || is_sg(*pp) != sg)
+			continue;
+		if (!found)
+			found = pp;
+		if (!match || match(*pp, arg)) {
+			found = pp;
+			break;
+		}
+	}
+	if (found) {
+		obj = *found;
+		*found = obj->next;
+		if (obj->flags & DV_OBJ_PHYS_INDEXED)
+			unlink_phys(t, obj);
+	}
+	raw_spin_unlock_irqrestore(key_lock(t, b), flags);
+	if (obj)
+		atomic_long_dec(&t->count);
+	return obj;
+}
+
+/**
+ * dmaverify_lookup() - copy the object with an exact key
+ * @t: the device's tracker
+ * @key: DMA address, or scatterlist pointer when @sg
+ * @sg: look for an S/G list
+ * @copy: receives a copy (the object may be released by another CPU)
+ *
+ * Return: true if found.
+ */
+bool dmaverify_lookup(struct dmaverify_tracker *t, unsigned long key, bool sg,
+		      struct dmaverify_obj *copy)
+{
+	unsigned int b = key_hash(t, key, sg);
+	struct dmaverify_obj *obj;
+	unsigned long flags;
+	bool found = false;
+
+	raw_spin_lock_irqsave(key_lock(t, b), flags);
+	for (obj = t->keys[b]; obj; obj = obj->next) {
+		if (obj->key == key && is_sg(obj) == sg) {
+			*copy = *obj;
+			found = true;
+			break;
+		}
+	}
+	raw_spin_unlock_irqrestore(key_lock(t, b), flags);
+	return found;
+}
+
+/**
+ * dmaverify_lookup_containing() - copy the mapping that contains an address
+ * @t: the device's tracker
+ * @addr: a DMA address
+ * @copy: receives a copy
+ *
+ * Looks at non-S/G objects whose range [dma, dma + size) contains @addr.
+ *
+ * Return: true if found.
+ */
+bool dmaverify_lookup_containing(struct dmaverify_tracker *t, dma_addr_t addr,
+				 struct dmaverify_obj *copy)
+{
+	/*
+	 * max_pages only grows; reading a stale (smaller) value can only miss
+	 * an object created concurrently with this lookup, which the caller
+	 * cannot legitimately be syncing yet.
+	 */
+	unsigned long pages = READ_ONCE(t->max_pages);
+	unsigned long page = addr >> PAGE_SHIFT, i;
+	struct dmaverify_obj *obj;
+	unsigned long flags;
+
+	for (i = 0; i < pages && i <= page; i++) {
+		unsigned int b = hash_long(page - i, t->bits);
+		bool found = false;
+
+		raw_spin_lock_irqsave(key_lock(t, b), flags);
+		for (obj = t->keys[b]; obj; obj = obj->next) {
+			if (is_sg(obj))
+				continue;
+			if (addr >= obj->dma && addr - obj->dma < max_t(size_t, obj->size, 1)) {
+				*copy = *obj;
+				found = true;
+				break;
+			}
+		}
+		raw_spin_unlock_irqrestore(key_lock(t, b), flags);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+/**
+ * dmaverify_find_overlap() - find a streaming map overlapping a CPU range
+ * @t: the device's tracker
+ * @phys: physical start of the range
+ * @size: bytes
+ * @copy: receives a copy of the first overlapping object
+ *
+ * Only objects indexed by physical address (streaming maps) are seen, and
+ * only byte ranges that truly overlap count: two buffers that merely share
+ * a cache line (small kmalloc objects) do not.
+ *
+ * Return: true if found.
+ */
+bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
+			    size_t size, struct dmaverify_obj *copy)
+{
+	unsigned long pages = READ_ONCE(t->max_pages);
+	unsigned long first = phys >> PAGE_SHIFT;
+	unsigned long last = (phys + max_t(size_t, size, 1) - 1) >> PAGE_SHIFT;
+	unsigned long p, lo = first >= pages ? first - pages + 1 : 0;
+	struct dmaverify_obj *obj;
+	unsigned long flags;
+
+	/* Objects starting in [first - max_pages + 1, last] may overlap. */
+	for (p = lo; p <= last; p++) {
+		unsigned int pb = hash_long(p, t->bits);
+		bool found = false;
+
+		local_irq_save(flags);
+		raw_spin_lock(phys_lock(t, pb));
+		for (obj = t->phys[pb]; obj; obj = obj->pnext) {
+			if (obj->phys < phys + max_t(size_t, size, 1) &&
+			    phys < obj->phys + max_t(size_t, obj->size, 1)) {
+				*copy = *obj;
+				found = true;
+				break;
+			}
+		}
+		raw_spin_unlock(phys_lock(t, pb));
+		local_irq_restore(flags);
+		if (found)
+			return true;
+		if (last - lo > 4096)	/* Bound the cost for huge ranges. */
+			break;
+	}
+	return false;
+}
+
+/**
+ * dmaverify_tracker_for_each() - call @fn on a copy of each object
+ * @t: the device's tracker
+ * @fn: called without locks held
+ * @arg: passed to @fn
+ *
+ * Return: the number of objects visited.
+ */
+unsigned long dmaverify_tracker_for_each(struct dmaverify_tracker *t,
+					 dmaverify_obj_fn fn, void *arg)
+{
+	unsigned long n = 0, flags;
+	size_t b, nb = 1UL << t->bits;
+
+	for (b = 0; b < nb; b++) {
+		struct dmaverify_obj copy[8];
+		struct dmaverify_obj *obj;
+		unsigned int i, k, done = 0;
+
+		if (!data_race(t->keys[b]))	/* Racy peek; rechecked below. */
+			continue;
+		/*
+		 * Copy up to 8 objects at a time so that @fn can print or sleep
+		 * without holding the lock.  Objects released meanwhile may be
+		 * skipped: this is a snapshot, not a consistent cut.
+		 */
+		do {
+			k = 0;
+			i = 0;
+			raw_spin_lock_irqsave(key_lock(t, b), flags);
+			for (obj = t->keys[b]; obj && k < ARRAY_SIZE(copy); obj = obj->next)
+				if (i++ >= done)
+					copy[k++] = *obj;
+			raw_spin_unlock_irqrestore(key_lock(t, b), flags);
+			for (i = 0; i < k; i++)
+				fn(&copy[i], arg);
+			done += k;
+			n += k;
+			cond_resched();
+		} while (k == ARRAY_SIZE(copy));
+	}
+	return n;
+}

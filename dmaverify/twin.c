@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmaverify: twin devices.
+ *
+ * dmaverify cannot call dma-direct or iommu-dma itself (neither is exported)
+ * and must not guess which of them a device uses.  So at attach it gives the
+ * device a twin: an unregistered struct device that carries the device's
+ * original DMA personality (its dma_ops, iommu-dma flag, masks, DMA ranges,
+ * parameters, swiotlb pool, IOMMU group).  The verified device gets
+ * dmaverify's ops, and every callback forwards through the public DMA API on
+ * the twin, which dispatches exactly as the device would have.
+ *
+ * Borrowed pointers (DMA range map, IOMMU group and data, DMA parameters)
+ * are not owned by the twin and are cleared before it is put: the device's
+ * release would otherwise free them (device_release() kfree()s
+ * dma_range_map).
+ */
+
+#define pr_fmt(fmt) "dmaverify: " fmt
+
+#include <linux/device.h>
+#include <linux/dma-map-ops.h>
+#include <linux/slab.h>
+
+#include "dmaverify.h"
+
+static void twin_release(struct device *twin)
+{
+	kfree(twin);
+}
+
+/**
+ * dmaverify_twin_refresh() - copy the fields a driver may change
+ * @twin: the twin
+ * @dev: the verified device
+ *
+ * The streaming mask is shared by pointer, so dma_set_mask() on the device
+ * is seen at once; a driver may still point dma_mask elsewhere, or change
+ * the coherent mask, the bus limit or its DMA parameters.
+ */
+void dmaverify_twin_refresh(struct device *twin, struct device *dev)
+{
+	twin->dma_mask = dev->dma_mask;
+	twin->coherent_dma_mask = dev->coherent_dma_mask;
+	twin->bus_dma_limit = dev->bus_dma_limit;
+	twin->dma_parms = dev->dma_parms;
+	twin->dma_range_map = dev->dma_range_map;
+}
+
+/**
+ * dmaverify_twin_create() - make the twin of a device about to be verified
+ * @dev: the device, with its original DMA personality still in place
+ * @orig_ops: @dev's dma_ops
+ * @orig_iommu: @dev's iommu-dma flag
+ *
+ * Context: process context; @dev is locked by the driver core.
+ * Return: the twin, or NULL.
+ */
+struct device *dmaverify_twin_create(struct device *dev,
+				     const struct dma_map_ops *orig_ops,
+				     bool orig_iommu)
+{
+	struct device *twin = kzalloc(sizeof(*twin), GFP_KERNEL);
+
+	if (!twin)
+		return NULL;
+	/* Initialises the twin's own swiotlb pool list and lock, among others. */
+	device_initialize(twin);
+	twin->release = twin_release;
+	/* Kernel messages about the twin (swiotlb, IOMMU) name the real device. */
+	if (dev_set_name(twin, "%s", dev_name(dev))) {
+		put_device(twin);
+		return NULL;
+	}
+	dmaverify_twin_refresh(twin, dev);
+#ifdef CONFIG_DMA_CMA
+	twin->cma_area = dev->cma_area;
+#endif
+#ifdef CONFIG_SWIOTLB
+	twin->dma_io_tlb_mem = dev->dma_io_tlb_mem;
+#endif
+#if defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_DEVICE) || \
+	defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU) || \
+	defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU_ALL)
+	twin->dma_coherent = dev->dma_coherent;
+#endif
+#ifdef CONFIG_DMA_OPS_BYPASS
+	twin->dma_ops_bypass = dev->dma_ops_bypass;
+#endif
+	set_dev_node(twin, dev_to_node(dev));
+	twin->iommu_group = dev->iommu_group;
+#ifdef CONFIG_IOMMU_API
+	twin->iommu = dev->iommu;
+#endif
+	set_dma_ops(twin, orig_ops);
+	dv_set_dma_iommu(twin, orig_iommu);
+	return twin;
+}
+
+/**
+ * dmaverify_twin_release() - the device's driver is gone
+ * @twin: the twin
+ *
+ * The driver core is about to free the device's DMA range map; the twin
+ * stops borrowing it.  Calls after this (use after release) are still
+ * forwarded, with the device's post-unbind personality.
+ */
+void dmaverify_twin_release(struct device *twin)
+{
+	twin->dma_range_map = NULL;
+}
+
+/**
+ * dmaverify_twin_destroy() - drop a twin
+ * @twin: the twin
+ */
+void dmaverify_twin_destroy(struct device *twin)
+{
+	twin->dma_range_map = NULL;
+	twin->dma_parms = NULL;
+	twin->iommu_group = NULL;
+#ifdef CONFIG_IOMMU_API
+	twin->iommu = NULL;
+#endif
+	put_device(twin);
+}
