@@ -88,8 +88,9 @@ bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 		struct dmaverify_freed *f =
 			&ctx->freed[(ctx->freed_head + DV_FREED_RING - i) % DV_FREED_RING];
 
-		if (f->obj.stack && f->obj.key == key &&
-		    (f->obj.kind == DV_KIND_SG) == sg) {
+		bool is_sg = f->obj.kind == DV_KIND_SG;
+
+		if (f->obj.stack && f->obj.key == key && is_sg == sg) {
 			*out = *f;
 			found = true;
 			break;
@@ -346,7 +347,7 @@ int dmaverify_attach_device(struct device *dev)
 {
 	return dmaverify_attach(dev);
 }
-EXPORT_SYMBOL_GPL(dmaverify_attach_device);
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_attach_device);
 
 /**
  * dmaverify_detach_device() - release and unhook a device now
@@ -366,7 +367,26 @@ void dmaverify_detach_device(struct device *dev)
 	devres_release(dev, release_action, match_ctx, ctx);
 	device_gone(dev, false);
 }
-EXPORT_SYMBOL_GPL(dmaverify_detach_device);
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_detach_device);
+
+/**
+ * dmaverify_release_device() - release a device's driver, keep the hooks
+ * @dev: a device attached with dmaverify_attach_device()
+ *
+ * For KUnit: what an unbind does (leak check, then the released state in
+ * which any DMA call is a violation).
+ */
+void dmaverify_release_device(struct device *dev)
+{
+	struct dmaverify_dev *ctx;
+
+	mutex_lock(&dmaverify_devices_lock);
+	ctx = find_ctx(dev);
+	mutex_unlock(&dmaverify_devices_lock);
+	if (ctx)
+		devres_release(dev, release_action, match_ctx, ctx);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_release_device);
 
 /* === Bus notifier === */
 

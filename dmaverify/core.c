@@ -20,15 +20,21 @@
 /* === Settings === */
 
 bool dmaverify_enabled = true;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_enabled);
 int dmaverify_action = DV_ACTION_WARN;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_action);
 unsigned long dmaverify_checks = ~0UL;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_checks);
 unsigned int dmaverify_max_objects = 1U << 20;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_max_objects);
 unsigned int dmaverify_stack_depth = 16;
 unsigned int dmaverify_hash_bits = 14;
 bool dmaverify_multishot;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_multishot);
 bool dmaverify_rebind;
 unsigned int dmaverify_leak_report_max = 10;
 unsigned int dmaverify_fail_every;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_fail_every);
 
 /* === Driver selection === */
 
@@ -103,7 +109,7 @@ int dmaverify_parse_drivers(const char *val, char *out, size_t outsz)
 	}
 	return n;
 }
-EXPORT_SYMBOL_GPL(dmaverify_parse_drivers);
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_parse_drivers);
 
 int dmaverify_set_drivers(const char *val)
 {
@@ -217,6 +223,11 @@ static const char *const action_names[] = {
 	[DV_ACTION_PANIC] = "panic",
 };
 
+const char *dmaverify_action_name(int action)
+{
+	return action_names[action];
+}
+
 int dmaverify_parse_action(const char *val)
 {
 	int i = sysfs_match_string(action_names, val);
@@ -225,7 +236,7 @@ int dmaverify_parse_action(const char *val)
 		pr_err("action=: '%s' is not one of warn, log, panic\n", val);
 	return i < 0 ? -EINVAL : i;
 }
-EXPORT_SYMBOL_GPL(dmaverify_parse_action);
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_parse_action);
 
 static int action_set(const char *val, const struct kernel_param *kp)
 {
@@ -308,7 +319,7 @@ int dmaverify_parse_checks(const char *val, unsigned long *mask)
 		*mask = m;
 	return ret;
 }
-EXPORT_SYMBOL_GPL(dmaverify_parse_checks);
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_parse_checks);
 
 int dmaverify_checks_show(char *buf, size_t size, unsigned long mask)
 {
@@ -357,43 +368,58 @@ MODULE_PARM_DESC(checks, "Rules to check: all (default), none, or groups/slugs, 
 
 /* === Numbers === */
 
-static int set_ranged(const char *val, const struct kernel_param *kp,
-		      unsigned int lo, unsigned int hi)
-{
-	unsigned int n;
-	int ret = kstrtouint(val, 0, &n);
+/* An unsigned int parameter that rejects values outside [lo, hi]. */
+struct ranged {
+	unsigned int *var;
+	unsigned int lo;
+	unsigned int hi;
+};
 
-	if (ret || n < lo || n > hi) {
-		pr_err("%s=: '%s' is not a number from %u to %u\n", kp->name, val,
-		       lo, hi);
+static int ranged_set(const char *val, const struct kernel_param *kp)
+{
+	const struct ranged *r = kp->arg;
+	unsigned int n;
+
+	if (kstrtouint(val, 0, &n) || n < r->lo || n > r->hi) {
+		pr_err("%s=: '%s' is not a number from %u to %u\n", kp->name,
+		       strim((char *)val), r->lo, r->hi);
 		return -EINVAL;
 	}
-	*(unsigned int *)kp->arg = n;
+	WRITE_ONCE(*r->var, n);
 	return 0;
 }
 
-#define RANGED_PARAM(name, var, lo, hi, perm, desc)			\
-	static int name##_set(const char *val, const struct kernel_param *kp) \
-	{								\
-		return set_ranged(val, kp, lo, hi);			\
-	}								\
-	static const struct kernel_param_ops name##_ops = {		\
-		.set = name##_set,					\
-		.get = param_get_uint,					\
-	};								\
-	module_param_cb(name, &name##_ops, &var, perm);			\
-	MODULE_PARM_DESC(name, desc)
+static int ranged_get(char *buf, const struct kernel_param *kp)
+{
+	const struct ranged *r = kp->arg;
 
-RANGED_PARAM(max_objects, dmaverify_max_objects, 1, INT_MAX, 0644,
-	     "Outstanding DMA objects per device above which too-many-maps (0x15) is reported (default 1048576)");
-RANGED_PARAM(stack_depth, dmaverify_stack_depth, 0, 32, 0644,
-	     "Frames saved per DMA object: 0 or 1 keeps the caller only, cheapest (default 16)");
-RANGED_PARAM(hash_bits, dmaverify_hash_bits, 8, 20, 0444,
-	     "log2 of the tracker's hash buckets per device (default 14: 16384 buckets)");
-RANGED_PARAM(leak_report_max, dmaverify_leak_report_max, 0, 100000, 0644,
-	     "Leaked objects printed per device at release; all are counted (default 10)");
-RANGED_PARAM(fail_every, dmaverify_fail_every, 0, INT_MAX, 0644,
-	     "Fault injection: fail every Nth streaming map of verified devices, to expose unchecked mapping errors (default 0: never)");
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*r->var));
+}
+
+static const struct kernel_param_ops ranged_ops = {
+	.set = ranged_set,
+	.get = ranged_get,
+};
+
+static struct ranged max_objects_range = { &dmaverify_max_objects, 1, INT_MAX };
+module_param_cb(max_objects, &ranged_ops, &max_objects_range, 0644);
+MODULE_PARM_DESC(max_objects, "Outstanding DMA objects per device above which too-many-maps (0x15) is reported (default 1048576)");
+
+static struct ranged stack_depth_range = { &dmaverify_stack_depth, 0, 32 };
+module_param_cb(stack_depth, &ranged_ops, &stack_depth_range, 0644);
+MODULE_PARM_DESC(stack_depth, "Frames saved per DMA object: 0 or 1 keeps the caller only, cheapest (default 16)");
+
+static struct ranged hash_bits_range = { &dmaverify_hash_bits, 8, 20 };
+module_param_cb(hash_bits, &ranged_ops, &hash_bits_range, 0444);
+MODULE_PARM_DESC(hash_bits, "log2 of the tracker's hash buckets per device (default 14: 16384 buckets)");
+
+static struct ranged leak_report_max_range = { &dmaverify_leak_report_max, 0, 100000 };
+module_param_cb(leak_report_max, &ranged_ops, &leak_report_max_range, 0644);
+MODULE_PARM_DESC(leak_report_max, "Leaked objects printed per device at release; all are counted (default 10)");
+
+static struct ranged fail_every_range = { &dmaverify_fail_every, 0, INT_MAX };
+module_param_cb(fail_every, &ranged_ops, &fail_every_range, 0644);
+MODULE_PARM_DESC(fail_every, "Fault injection: fail every Nth streaming map of verified devices, to expose unchecked mapping errors (default 0: never)");
 
 module_param_named(enabled, dmaverify_enabled, bool, 0644);
 MODULE_PARM_DESC(enabled, "Verify (Y, default) or only forward (N); objects mapped while N are never reported");
@@ -403,8 +429,6 @@ module_param_named(rebind, dmaverify_rebind, bool, 0444);
 MODULE_PARM_DESC(rebind, "At load, rebind devices already bound to a selected driver so they are verified (default N: unbinding the root disk's driver can hang a machine)");
 
 /* === Load and unload === */
-
-int dmaverify_checks_init(void);
 
 static int __init dmaverify_init(void)
 {

@@ -77,15 +77,19 @@ static int stats_show(struct seq_file *seq, void *unused)
 	seq_printf(seq, "enabled: %d\n", READ_ONCE(dmaverify_enabled));
 	dmaverify_drivers_show(buf, sizeof(buf));
 	seq_printf(seq, "drivers: %s\n", buf);
-	seq_printf(seq, "action: %s\n",
-		   (const char *[]){ "warn", "log", "panic" }[READ_ONCE(dmaverify_action)]);
+	seq_printf(seq, "action: %s\n", dmaverify_action_name(READ_ONCE(dmaverify_action)));
 	dmaverify_checks_show(buf, sizeof(buf), READ_ONCE(dmaverify_checks));
 	seq_printf(seq, "checks: %s\n", buf);
-	mutex_lock(&dmaverify_devices_lock);
-	list_for_each_entry(ctx, &dmaverify_devices, list)
-		for (v = 0; v < DV_VIOLATION_COUNT; v++)
-			total += atomic_long_read(&ctx->violations[v]);
+	for (v = 0; v < DV_VIOLATION_COUNT; v++)
+		total += atomic_long_read(&dmaverify_total_violations[v]);
 	seq_printf(seq, "violations: %ld\n", total);
+	for (v = 0; v < DV_VIOLATION_COUNT; v++)
+		if (atomic_long_read(&dmaverify_total_violations[v]))
+			seq_printf(seq, "  0x%02x/0x%02x %s: %ld\n",
+				   dmaverify_codes[v].code, dmaverify_codes[v].sub,
+				   dmaverify_codes[v].slug,
+				   atomic_long_read(&dmaverify_total_violations[v]));
+	mutex_lock(&dmaverify_devices_lock);
 	list_for_each_entry(ctx, &dmaverify_devices, list)
 		show_dev_stats(seq, ctx);
 	mutex_unlock(&dmaverify_devices_lock);

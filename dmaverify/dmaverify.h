@@ -14,6 +14,7 @@
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/list.h>
+#include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
@@ -23,6 +24,16 @@ struct scatterlist;
 struct seq_file;
 
 #include "compat.h"
+
+/*
+ * Symbols the KUnit suite (kunit/, its own module) uses; exported only when
+ * the kernel has KUnit.
+ */
+#if IS_ENABLED(CONFIG_KUNIT)
+#define EXPORT_SYMBOL_FOR_DV_TESTS(sym) EXPORT_SYMBOL_GPL(sym)
+#else
+#define EXPORT_SYMBOL_FOR_DV_TESTS(sym) static_assert(sizeof(sym))
+#endif
 
 /* === Violations === */
 
@@ -280,6 +291,7 @@ bool dmaverify_driver_selected(const char *name);
 int dmaverify_parse_drivers(const char *val, char *out, size_t outsz);
 int dmaverify_parse_checks(const char *val, unsigned long *mask);
 int dmaverify_parse_action(const char *val);
+const char *dmaverify_action_name(int action);
 int dmaverify_set_drivers(const char *val);
 int dmaverify_drivers_show(char *buf, size_t size);
 int dmaverify_add_driver(const char *name);
@@ -359,6 +371,7 @@ const char *dmaverify_dir_name(int dir);
 void dmaverify_print_obj(struct seq_file *seq, const struct dmaverify_obj *obj);
 int dmaverify_violations_show(struct seq_file *seq);
 void dmaverify_reports_reset(void);
+extern atomic_long_t dmaverify_total_violations[DV_VIOLATION_COUNT];
 
 /*
  * Test hook: KUnit installs a function that receives every report with its
@@ -385,6 +398,8 @@ bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 /* Attach a device directly (KUnit; the bus notifier does it otherwise). */
 int dmaverify_attach_device(struct device *dev);
 void dmaverify_detach_device(struct device *dev);
+void dmaverify_release_device(struct device *dev);
+extern atomic_t dmaverify_test_fail_allocs;
 
 /* === Forwarding ops (ops.c) and twins (twin.c) === */
 

@@ -23,6 +23,16 @@
 
 /* === Common paths === */
 
+/*
+ * Whether to check and track this call.  Not from NMI: the tracker's locks
+ * may be held by the code the NMI interrupted.  An NMI call is reported
+ * (0x14) and forwarded untracked.
+ */
+static __always_inline bool verifying(void)
+{
+	return READ_ONCE(dmaverify_enabled) && !in_nmi();
+}
+
 /* Every callback starts here: the device's context, and the release rule. */
 static __always_inline struct dmaverify_dev *enter(struct device *dev)
 {
@@ -106,7 +116,8 @@ static void track(struct dmaverify_dev *ctx, struct dmaverify_obj *tmpl)
 	long total;
 
 	dmaverify_stats_add(ctx, tmpl->kind, tmpl->size);
-	if (!READ_ONCE(dmaverify_enabled) || !(obj = dmaverify_obj_alloc())) {
+	obj = verifying() ? dmaverify_obj_alloc() : NULL;
+	if (!obj) {
 		atomic_long_inc(&ctx->untracked);
 		atomic_long_inc(&ctx->untracked_total);
 		return;
@@ -187,7 +198,7 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 	struct dmaverify_obj tmpl = {};
 	dma_addr_t addr;
 
-	if (kind == DV_KIND_MAP && READ_ONCE(dmaverify_enabled)) {
+	if (kind == DV_KIND_MAP && verifying()) {
 		dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 			dmaverify_check_overlap(ctx, phys, size, dir);
@@ -229,8 +240,10 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 
 	if (used_failed_mapping(ctx, addr, size, dir))
 		return;
-	obj = dmaverify_untrack(&ctx->tracker, addr, false, fits, &m);
-	if (!obj) {
+	obj = in_nmi() ? NULL : dmaverify_untrack(&ctx->tracker, addr, false, fits, &m);
+	if (!obj && in_nmi()) {
+		/* Forwarded; the object stays tracked (and may be reported leaked). */
+	} else if (!obj) {
 		if (!unknown_release(ctx, DV_DOUBLE_UNMAP, addr, size, dir))
 			return;
 	} else if (!dmaverify_check_release(ctx, obj, kind, size, dir, 0, 0)) {
@@ -320,7 +333,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	int i, ret;
 
 	for_each_sg(sgl, s, nents, i) {
-		if (READ_ONCE(dmaverify_enabled)) {
+		if (verifying()) {
 			dmaverify_check_map_buffer(ctx, sg_phys(s), NULL, s->length,
 						   dir);
 			if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
@@ -337,7 +350,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	if (ret)
 		return ret;
 
-	if (READ_ONCE(dmaverify_enabled))
+	if (verifying())
 		dmaverify_check_sg_segments(ctx, sgl, sgt.nents);
 	tmpl.key = (unsigned long)sgl;
 	tmpl.dma = sg_dma_address(sgl);
@@ -359,6 +372,10 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 	struct dmaverify_dev *ctx = enter(dev);
 	struct dmaverify_obj *obj, other;
 
+	if (unlikely(in_nmi())) {
+		dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
+		return;
+	}
 	obj = dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL);
 	if (!obj) {
 		/* A single mapping released as a list? */
@@ -397,7 +414,7 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 
 	if (used_failed_mapping(ctx, addr, *size, dir))
 		return false;
-	if (!READ_ONCE(dmaverify_enabled))
+	if (!verifying())
 		return true;
 	if (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
 	    !dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) {
@@ -440,7 +457,7 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 {
 	struct dmaverify_obj obj;
 
-	if (!READ_ONCE(dmaverify_enabled))
+	if (!verifying())
 		return true;
 	if (!dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
 		if (atomic_long_read(&ctx->untracked))

@@ -15,11 +15,9 @@
 #include <linux/kernel.h>
 #include <linux/lockdep.h>
 #include <linux/module.h>
-#include <linux/panic.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/smp.h>
-#include <linux/sprintf.h>
 #include <linux/stacktrace.h>
 #include <linux/timekeeping.h>
 
@@ -115,6 +113,7 @@ const struct dmaverify_code dmaverify_codes[DV_VIOLATION_COUNT] = {
 	CODE(DV_CPU_WRITE_LOST, 0x8E, 0, "cpu-write-lost", "csum",
 	     "CPU wrote a FROM_DEVICE buffer while the device owned it"),
 };
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_codes);
 
 const char *const dmaverify_kind_names[DV_KIND_COUNT] = {
 	[DV_KIND_COHERENT] = "coherent",
@@ -343,7 +342,10 @@ int dmaverify_violations_show(struct seq_file *seq)
 void dmaverify_reports_reset(void)
 {
 	unsigned long flags;
+	int i;
 
+	for (i = 0; i < DV_VIOLATION_COUNT; i++)
+		atomic_long_set(&dmaverify_total_violations[i], 0);
 	raw_spin_lock_irqsave(&report_lock, flags);
 	nr_seen = 0;
 	vlog_head = 0;
@@ -353,13 +355,16 @@ void dmaverify_reports_reset(void)
 
 /* === Reports === */
 
+/* Violations per code since load (or reset), across devices and rebinds. */
+atomic_long_t dmaverify_total_violations[DV_VIOLATION_COUNT];
+
 static dmaverify_report_hook_t report_hook;
 
 void dmaverify_set_report_hook(dmaverify_report_hook_t hook)
 {
 	WRITE_ONCE(report_hook, hook);
 }
-EXPORT_SYMBOL_GPL(dmaverify_set_report_hook);
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_set_report_hook);
 
 static void print_freed(const struct dmaverify_freed *f)
 {
@@ -389,6 +394,7 @@ void dmaverify_report(const struct dmaverify_report *r)
 	bool shown;
 
 	atomic_long_inc(&r->ctx->violations[r->v]);
+	atomic_long_inc(&dmaverify_total_violations[r->v]);
 	nr = stack_trace_save(entries, ARRAY_SIZE(entries), 1);
 	skip = skipnr(entries, nr);
 	ip = nr ? entries[skip] : 0;
@@ -408,7 +414,17 @@ void dmaverify_report(const struct dmaverify_report *r)
 	 * real bug (as in mm/kfence/report.c).
 	 */
 	lockdep_off();
-	raw_spin_lock_irqsave(&report_lock, flags);
+	/* In NMI the lock may be held by the interrupted report: skip it. */
+	if (in_nmi()) {
+		local_irq_save(flags);
+		if (!raw_spin_trylock(&report_lock)) {
+			local_irq_restore(flags);
+			lockdep_on();
+			return;
+		}
+	} else {
+		raw_spin_lock_irqsave(&report_lock, flags);
+	}
 	shown = r->leak || !already_reported(r->v, ip);
 	log_violation(r, ip, shown);
 	if (!shown)
@@ -433,8 +449,9 @@ void dmaverify_report(const struct dmaverify_report *r)
 	}
 	if (r->freed)
 		print_freed(r->freed);
-	out(NULL, "\ndevice %s, driver %s: DRIVER_VERIFIER_DMA_VIOLATION (0xE6), parameter 1 0x%02x, parameter 2 0x%02x, count %ld\n",
-	    dev_name(r->ctx->dev), r->ctx->driver, c->code, c->sub,
+	out(NULL, "\ndevice %s, driver %s: ", dev_name(r->ctx->dev), r->ctx->driver);
+	out(NULL, "DRIVER_VERIFIER_DMA_VIOLATION (0xE6), parameter 1 0x%02x, ", c->code);
+	out(NULL, "parameter 2 0x%02x, count %ld\n", c->sub,
 	    atomic_long_read(&r->ctx->violations[r->v]));
 	out(NULL, "CPU: %d PID: %d Comm: %s\n", raw_smp_processor_id(),
 	    task_pid_nr(current), current->comm);

@@ -66,13 +66,22 @@ void dmaverify_tracker_cache_exit(void)
  */
 struct dmaverify_obj *dmaverify_obj_alloc(void)
 {
+	if (unlikely(atomic_read(&dmaverify_test_fail_allocs)) &&
+	    atomic_add_unless(&dmaverify_test_fail_allocs, -1, 0))
+		return NULL;
 	return kmem_cache_zalloc(obj_cache, GFP_NOWAIT | __GFP_NOWARN);
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_obj_alloc);
+
+/* KUnit: the next N entry allocations fail. */
+atomic_t dmaverify_test_fail_allocs = ATOMIC_INIT(0);
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_test_fail_allocs);
 
 void dmaverify_obj_free(struct dmaverify_obj *obj)
 {
 	kmem_cache_free(obj_cache, obj);
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_obj_free);
 
 int dmaverify_tracker_init(struct dmaverify_tracker *t, unsigned int bits)
 {
@@ -95,6 +104,7 @@ int dmaverify_tracker_init(struct dmaverify_tracker *t, unsigned int bits)
 	atomic_long_set(&t->count, 0);
 	return 0;
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_tracker_init);
 
 /* Precondition: nothing can reach @t any more. */
 void dmaverify_tracker_destroy(struct dmaverify_tracker *t)
@@ -114,13 +124,22 @@ void dmaverify_tracker_destroy(struct dmaverify_tracker *t)
 	t->keys = NULL;
 	t->phys = NULL;
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_tracker_destroy);
 
+static unsigned long span(u64 start, size_t size)
+{
+	return ((start + max_t(size_t, size, 1) - 1) >> PAGE_SHIFT) -
+	       (start >> PAGE_SHIFT) + 1;
+}
+
+/* Pages an object covers in either index (the offsets may differ). */
 static unsigned long span_pages(const struct dmaverify_obj *obj)
 {
-	unsigned long first = obj->dma >> PAGE_SHIFT;
-	unsigned long last = (obj->dma + max_t(size_t, obj->size, 1) - 1) >> PAGE_SHIFT;
+	unsigned long pages = span(obj->dma, obj->size);
 
-	return last - first + 1;
+	if (obj->flags & DV_OBJ_PHYS_INDEXED)
+		pages = max(pages, span(obj->phys, obj->size));
+	return pages;
 }
 
 /**
@@ -155,6 +174,7 @@ void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 	}
 	atomic_long_inc(&t->count);
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_track);
 
 /* Precondition: the key lock of @obj's bucket is held. */
 static void unlink_phys(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
@@ -218,6 +238,7 @@ struct dmaverify_obj *dmaverify_untrack(struct dmaverify_tracker *t,
 		atomic_long_dec(&t->count);
 	return obj;
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_untrack);
 
 /**
  * dmaverify_lookup() - copy the object with an exact key
@@ -247,6 +268,7 @@ bool dmaverify_lookup(struct dmaverify_tracker *t, unsigned long key, bool sg,
 	raw_spin_unlock_irqrestore(key_lock(t, b), flags);
 	return found;
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_lookup);
 
 /**
  * dmaverify_lookup_containing() - copy the mapping that contains an address
@@ -291,6 +313,7 @@ bool dmaverify_lookup_containing(struct dmaverify_tracker *t, dma_addr_t addr,
 	}
 	return false;
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_lookup_containing);
 
 /**
  * dmaverify_find_overlap() - find a streaming map overlapping a CPU range
@@ -339,6 +362,7 @@ bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
 	}
 	return false;
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_find_overlap);
 
 /**
  * dmaverify_tracker_for_each() - call @fn on a copy of each object
@@ -383,3 +407,4 @@ unsigned long dmaverify_tracker_for_each(struct dmaverify_tracker *t,
 	}
 	return n;
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_tracker_for_each);

@@ -1,0 +1,1256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for dmaverify.
+ *
+ * Each case puts a KUnit device under dmaverify, makes exactly one DMA API
+ * call that breaks one rule, and checks the report dmaverify produced: its
+ * violation and its title, rebuilt from the violation table (report.c)
+ * with the name of the case's own function, as mm/kfence/kfence_test.c
+ * does.  Reports are captured through dmaverify's report hook, which gets
+ * the full text before it is printed.  Every case also has a twin that uses
+ * the API correctly and must produce no report.
+ *
+ * Most cases run on dma-direct, as a real device would.  Rules that need a
+ * DMA implementation misbehaving (an address outside the mask, a small
+ * maximum mapping size) use a fake implementation installed as the
+ * device's original dma_map_ops before attach: dmaverify forwards to it as
+ * it would to an IOMMU's ops.
+ */
+
+#include <kunit/device.h>
+#include <kunit/test.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
+#include <linux/kallsyms.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/vmalloc.h>
+
+#include "dmaverify.h"
+
+/* ===== Report capture ===== */
+
+#define MAX_SEEN 8
+
+static struct {
+	spinlock_t lock;			/* Guards the other fields. */
+	int nreports;				/* Reports since the last check. */
+	enum dmaverify_violation v[MAX_SEEN];	/* Their violations. */
+	char text[2048];			/* The first report's text. */
+} observed;
+
+static void capture(const struct dmaverify_report *r, const char *text)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&observed.lock, flags);
+	if (observed.nreports < MAX_SEEN)
+		observed.v[observed.nreports] = r->v;
+	if (!observed.nreports)
+		strscpy(observed.text, text, sizeof(observed.text));
+	observed.nreports++;
+	spin_unlock_irqrestore(&observed.lock, flags);
+}
+
+static void reset_observed(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&observed.lock, flags);
+	observed.nreports = 0;
+	observed.text[0] = '\0';
+	spin_unlock_irqrestore(&observed.lock, flags);
+}
+
+struct expect_report {
+	enum dmaverify_violation v;	/* The violation. */
+	const char *fn;			/* Function named in the title. */
+};
+
+/*
+ * Exactly one report, of the expected violation, titled as report.c
+ * titles it: "BUG: dmaverify: <slug> (0xE6/0x<code>) in <fn>+off/size".
+ * Consumes the report.
+ */
+static bool report_matches(const struct expect_report *e)
+{
+	const struct dmaverify_code *c = &dmaverify_codes[e->v];
+	char title[160];
+	unsigned long flags;
+	bool ok;
+
+	snprintf(title, sizeof(title), "BUG: dmaverify: %s (0xE6/0x%02x) in %s+",
+		 c->slug, c->code, e->fn);
+	spin_lock_irqsave(&observed.lock, flags);
+	ok = observed.nreports == 1 && observed.v[0] == e->v &&
+	     strstr(observed.text, title);
+	if (!ok)
+		pr_info("dmaverify_test: expected '%s', got %d reports: %.400s\n",
+			title, observed.nreports, observed.text);
+	observed.nreports = 0;
+	spin_unlock_irqrestore(&observed.lock, flags);
+	return ok;
+}
+
+static bool report_available(void)
+{
+	return READ_ONCE(observed.nreports) != 0;
+}
+
+/* The report's text contains @s. */
+static bool report_says(const char *s)
+{
+	return strstr(observed.text, s);
+}
+
+#define EXPECT_REPORT(test, viol, func)					\
+	do {								\
+		struct expect_report __e = { .v = (viol), .fn = #func };\
+		KUNIT_EXPECT_TRUE(test, report_matches(&__e));		\
+	} while (0)
+
+#define EXPECT_NO_REPORT(test) KUNIT_EXPECT_FALSE(test, report_available())
+
+/* ===== A fake DMA implementation ===== */
+
+static dma_addr_t fake_next;	/* Address the next map returns, if non-zero. */
+static size_t fake_max = SIZE_MAX;
+
+static dma_addr_t fake_map_page(struct device *dev, struct page *page,
+				unsigned long offset, size_t size,
+				enum dma_data_direction dir, unsigned long attrs)
+{
+	return fake_next ?: page_to_phys(page) + offset;
+}
+
+static void fake_unmap_page(struct device *dev, dma_addr_t addr, size_t size,
+			    enum dma_data_direction dir, unsigned long attrs)
+{
+}
+
+static int fake_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
+		       enum dma_data_direction dir, unsigned long attrs)
+{
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sgl, s, nents, i) {
+		sg_dma_address(s) = sg_phys(s);
+		sg_dma_len(s) = s->length;
+	}
+	return nents;
+}
+
+static void fake_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			  int nents, enum dma_data_direction dir,
+			  unsigned long attrs)
+{
+}
+
+static void *fake_alloc(struct device *dev, size_t size, dma_addr_t *handle,
+			gfp_t gfp, unsigned long attrs)
+{
+	/* Never sleeps, whatever the caller asked: the rule is dmaverify's. */
+	void *p = kzalloc(size, GFP_ATOMIC);
+
+	if (p)
+		*handle = fake_next ?: virt_to_phys(p);
+	return p;
+}
+
+static void fake_free(struct device *dev, size_t size, void *cpu,
+		      dma_addr_t handle, unsigned long attrs)
+{
+	kfree(cpu);
+}
+
+static void fake_sync_single(struct device *dev, dma_addr_t addr, size_t size,
+			     enum dma_data_direction dir)
+{
+}
+
+static size_t fake_max_mapping_size(struct device *dev)
+{
+	return fake_max;
+}
+
+static int fake_dma_supported(struct device *dev, u64 mask)
+{
+	return 1;
+}
+
+static const struct dma_map_ops fake_ops = {
+	.alloc = fake_alloc,
+	.free = fake_free,
+#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
+#error "the fake implementation needs map_phys for this kernel"
+#else
+	.map_page = fake_map_page,
+	.unmap_page = fake_unmap_page,
+#endif
+	.map_sg = fake_map_sg,
+	.unmap_sg = fake_unmap_sg,
+	.sync_single_for_cpu = fake_sync_single,
+	.sync_single_for_device = fake_sync_single,
+	.dma_supported = fake_dma_supported,
+	.max_mapping_size = fake_max_mapping_size,
+};
+
+/* ===== Fixture ===== */
+
+struct dv_test {
+	struct device *dev;
+	struct device_dma_parameters parms;
+};
+
+static struct device *setup_dev(struct kunit *test, bool fake)
+{
+	struct dv_test *t = test->priv;
+	struct device *dev;
+
+	dev = kunit_device_register(test, "dmaverify-test");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dev));
+	/* A KUnit device has no DMA mask of its own. */
+	dev->dma_mask = &dev->coherent_dma_mask;
+	t->parms.max_segment_size = SZ_64K;
+	t->parms.segment_boundary_mask = ULONG_MAX;
+	dev->dma_parms = &t->parms;
+	if (fake)
+		set_dma_ops(dev, &fake_ops);
+	KUNIT_ASSERT_EQ(test, dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)), 0);
+	KUNIT_ASSERT_EQ(test, dmaverify_attach_device(dev), 0);
+	KUNIT_ASSERT_PTR_NE(test, (void *)get_dma_ops(dev), (void *)&fake_ops);
+	t->dev = dev;
+	return dev;
+}
+
+/* A device on dma-direct, the path of most real devices. */
+static struct device *direct_dev(struct kunit *test)
+{
+	return setup_dev(test, false);
+}
+
+/* A device whose original DMA implementation is the fake one. */
+static struct device *fake_dev(struct kunit *test)
+{
+	fake_next = 0;
+	fake_max = SIZE_MAX;
+	return setup_dev(test, true);
+}
+
+static int saved_action, saved_multishot;
+static unsigned int saved_max_objects;
+
+static int dv_suite_init(struct kunit_suite *suite)
+{
+	spin_lock_init(&observed.lock);
+	saved_action = dmaverify_action;
+	saved_multishot = dmaverify_multishot;
+	saved_max_objects = dmaverify_max_objects;
+	/* Report every violation, and do not taint for expected ones. */
+	dmaverify_action = DV_ACTION_LOG;
+	dmaverify_multishot = true;
+	dmaverify_set_report_hook(capture);
+	return 0;
+}
+
+static void dv_suite_exit(struct kunit_suite *suite)
+{
+	dmaverify_set_report_hook(NULL);
+	dmaverify_action = saved_action;
+	dmaverify_multishot = saved_multishot;
+}
+
+static int dv_init(struct kunit *test)
+{
+	struct dv_test *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+
+	if (!t)
+		return -ENOMEM;
+	test->priv = t;
+	reset_observed();
+	WRITE_ONCE(dmaverify_enabled, true);
+	WRITE_ONCE(dmaverify_checks, ~0UL);
+	WRITE_ONCE(dmaverify_fail_every, 0);
+	WRITE_ONCE(dmaverify_max_objects, saved_max_objects);
+	return 0;
+}
+
+static void dv_exit(struct kunit *test)
+{
+	struct dv_test *t = test->priv;
+
+	/* Detaching runs the leak check: a clean case leaves nothing behind. */
+	if (t->dev)
+		dmaverify_detach_device(t->dev);
+	KUNIT_EXPECT_FALSE_MSG(test, report_available(),
+			       "unexpected report: %.300s", observed.text);
+	WRITE_ONCE(dmaverify_enabled, true);
+	WRITE_ONCE(dmaverify_fail_every, 0);
+	atomic_set(&dmaverify_test_fail_allocs, 0);
+}
+
+/* ===== Test cases: releases ===== */
+
+static void test_double_unmap(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 256, DMA_TO_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_double_unmap);
+	/* The report shows the mapping and who released it first. */
+	KUNIT_EXPECT_TRUE(test, report_says("released "));
+}
+
+static void test_unmap_never_mapped(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+
+	dma_unmap_page(dev, 0x12340000, 4096, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_unmap_never_mapped);
+}
+
+static void test_double_free(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	dma_addr_t a;
+	void *cpu = dma_alloc_coherent(dev, 4096, &a, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	dma_free_coherent(dev, 4096, cpu, a);
+	EXPECT_NO_REPORT(test);
+	dma_free_coherent(dev, 4096, cpu, a);
+	EXPECT_REPORT(test, DV_DOUBLE_FREE, test_double_free);
+}
+
+static struct scatterlist *make_sg(struct kunit *test, int nents, size_t len)
+{
+	struct scatterlist *sgl = kunit_kcalloc(test, nents, sizeof(*sgl), GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, sgl);
+	sg_init_table(sgl, nents);
+	for (i = 0; i < nents; i++)
+		sg_set_buf(&sgl[i], kunit_kzalloc(test, len, GFP_KERNEL), len);
+	return sgl;
+}
+
+static void test_double_unmap_sg(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct scatterlist *sgl = make_sg(test, 4, 512);
+
+	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 4, DMA_BIDIRECTIONAL), 0);
+	dma_unmap_sg(dev, sgl, 4, DMA_BIDIRECTIONAL);
+	EXPECT_NO_REPORT(test);
+	dma_unmap_sg(dev, sgl, 4, DMA_BIDIRECTIONAL);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP_SG, test_double_unmap_sg);
+}
+
+static void test_wrong_size(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 1024, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 1024, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 1000, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_WRONG_SIZE, test_wrong_size);
+	KUNIT_EXPECT_TRUE(test, report_says("mapped 1024 bytes, released 1000 bytes"));
+}
+
+static void test_wrong_direction(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 128, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_WRONG_DIRECTION, test_wrong_direction);
+}
+
+static void test_wrong_function(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	dma_addr_t a;
+	void *cpu = dma_alloc_coherent(dev, 4096, &a, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	/* A coherent buffer is not a streaming mapping. */
+	dma_unmap_single(dev, a, 4096, DMA_BIDIRECTIONAL);
+	EXPECT_REPORT(test, DV_WRONG_FUNCTION, test_wrong_function);
+	/* Not forwarded: the buffer is still allocated and is freed cleanly. */
+	dma_free_coherent(dev, 4096, cpu, a);
+	EXPECT_NO_REPORT(test);
+}
+
+static void test_wrong_cpu_address(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	dma_addr_t a;
+	u8 *cpu = dma_alloc_coherent(dev, 4096, &a, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	dma_free_coherent(dev, 4096, cpu + 64, a);
+	EXPECT_REPORT(test, DV_WRONG_CPU_ADDR, test_wrong_cpu_address);
+}
+
+static void test_wrong_nents(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct scatterlist *sgl = make_sg(test, 4, 256);
+
+	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 4, DMA_TO_DEVICE), 0);
+	dma_unmap_sg(dev, sgl, 3, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_WRONG_NENTS, test_wrong_nents);
+}
+
+static void test_sg_mangled(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	struct scatterlist *sgl = make_sg(test, 4, 256);
+
+	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 4, DMA_TO_DEVICE), 0);
+	sgl[2].length = 128;	/* The driver reuses the list while mapped. */
+	dma_unmap_sg(dev, sgl, 4, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_SG_MANGLED, test_sg_mangled);
+}
+
+static void test_correct_releases(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct scatterlist *sgl = make_sg(test, 8, 300);
+	void *buf = kunit_kzalloc(test, 3000, GFP_KERNEL);
+	struct page *page;
+	dma_addr_t a, c;
+	void *cpu;
+	int n;
+
+	a = dma_map_single(dev, buf, 3000, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 3000, DMA_BIDIRECTIONAL);
+	n = dma_map_sg(dev, sgl, 8, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_GT(test, n, 0);
+	dma_unmap_sg(dev, sgl, 8, DMA_FROM_DEVICE);
+	cpu = dma_alloc_coherent(dev, 10000, &c, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	dma_free_coherent(dev, 10000, cpu, c);
+	page = dma_alloc_pages(dev, 8192, &c, DMA_FROM_DEVICE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	dma_free_pages(dev, 8192, page, c, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
+/* ===== Test cases: leaks (0x07, 0x09, 0x0A) ===== */
+
+static void test_leak_coherent(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	dma_addr_t a;
+
+	KUNIT_ASSERT_NOT_NULL(test, dma_alloc_coherent(dev, 2048, &a, GFP_KERNEL));
+	dmaverify_release_device(dev);
+	/* A leak report is titled with the function that created the object. */
+	EXPECT_REPORT(test, DV_LEAK_COHERENT, test_leak_coherent);
+}
+
+static void test_leak_map(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+
+	dma_addr_t a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dmaverify_release_device(dev);
+	EXPECT_REPORT(test, DV_LEAK_MAP, test_leak_map);
+	KUNIT_EXPECT_TRUE(test, report_says("object 1 of 1"));
+}
+
+static void test_leak_sg(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct scatterlist *sgl = make_sg(test, 2, 64);
+
+	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 2, DMA_TO_DEVICE), 0);
+	dmaverify_release_device(dev);
+	EXPECT_REPORT(test, DV_LEAK_SG, test_leak_sg);
+}
+
+static void test_no_leak(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	dma_addr_t a;
+	void *cpu = dma_alloc_coherent(dev, 2048, &a, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	dma_free_coherent(dev, 2048, cpu, a);
+	dmaverify_release_device(dev);
+	EXPECT_NO_REPORT(test);
+}
+
+/* ===== Test cases: use after release (0x18) ===== */
+
+static void test_use_after_release(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+	dma_addr_t a;
+
+	dmaverify_release_device(dev);
+	EXPECT_NO_REPORT(test);
+	a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_USE_AFTER_RELEASE, test_use_after_release);
+	/* Still forwarded: the mapping works and is released. */
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_USE_AFTER_RELEASE, test_use_after_release);
+}
+
+/* ===== Test cases: syncs ===== */
+
+static void test_sync_overflow(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 64, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_sync_single_for_cpu(dev, a, 64, DMA_FROM_DEVICE);
+	dma_sync_single_range_for_cpu(dev, a, 32, 32, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+	dma_sync_single_range_for_cpu(dev, a, 32, 64, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_SYNC_OVERFLOW, test_sync_overflow);
+	dma_unmap_single(dev, a, 64, DMA_FROM_DEVICE);
+}
+
+static void test_sync_unmapped(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 128, DMA_FROM_DEVICE);
+	dma_sync_single_for_cpu(dev, a, 128, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_SYNC_UNMAPPED, test_sync_unmapped);
+}
+
+static void test_sync_sg_unmapped(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct scatterlist *sgl = make_sg(test, 2, 128);
+
+	dma_sync_sg_for_device(dev, sgl, 2, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_SYNC_SG_UNMAPPED, test_sync_sg_unmapped);
+}
+
+static void test_sync_wrong_direction(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_TO_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_sync_single_for_device(dev, a, 128, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_SYNC_DIRECTION, test_sync_wrong_direction);
+	dma_unmap_single(dev, a, 128, DMA_TO_DEVICE);
+}
+
+static void test_sync_readonly_for_cpu(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_TO_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_sync_single_for_cpu(dev, a, 128, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_SYNC_TO_CPU_RO, test_sync_readonly_for_cpu);
+	dma_unmap_single(dev, a, 128, DMA_TO_DEVICE);
+}
+
+static void test_sync_writeonly_for_device(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_sync_single_for_device(dev, a, 128, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_SYNC_TO_DEV_WO, test_sync_writeonly_for_device);
+	dma_unmap_single(dev, a, 128, DMA_FROM_DEVICE);
+}
+
+static void test_correct_syncs(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct scatterlist *sgl = make_sg(test, 3, 200);
+	void *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 512, DMA_BIDIRECTIONAL);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_sync_single_for_device(dev, a, 512, DMA_TO_DEVICE);
+	dma_sync_single_for_cpu(dev, a, 512, DMA_FROM_DEVICE);
+	dma_sync_single_range_for_cpu(dev, a, 100, 400, DMA_BIDIRECTIONAL);
+	dma_unmap_single(dev, a, 512, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 3, DMA_FROM_DEVICE), 0);
+	dma_sync_sg_for_cpu(dev, sgl, 3, DMA_FROM_DEVICE);
+	dma_sync_sg_for_device(dev, sgl, 3, DMA_FROM_DEVICE);
+	dma_unmap_sg(dev, sgl, 3, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
+/* ===== Test cases: buffers ===== */
+
+static void test_zero_length(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 16, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 0, DMA_TO_DEVICE);
+
+	EXPECT_REPORT(test, DV_ZERO_LENGTH, test_zero_length);
+	if (!dma_mapping_error(dev, a))
+		dma_unmap_single(dev, a, 0, DMA_TO_DEVICE);
+}
+
+static void test_map_stack(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 stackbuf[64];
+	struct page *page;
+	dma_addr_t a;
+
+	stackbuf[0] = 0;
+	/* dma_map_single() rejects vmalloc (and so vmap stack) addresses itself. */
+	page = is_vmalloc_addr(stackbuf) ? vmalloc_to_page(stackbuf) :
+	       virt_to_page(stackbuf);
+	a = dma_map_page(dev, page, offset_in_page(stackbuf), sizeof(stackbuf),
+			 DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_MAP_STACK, test_map_stack);
+	if (!dma_mapping_error(dev, a))
+		dma_unmap_page(dev, a, sizeof(stackbuf), DMA_TO_DEVICE);
+}
+
+static void test_map_rodata(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	/* Kernel text: a function of the kernel image, mapped for reading. */
+	struct page *page = virt_to_page((void *)&sprint_symbol);
+	dma_addr_t a;
+
+	a = dma_map_page(dev, page, 0, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_MAP_RODATA, test_map_rodata);
+	dma_unmap_page(dev, a, 64, DMA_TO_DEVICE);
+}
+
+static void test_map_invalid(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	/* A page frame beyond the end of memory: no struct page is there. */
+	struct page *page = pfn_to_page(PHYS_PFN(1ULL << 46));
+	dma_addr_t a;
+
+	a = dma_map_page(dev, page, 0, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_MAP_INVALID, test_map_invalid);
+	dma_unmap_page(dev, a, 64, DMA_TO_DEVICE);
+}
+
+static void test_overlapping_map(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 *buf = kunit_kzalloc(test, 1024, GFP_KERNEL);
+	dma_addr_t a, b;
+
+	a = dma_map_single(dev, buf, 1024, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	b = dma_map_single(dev, buf + 512, 256, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_OVERLAP, test_overlapping_map);
+	dma_unmap_single(dev, b, 256, DMA_FROM_DEVICE);
+	dma_unmap_single(dev, a, 1024, DMA_FROM_DEVICE);
+}
+
+/* dma-debug's known false positive: small buffers sharing a cache line. */
+static void test_shared_cacheline_no_overlap(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+	dma_addr_t a, b;
+
+	a = dma_map_single(dev, buf, 16, DMA_FROM_DEVICE);
+	b = dma_map_single(dev, buf + 16, 16, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, b));
+	/* Two reads of one buffer by the device are fine, too. */
+	dma_unmap_single(dev, b, 16, DMA_FROM_DEVICE);
+	dma_unmap_single(dev, a, 16, DMA_FROM_DEVICE);
+	a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	b = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	dma_unmap_single(dev, b, 64, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
+static void test_map_too_large(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	void *buf = kunit_kzalloc(test, 8192, GFP_KERNEL);
+	dma_addr_t a;
+
+	fake_max = 4096;
+	a = dma_map_single(dev, buf, 8192, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_MAP_TOO_LARGE, test_map_too_large);
+	dma_unmap_single(dev, a, 8192, DMA_TO_DEVICE);
+}
+
+static void test_outside_dma_mask(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	void *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+	dma_addr_t a;
+
+	KUNIT_ASSERT_EQ(test, dma_set_mask(dev, DMA_BIT_MASK(32)), 0);
+	fake_next = 0x100000000ULL;	/* Beyond 32 bits. */
+	a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_ADDR_OUTSIDE_MASK, test_outside_dma_mask);
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+}
+
+static void test_correct_maps(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	void *buf = kunit_kzalloc(test, 4096, GFP_KERNEL);
+	dma_addr_t a;
+
+	KUNIT_ASSERT_EQ(test, dma_set_mask(dev, DMA_BIT_MASK(48)), 0);
+	fake_max = 4096;
+	a = dma_map_single(dev, buf, 4096, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, 4096, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
+/* ===== Test cases: S/G segments ===== */
+
+static void test_sg_segment_too_long(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	struct dv_test *t = test->priv;
+	struct scatterlist *sgl = make_sg(test, 1, 8192);
+
+	t->parms.max_segment_size = 4096;
+	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 1, DMA_TO_DEVICE), 0);
+	EXPECT_REPORT(test, DV_SG_SEG_TOO_LONG, test_sg_segment_too_long);
+	dma_unmap_sg(dev, sgl, 1, DMA_TO_DEVICE);
+}
+
+static void test_sg_segment_boundary(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	struct dv_test *t = test->priv;
+	struct scatterlist *sgl = kunit_kzalloc(test, sizeof(*sgl), GFP_KERNEL);
+	u8 *buf = kunit_kzalloc(test, 2 * PAGE_SIZE, GFP_KERNEL);
+
+	t->parms.segment_boundary_mask = PAGE_SIZE - 1;
+	sg_init_table(sgl, 1);
+	/* 512 bytes straddling a page boundary. */
+	sg_set_buf(sgl, PTR_ALIGN(buf, PAGE_SIZE) + PAGE_SIZE - 256, 512);
+	if (PTR_ALIGN(buf, PAGE_SIZE) + PAGE_SIZE + 256 > buf + 2 * PAGE_SIZE)
+		sg_set_buf(sgl, PTR_ALIGN(buf, PAGE_SIZE) - 256, 512);
+	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 1, DMA_TO_DEVICE), 0);
+	EXPECT_REPORT(test, DV_SG_SEG_BOUNDARY, test_sg_segment_boundary);
+	dma_unmap_sg(dev, sgl, 1, DMA_TO_DEVICE);
+}
+
+/* ===== Test cases: errors and limits ===== */
+
+static void test_unchecked_map_error(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+	dma_addr_t a;
+
+	WRITE_ONCE(dmaverify_fail_every, 1);
+	a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	WRITE_ONCE(dmaverify_fail_every, 0);
+	EXPECT_NO_REPORT(test);
+	/* The driver did not look at dma_mapping_error(). */
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_UNCHECKED_ERROR, test_unchecked_map_error);
+}
+
+static void test_checked_map_error(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+	dma_addr_t a;
+
+	WRITE_ONCE(dmaverify_fail_every, 1);
+	a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	WRITE_ONCE(dmaverify_fail_every, 0);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, a));
+	EXPECT_NO_REPORT(test);
+}
+
+static void test_too_many_maps(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a[3];
+	int i;
+
+	WRITE_ONCE(dmaverify_max_objects, 2);
+	for (i = 0; i < 3; i++)
+		a[i] = dma_map_single(dev, buf + i * 64, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_TOO_MANY_MAPS, test_too_many_maps);
+	for (i = 0; i < 3; i++)
+		dma_unmap_single(dev, a[i], 64, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
+/* ===== Test cases: context ===== */
+
+static DEFINE_SPINLOCK(test_lock);
+
+static void test_alloc_in_atomic(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	dma_addr_t a;
+	void *cpu;
+
+	spin_lock(&test_lock);
+	cpu = dma_alloc_coherent(dev, 256, &a, GFP_KERNEL);
+	spin_unlock(&test_lock);
+	if (IS_ENABLED(CONFIG_PREEMPT_COUNT))
+		EXPECT_REPORT(test, DV_ALLOC_ATOMIC, test_alloc_in_atomic);
+	else
+		kunit_skip(test, "no CONFIG_PREEMPT_COUNT: a spinlock is invisible");
+	dma_free_coherent(dev, 256, cpu, a);
+}
+
+static void test_alloc_atomic_ok(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	dma_addr_t a;
+	void *cpu;
+
+	spin_lock(&test_lock);
+	cpu = dma_alloc_coherent(dev, 256, &a, GFP_ATOMIC);
+	spin_unlock(&test_lock);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	dma_free_coherent(dev, 256, cpu, a);
+	EXPECT_NO_REPORT(test);
+}
+
+static void test_free_irqs_off(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	unsigned long flags;
+	dma_addr_t a;
+	void *cpu = dma_alloc_coherent(dev, 256, &a, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	/* The DMA core WARNs about this too (kernel/dma/mapping.c). */
+	local_irq_save(flags);
+	dma_free_coherent(dev, 256, cpu, a);
+	local_irq_restore(flags);
+	EXPECT_REPORT(test, DV_FREE_IRQS_OFF, test_free_irqs_off);
+}
+
+static void test_call_in_nmi(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	void *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 64, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	/* What nmi_enter() does to the preempt count, and nothing else. */
+	preempt_disable();
+	__preempt_count_add(NMI_OFFSET + HARDIRQ_OFFSET);
+	dma_sync_single_for_cpu(dev, a, 64, DMA_FROM_DEVICE);
+	__preempt_count_sub(NMI_OFFSET + HARDIRQ_OFFSET);
+	preempt_enable();
+	EXPECT_REPORT(test, DV_CALL_IN_NMI, test_call_in_nmi);
+	dma_unmap_single(dev, a, 64, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
+/* ===== Test cases: consistency ===== */
+
+/* Objects mapped while disabled are not reported when released enabled. */
+static void test_disable_enable(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
+	struct scatterlist *sgl = make_sg(test, 2, 64);
+	dma_addr_t a;
+
+	WRITE_ONCE(dmaverify_enabled, false);
+	a = dma_map_single(dev, buf, 512, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 2, DMA_TO_DEVICE), 0);
+	WRITE_ONCE(dmaverify_enabled, true);
+	dma_sync_single_for_cpu(dev, a, 512, DMA_FROM_DEVICE);
+	dma_unmap_single(dev, a, 512, DMA_FROM_DEVICE);
+	dma_unmap_sg(dev, sgl, 2, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
+/* When dmaverify cannot allocate a tracker entry, it never lies. */
+static void test_untracked_no_false_report(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	u8 *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
+	dma_addr_t a;
+
+	atomic_set(&dmaverify_test_fail_allocs, 1);
+	a = dma_map_single(dev, buf, 512, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->untracked_total), 1);
+	dma_unmap_single(dev, a, 512, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+	/* Once the untracked object is accounted for, rules apply again. */
+	dma_unmap_single(dev, a, 512, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_untracked_no_false_report);
+}
+
+static void test_checks_disabled(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+
+	WRITE_ONCE(dmaverify_checks, ~0UL & ~BIT(DV_DOUBLE_UNMAP));
+	dma_unmap_page(dev, 0x1000, 4096, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
+static void test_counters(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	u8 *buf = kunit_kzalloc(test, 4096, GFP_KERNEL);
+	dma_addr_t a[4];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		a[i] = dma_map_single(dev, buf + i * 1024, 1024, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].outstanding), 4);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].bytes), 4096);
+	for (i = 0; i < 4; i++)
+		dma_unmap_single(dev, a[i], 1024, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].allocated), 4);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].freed), 4);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].outstanding), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].peak), 4);
+	EXPECT_NO_REPORT(test);
+}
+
+static struct kunit_case dmaverify_cases[] = {
+	KUNIT_CASE(test_double_unmap),
+	KUNIT_CASE(test_unmap_never_mapped),
+	KUNIT_CASE(test_double_free),
+	KUNIT_CASE(test_double_unmap_sg),
+	KUNIT_CASE(test_wrong_size),
+	KUNIT_CASE(test_wrong_direction),
+	KUNIT_CASE(test_wrong_function),
+	KUNIT_CASE(test_wrong_cpu_address),
+	KUNIT_CASE(test_wrong_nents),
+	KUNIT_CASE(test_sg_mangled),
+	KUNIT_CASE(test_correct_releases),
+	KUNIT_CASE(test_leak_coherent),
+	KUNIT_CASE(test_leak_map),
+	KUNIT_CASE(test_leak_sg),
+	KUNIT_CASE(test_no_leak),
+	KUNIT_CASE(test_use_after_release),
+	KUNIT_CASE(test_sync_overflow),
+	KUNIT_CASE(test_sync_unmapped),
+	KUNIT_CASE(test_sync_sg_unmapped),
+	KUNIT_CASE(test_sync_wrong_direction),
+	KUNIT_CASE(test_sync_readonly_for_cpu),
+	KUNIT_CASE(test_sync_writeonly_for_device),
+	KUNIT_CASE(test_correct_syncs),
+	KUNIT_CASE(test_zero_length),
+	KUNIT_CASE(test_map_stack),
+	KUNIT_CASE(test_map_rodata),
+	KUNIT_CASE(test_map_invalid),
+	KUNIT_CASE(test_overlapping_map),
+	KUNIT_CASE(test_shared_cacheline_no_overlap),
+	KUNIT_CASE(test_map_too_large),
+	KUNIT_CASE(test_outside_dma_mask),
+	KUNIT_CASE(test_correct_maps),
+	KUNIT_CASE(test_sg_segment_too_long),
+	KUNIT_CASE(test_sg_segment_boundary),
+	KUNIT_CASE(test_unchecked_map_error),
+	KUNIT_CASE(test_checked_map_error),
+	KUNIT_CASE(test_too_many_maps),
+	KUNIT_CASE(test_alloc_in_atomic),
+	KUNIT_CASE(test_alloc_atomic_ok),
+	KUNIT_CASE(test_free_irqs_off),
+	KUNIT_CASE(test_call_in_nmi),
+	KUNIT_CASE(test_disable_enable),
+	KUNIT_CASE(test_untracked_no_false_report),
+	KUNIT_CASE(test_checks_disabled),
+	KUNIT_CASE(test_counters),
+	{}
+};
+
+static struct kunit_suite dmaverify_suite = {
+	.name = "dmaverify",
+	.init = dv_init,
+	.exit = dv_exit,
+	.suite_init = dv_suite_init,
+	.suite_exit = dv_suite_exit,
+	.test_cases = dmaverify_cases,
+};
+
+/* ===== Parameter parsing ===== */
+
+static void test_parse_drivers(struct kunit *test)
+{
+	char out[16 * 32];
+
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers("nvme,e1000e", out, sizeof(out)), 2);
+	KUNIT_EXPECT_STREQ(test, out, "nvme");
+	KUNIT_EXPECT_STREQ(test, out + 32, "e1000e");
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers("xhci_hcd\n", out, sizeof(out)), 1);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers("", out, sizeof(out)), 0);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers(",", out, sizeof(out)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers("nvme,", out, sizeof(out)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers("nvme,,ahci", out, sizeof(out)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers("nv me", out, sizeof(out)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers("nvme,nvme", out, sizeof(out)), -EINVAL);
+	/* Names of 32 characters or more, and more than 16 names. */
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers("a23456789012345678901234567890123",
+						      out, sizeof(out)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q",
+						      out, sizeof(out)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_drivers("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p",
+						      out, sizeof(out)), 16);
+}
+
+static void test_parse_checks(struct kunit *test)
+{
+	unsigned long all = BIT(DV_VIOLATION_COUNT) - 1, mask;
+
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_checks("all", &mask), 0);
+	KUNIT_EXPECT_EQ(test, mask, all);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_checks("none", &mask), 0);
+	KUNIT_EXPECT_EQ(test, mask, 0UL);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_checks("all,-leak", &mask), 0);
+	KUNIT_EXPECT_EQ(test, mask, all & ~(BIT(DV_LEAK_COHERENT) | BIT(DV_LEAK_MAP) |
+					    BIT(DV_LEAK_SG)));
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_checks("double-unmap,sync", &mask), 0);
+	KUNIT_EXPECT_TRUE(test, mask & BIT(DV_DOUBLE_UNMAP));
+	KUNIT_EXPECT_TRUE(test, mask & BIT(DV_SYNC_UNMAPPED));
+	KUNIT_EXPECT_FALSE(test, mask & BIT(DV_DOUBLE_FREE));
+	mask = 42;
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_checks("bogus", &mask), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_checks("", &mask), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_checks("all,,leak", &mask), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mask, 42UL);
+}
+
+static void test_parse_action(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_action("warn"), DV_ACTION_WARN);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_action("log\n"), DV_ACTION_LOG);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_action("panic"), DV_ACTION_PANIC);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_action("oops"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dmaverify_parse_action(""), -EINVAL);
+}
+
+/* The table is complete and its codes are unique per sub-code. */
+static void test_code_table(struct kunit *test)
+{
+	int v, w;
+
+	for (v = 0; v < DV_VIOLATION_COUNT; v++) {
+		const struct dmaverify_code *c = &dmaverify_codes[v];
+
+		KUNIT_EXPECT_NOT_NULL(test, c->slug);
+		KUNIT_EXPECT_NOT_NULL(test, c->title);
+		KUNIT_EXPECT_NOT_NULL(test, c->check);
+		for (w = 0; w < v; w++) {
+			KUNIT_EXPECT_FALSE(test, c->code == dmaverify_codes[w].code &&
+					   c->sub == dmaverify_codes[w].sub);
+			KUNIT_EXPECT_STRNEQ(test, c->slug, dmaverify_codes[w].slug);
+		}
+		/* Windows' codes end at 0x26; Linux-only ones start at 0x80. */
+		KUNIT_EXPECT_TRUE(test, c->code <= 0x26 || c->code >= 0x80);
+	}
+}
+
+static struct kunit_case dmaverify_param_cases[] = {
+	KUNIT_CASE(test_parse_drivers),
+	KUNIT_CASE(test_parse_checks),
+	KUNIT_CASE(test_parse_action),
+	KUNIT_CASE(test_code_table),
+	{}
+};
+
+static struct kunit_suite dmaverify_param_suite = {
+	.name = "dmaverify_params",
+	.test_cases = dmaverify_param_cases,
+};
+
+/* ===== Tracker ===== */
+
+static struct dmaverify_tracker *new_tracker(struct kunit *test)
+{
+	struct dmaverify_tracker *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	KUNIT_ASSERT_EQ(test, dmaverify_tracker_init(t, 10), 0);
+	return t;
+}
+
+static struct dmaverify_obj *new_obj(struct kunit *test, dma_addr_t dma,
+				     size_t size, int kind, phys_addr_t phys)
+{
+	struct dmaverify_obj *o = dmaverify_obj_alloc();
+
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	o->key = dma;
+	o->dma = dma;
+	o->size = size;
+	o->kind = kind;
+	o->phys = phys;
+	o->dir = DMA_FROM_DEVICE;
+	if (kind == DV_KIND_MAP)
+		o->flags |= DV_OBJ_PHYS_INDEXED;
+	return o;
+}
+
+static void test_tracker_basic(struct kunit *test)
+{
+	struct dmaverify_tracker *t = new_tracker(test);
+	struct dmaverify_obj copy, *o;
+
+	dmaverify_track(t, new_obj(test, 0x10000, 4096, DV_KIND_MAP, 0x500000));
+	dmaverify_track(t, new_obj(test, 0x20000, 100, DV_KIND_COHERENT, 0));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&t->count), 2);
+	KUNIT_EXPECT_TRUE(test, dmaverify_lookup(t, 0x10000, false, &copy));
+	KUNIT_EXPECT_EQ(test, copy.size, 4096);
+	KUNIT_EXPECT_FALSE(test, dmaverify_lookup(t, 0x10000, true, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_lookup(t, 0x10001, false, &copy));
+	/* Containment: an address inside a mapping, and just past its end. */
+	KUNIT_EXPECT_TRUE(test, dmaverify_lookup_containing(t, 0x10fff, &copy));
+	KUNIT_EXPECT_EQ(test, copy.dma, 0x10000);
+	KUNIT_EXPECT_FALSE(test, dmaverify_lookup_containing(t, 0x11000, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_lookup_containing(t, 0x20063, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_lookup_containing(t, 0x20064, &copy));
+	o = dmaverify_untrack(t, 0x10000, false, NULL, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	dmaverify_obj_free(o);
+	KUNIT_EXPECT_NULL(test, dmaverify_untrack(t, 0x10000, false, NULL, NULL));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&t->count), 1);
+	dmaverify_tracker_destroy(t);
+}
+
+static void test_tracker_overlap(struct kunit *test)
+{
+	struct dmaverify_tracker *t = new_tracker(test);
+	struct dmaverify_obj copy;
+
+	/* A 3-page mapping at physical 0x500100. */
+	dmaverify_track(t, new_obj(test, 0x10000, 3 * 4096, DV_KIND_MAP, 0x500100));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x502000, 16, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x500000, 0x101, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x500000, 0x100, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x503100, 16, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x5030ff, 1, &copy));
+	dmaverify_tracker_destroy(t);
+}
+
+static bool size_is(const struct dmaverify_obj *o, const void *arg)
+{
+	return o->size == *(const size_t *)arg;
+}
+
+static void test_tracker_duplicates(struct kunit *test)
+{
+	struct dmaverify_tracker *t = new_tracker(test);
+	struct dmaverify_obj *o;
+	size_t want = 200;
+
+	/* Without IOMMU two mappings of one buffer share a DMA address. */
+	dmaverify_track(t, new_obj(test, 0x30000, 100, DV_KIND_MAP, 0x600000));
+	dmaverify_track(t, new_obj(test, 0x30000, 200, DV_KIND_MAP, 0x600000));
+	o = dmaverify_untrack(t, 0x30000, false, size_is, &want);
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	KUNIT_EXPECT_EQ(test, o->size, 200);
+	dmaverify_obj_free(o);
+	o = dmaverify_untrack(t, 0x30000, false, size_is, &want);
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	KUNIT_EXPECT_EQ(test, o->size, 100);
+	dmaverify_obj_free(o);
+	dmaverify_tracker_destroy(t);
+}
+
+static void test_tracker_many(struct kunit *test)
+{
+	struct dmaverify_tracker *t = new_tracker(test);
+	struct dmaverify_obj copy, *o;
+	const int n = 20000;
+	int i;
+
+	for (i = 0; i < n; i++)
+		dmaverify_track(t, new_obj(test, 0x100000000ULL + i * 2048ULL, 2048,
+					   DV_KIND_MAP, 0x40000000ULL + i * 2048ULL));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&t->count), n);
+	for (i = 0; i < n; i += 97) {
+		KUNIT_EXPECT_TRUE(test, dmaverify_lookup(t, 0x100000000ULL + i * 2048ULL,
+							 false, &copy));
+		u64 last = 0x100000000ULL + i * 2048ULL + 2047;
+
+		KUNIT_EXPECT_TRUE(test, dmaverify_lookup_containing(t, last, &copy));
+		KUNIT_EXPECT_EQ(test, copy.dma, 0x100000000ULL + i * 2048ULL);
+	}
+	for (i = 0; i < n; i += 2) {
+		o = dmaverify_untrack(t, 0x100000000ULL + i * 2048ULL, false, NULL, NULL);
+		KUNIT_ASSERT_NOT_NULL(test, o);
+		dmaverify_obj_free(o);
+	}
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&t->count), n / 2);
+	/* destroy frees the rest */
+	dmaverify_tracker_destroy(t);
+}
+
+static void test_tracker_alloc_failure(struct kunit *test)
+{
+	atomic_set(&dmaverify_test_fail_allocs, 2);
+	KUNIT_EXPECT_NULL(test, dmaverify_obj_alloc());
+	KUNIT_EXPECT_NULL(test, dmaverify_obj_alloc());
+	{
+		struct dmaverify_obj *o = dmaverify_obj_alloc();
+
+		KUNIT_EXPECT_NOT_NULL(test, o);
+		dmaverify_obj_free(o);
+	}
+}
+
+static struct kunit_case dmaverify_tracker_cases[] = {
+	KUNIT_CASE(test_tracker_basic),
+	KUNIT_CASE(test_tracker_overlap),
+	KUNIT_CASE(test_tracker_duplicates),
+	KUNIT_CASE(test_tracker_many),
+	KUNIT_CASE(test_tracker_alloc_failure),
+	{}
+};
+
+static struct kunit_suite dmaverify_tracker_suite = {
+	.name = "dmaverify_tracker",
+	.test_cases = dmaverify_tracker_cases,
+};
+
+kunit_test_suites(&dmaverify_param_suite, &dmaverify_tracker_suite,
+		  &dmaverify_suite);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("KUnit tests for dmaverify");

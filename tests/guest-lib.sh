@@ -1,0 +1,235 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the VM system tests: sourced by the guest script (busybox sh)
+# that tests/lib.sh's t_vm runs in /root.  A test ends with dv_pass or fail,
+# which print the "DVT-RESULT ..." line tests/lib.sh parses.
+
+DV=/sys/kernel/debug/dmaverify
+T0=$(date +%s)
+
+step()
+{
+	echo "DVT: [$(($(date +%s) - T0))s] $*"
+}
+
+fail()
+{
+	echo "DVT: failure: $*"
+	[ -r $DV/stats ] && cat $DV/stats
+	dmesg | grep 'dmaverify' | tail -20
+	echo "DVT-RESULT FAIL $*"
+	exit 1
+}
+
+# The guest's busybox is built to prefer its own applets over $PATH, so the
+# host programs vmrun copies in are called by their paths.
+modprobe() { /usr/sbin/modprobe "$@"; }
+rmmod() { /usr/sbin/rmmod "$@"; }
+mke2fs() { /usr/sbin/mke2fs "$@"; }
+ip() { /usr/sbin/ip "$@"; }
+sha256sum() { /usr/bin/sha256sum "$@"; }
+
+# kmod's modprobe for the kernel's own requests too (fs-ext4, crc32c, ...):
+# busybox's cannot read the distribution kernels' compressed modules.
+[ -x /usr/sbin/modprobe ] && echo /usr/sbin/modprobe > /proc/sys/kernel/modprobe
+
+# Load modules; a built-in one is fine (kmod's modprobe returns 0).
+mods()
+{
+	local m
+	for m in "$@"; do
+		modprobe "$m" || fail "modprobe $m failed"
+	done
+}
+
+# dv_load DRIVER[,DRIVER...]: load dmaverify selecting those drivers.
+dv_load()
+{
+	modprobe dmaverify driver="$1" || fail "modprobe dmaverify driver=$1 failed"
+	[ -r $DV/stats ] || fail "no $DV/stats"
+	grep -q "^drivers: .*${1%%,*}" $DV/stats || fail "dmaverify does not list driver $1: $(grep '^drivers:' $DV/stats)"
+	step "dmaverify loaded: $(grep '^drivers:' $DV/stats)"
+}
+
+# dv_path DRIVER: the forwarding path(s) of DRIVER's attach lines, one a line.
+dv_path()
+{
+	dmesg | sed -n "s/.*dmaverify: verifying DMA of driver $1 (mode: [^,]*, forwarding to \([^)]*\)).*/\1/p" | sort -u
+}
+
+# dv_attached DRIVER: number of attach lines of DRIVER.
+dv_attached()
+{
+	dmesg | grep -c "dmaverify: verifying DMA of driver $1 (" || true
+}
+
+# Sum of "allocated" over every kind and device in the stats.
+dv_ops()
+{
+	awk '{ for (i = 1; i < NF; i++) if ($i == "allocated") s += $(i + 1) } END { print s + 0 }' $DV/stats
+}
+
+dv_violations()
+{
+	sed -n 's/^violations: \([0-9]*\)$/\1/p' $DV/stats
+}
+
+# dv_check DRIVER: attached, DMA counted, no violation; sets OPS and PATHS.
+dv_check()
+{
+	local n v
+	n=$(dv_attached "$1")
+	[ "$n" -gt 0 ] || fail "no dmaverify attach line for driver $1"
+	PATHS=$(dv_path "$1" | tr '\n' ',' | sed 's/,$//')
+	[ -n "$PATHS" ] || fail "cannot read the forwarding path of driver $1"
+	grep -q "driver $1 state attached" $DV/stats || fail "no attached device of driver $1 in stats"
+	OPS=$(dv_ops)
+	v=$(dv_violations)
+	step "dmaverify stats:"
+	cat $DV/stats
+	[ "$v" = 0 ] || fail "dmaverify counted $v violations"
+	[ -z "$(cat $DV/violations 2>/dev/null)" ] || fail "dmaverify's violation log is not empty: $(head -3 $DV/violations)"
+	[ "$OPS" -gt 0 ] || fail "dmaverify counted no DMA operation"
+	kernel_errors
+	step "driver $1: $n attach(es), path $PATHS, $OPS DMA operations, 0 violations"
+}
+
+# Unload dmaverify; the devices keep their drivers.
+dv_unload()
+{
+	rmmod dmaverify || fail "rmmod dmaverify failed"
+	[ -d $DV ] && fail "$DV still exists after rmmod"
+	grep -q '^dmaverify ' /proc/modules && fail "dmaverify still loaded after rmmod"
+	step "dmaverify unloaded"
+}
+
+# Kernel messages of failed or misdirected DMA that vmrun does not look for:
+# IOMMU faults, I/O errors and timeouts, NIC hangs, file system errors.
+KERNEL_ERRORS='DMAR: \[DMA|DMAR: DRHD: handling fault|AMD-Vi: Event|fault addr|I/O error|I/O timeout|critical medium error|timed out|timeout, reset|resetting controller|EXT4-fs error|EXT4-fs warning|Detected Hardware Unit Hang|NETDEV WATCHDOG|transmit queue .* timed out|swiotlb buffer is full|dmaverify: cannot attach|dmaverify: reprobe failed'
+
+kernel_errors()
+{
+	local e
+	e=$(dmesg | grep -E "$KERNEL_ERRORS" | head -5)
+	[ -z "$e" ] || fail "kernel error messages: $(echo "$e" | head -1 | sed 's/^\[ *[0-9.]*\] //')"
+}
+
+dv_pass()
+{
+	kernel_errors
+	echo "DVT-RESULT PASS ops=$OPS path=$PATHS violations=0${1:+ note=$1}"
+	exit 0
+}
+
+sha()
+{
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+# same FILE1 FILE2 WHAT: fail unless both files have the same SHA-256.
+same()
+{
+	local a b
+	a=$(sha "$1")
+	b=$(sha "$2")
+	[ -n "$a" ] && [ "$a" = "$b" ] || fail "$3: checksum mismatch ($1 $a, $2 $b)"
+	step "$3: sha256 ok ($a)"
+}
+
+# wait_for TEST-EXPRESSION SECONDS: poll until `test EXPR` holds.
+wait_for()
+{
+	local i=0
+	while ! eval "$1"; do
+		i=$((i + 1))
+		[ $i -le $(($2 * 5)) ] || return 1
+		sleep 0.2
+	done
+}
+
+# find_disk SECTORS: the name of the block device with this size
+# (512-byte sectors), waiting up to 20 s for it to appear.
+find_disk()
+{
+	local i=0 d
+	while [ $i -lt 100 ]; do
+		for d in /sys/block/*; do
+			[ "$(cat "$d/size" 2>/dev/null)" = "$1" ] || continue
+			[ -b "/dev/${d##*/}" ] || continue
+			echo "${d##*/}"
+			return 0
+		done
+		i=$((i + 1))
+		sleep 0.2
+	done
+	return 1
+}
+
+# Random test data: make_data FILE MB
+make_data()
+{
+	dd if=/dev/urandom of="$1" bs=1M count="$2" 2>/dev/null || fail "cannot create $1"
+}
+
+# raw_check DEV MB [direct]: write random data to DEV, read it back, compare.
+raw_check()
+{
+	local dev=$1 mb=$2 iflag= oflag=
+	if [ "${3:-}" = direct ]; then
+		iflag=iflag=direct
+		oflag=oflag=direct
+	fi
+	make_data /tmp/raw.data "$mb"
+	dd if=/tmp/raw.data of="$dev" bs=1M $oflag conv=fsync 2>/dev/null || fail "dd to $dev failed"
+	echo 3 > /proc/sys/vm/drop_caches
+	dd if="$dev" of=/tmp/raw.back bs=1M count="$mb" $iflag 2>/dev/null || fail "dd from $dev failed"
+	same /tmp/raw.data /tmp/raw.back "raw $mb MB ${3:-buffered} write/read of $dev"
+	rm -f /tmp/raw.back
+}
+
+# fs_check DEV MNT: mkfs.ext4, write files, sync, drop caches, read back.
+fs_check()
+{
+	local dev=$1 mnt=$2 i
+	mke2fs -t ext4 -F -q "$dev" || fail "mke2fs on $dev failed"
+	mkdir -p "$mnt"
+	mount -t ext4 "$dev" "$mnt" || fail "mount $dev failed"
+	mkdir -p /tmp/fs
+	for i in 1 2 3 4; do
+		make_data /tmp/fs/f$i $((i * 2))
+		cp /tmp/fs/f$i "$mnt/f$i" || fail "writing $mnt/f$i failed"
+	done
+	# Many small files: more, smaller DMA operations.
+	mkdir -p "$mnt/small" /tmp/fs/small
+	for i in $(seq 1 64); do
+		dd if=/dev/urandom of=/tmp/fs/small/s$i bs=1k count=$((i % 13 + 1)) 2>/dev/null
+	done
+	cp /tmp/fs/small/* "$mnt/small/" || fail "writing small files failed"
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+	fs_verify "$mnt" "ext4 on $dev"
+}
+
+# fs_verify MNT WHAT: compare every file written by fs_check.
+fs_verify()
+{
+	local mnt=$1 i
+	(cd /tmp/fs && find . -type f | sort | xargs /usr/bin/sha256sum) > /tmp/fs.sum
+	(cd "$mnt" && sha256sum -c /tmp/fs.sum > /tmp/fs.check 2>&1) ||
+		fail "$2: files differ: $(grep -v ': OK$' /tmp/fs.check | head -3)"
+	step "$2: $(wc -l < /tmp/fs.sum) files read back, sha256 ok"
+}
+
+# fio_check DEV SECONDS: random read/write, O_DIRECT, every block verified.
+fio_check()
+{
+	local dev=$1 secs=$2 engine=libaio
+	fio --version > /dev/null 2>&1 || fail "fio does not run in the guest"
+	fio --enghelp 2>/dev/null | grep -qw libaio || engine=psync
+	fio --name=dmaverify --filename="$dev" --direct=1 --ioengine=$engine \
+		--iodepth=8 --rw=randrw --bsrange=512-128k --size=32M \
+		--verify=crc32c --verify_fatal=1 --verify_backlog=64 \
+		--time_based --runtime="$secs" --eta=never --output=/tmp/fio.out ||
+		{ cat /tmp/fio.out; fail "fio $engine on $dev failed (data verification?)"; }
+	grep -q 'err= 0' /tmp/fio.out || { cat /tmp/fio.out; fail "fio on $dev reported errors"; }
+	step "fio $engine randrw verify=crc32c ${secs}s on $dev: ok ($(grep -E '^ *(READ|WRITE):' /tmp/fio.out | sed 's/,.*io=/ io=/;s/ (.*//;s/^ *//' | tr '\n' ' '))"
+}

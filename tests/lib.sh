@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: GPL-2.0
+# Host side of the VM system tests (sourced by tests/sys-*.sh, not run).
+#
+# A test writes its guest part to "$T_TMP/guest.sh" and calls t_vm, which
+# boots the kernel named by $1 with scripts/vmrun, sources tests/guest-lib.sh
+# in the guest, and then t_result checks the outcome and prints the one-line
+# summary.  The full console is kept in $T_LOGDIR/NAME-KERNEL.log.
+
+set -euo pipefail
+
+T_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+T_NAME=$(basename "$0" .sh)
+T_KERNEL=${1:-}
+T_LOGDIR=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
+T_LOG="$T_LOGDIR/$T_NAME-${T_KERNEL:-none}.log"
+
+t_fail()
+{
+	echo "FAIL $T_NAME ${T_KERNEL:-?}: $*"
+	exit 1
+}
+
+case "$T_KERNEL" in
+test | test-debug | debian-6.1 | debian-6.12 | debian-7) ;;
+*) t_fail "usage: $0 KERNEL (test, debian-6.1, debian-6.12, debian-7)" ;;
+esac
+
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dmaverify-$T_NAME.XXXXXX")
+trap 'rm -rf "$T_TMP"' EXIT
+mkdir -p "$T_LOGDIR"
+
+# A sparse raw disk image in the temporary directory (removed at exit).
+t_disk()
+{
+	local img="$T_TMP/$1.img"
+	truncate -s "${2:-256M}" "$img"
+	echo "$img"
+}
+
+# t_vm [vmrun options...]: run $T_TMP/guest.sh in a VM; sets T_RC.
+t_vm()
+{
+	[ -f "$T_TMP/guest.sh" ] || t_fail "internal: no guest script"
+	echo "$T_NAME $T_KERNEL: booting the VM (console: $T_LOG)" >&2
+	set +e
+	"$T_TOP/scripts/vmrun" --kernel "$T_KERNEL" --timeout "${T_TIMEOUT:-200}" \
+		--log "$T_LOG" --file "$T_TOP/tests/guest-lib.sh" \
+		--file "$T_TMP/guest.sh" "$@" -- sh guest.sh > "$T_LOG.out" 2>&1
+	T_RC=$?
+	set -e
+	# vmrun's console copy is written only when QEMU ran at all.
+	if [ ! -s "$T_LOG" ] || [ "$T_RC" = 124 ]; then
+		cp "$T_LOG.out" "$T_LOG"
+	fi
+	rm -f "$T_LOG.out"
+	[ "${VERBOSE:-0}" = 1 ] && cat "$T_LOG" >&2
+	return 0
+}
+
+# Lines of the console, without the serial line's carriage returns.
+t_console()
+{
+	tr -d '\r' < "$T_LOG"
+}
+
+# Check the VM's outcome; on success print the PASS line with the guest's
+# own summary (ops=N path=P violations=V) and exit 0.
+t_result()
+{
+	local res bad
+	res=$(t_console | grep -a '^DVT-RESULT ' | tail -1 || true)
+	bad=$(t_console | grep -aE 'Oops|Kernel panic|BUG: |WARNING: |general protection|UBSAN:|KASAN|^qemu-system-x86_64: ' | head -3 || true)
+	case "$T_RC" in
+	0) ;;
+	124) t_fail "timeout after ${T_TIMEOUT:-200}s${res:+ (last result: $res)} (console: $T_LOG)" ;;
+	125)
+		if [ -n "$bad" ]; then
+			t_fail "kernel reported: $(echo "$bad" | head -1) (console: $T_LOG)"
+		fi
+		t_fail "the guest crashed or did not boot (vmrun status 125; console: $T_LOG)"
+		;;
+	*)
+		[ -n "$res" ] && t_fail "${res#DVT-RESULT FAIL } (console: $T_LOG)"
+		t_fail "vmrun exited with $T_RC (console: $T_LOG)"
+		;;
+	esac
+	[ -n "$bad" ] && t_fail "kernel reported: $(echo "$bad" | head -1) (console: $T_LOG)"
+	case "$res" in
+	"DVT-RESULT PASS "*) ;;
+	"") t_fail "the guest printed no result (console: $T_LOG)" ;;
+	*) t_fail "${res#DVT-RESULT FAIL } (console: $T_LOG)" ;;
+	esac
+	local ops path viol
+	ops=$(sed -n 's/.* ops=\([0-9]*\).*/\1/p' <<< "$res")
+	path=$(sed -n 's/.* path=\([^ ]*\).*/\1/p' <<< "$res")
+	viol=$(sed -n 's/.* violations=\([0-9]*\).*/\1/p' <<< "$res")
+	[ "$viol" = 0 ] || t_fail "violations=$viol (console: $T_LOG)"
+	echo "PASS $T_NAME $T_KERNEL: dmaverify saw ${ops:-?} DMA operations, path ${path:-?}, 0 violations"
+	exit 0
+}

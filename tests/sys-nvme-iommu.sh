@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# tests/sys-nvme-iommu.sh KERNEL: the NVMe disk behind QEMU's Intel IOMMU
+# (intel_iommu=on, DMA translated).  dmaverify must forward to iommu-dma
+# (6.12+: "iommu-dma"; before: the IOMMU's dma_map_ops, e.g. iommu_dma_ops).
+# Raw O_DIRECT write/read back, fio with crc32c verification, then rmmod
+# dmaverify and the disk must still work.
+. "$(dirname "$0")/lib.sh"
+
+img=$(t_disk nvme)
+cat > "$T_TMP/guest.sh" <<'GUEST'
+. ./guest-lib.sh
+step "kernel $(uname -r), $(cat /proc/cmdline)"
+[ -n "$(ls /sys/class/iommu 2>/dev/null)" ] || fail "no IOMMU registered (/sys/class/iommu is empty)"
+dv_load nvme
+mods nvme
+disk=$(find_disk 524288) || fail "no 256 MB disk appeared"
+case $disk in nvme*) ;; *) fail "the 256 MB disk is $disk, not an NVMe namespace" ;; esac
+dev=/dev/$disk
+pci=$(ls /sys/bus/pci/drivers/nvme | grep ':' | head -1)
+[ -n "$pci" ] || fail "no PCI device bound to nvme"
+group=$(readlink /sys/bus/pci/devices/$pci/iommu_group) || fail "$pci has no IOMMU group"
+gtype=$(cat /sys/kernel/iommu_groups/${group##*/}/type 2>/dev/null)
+step "disk $dev on $pci, IOMMU group ${group##*/} type $gtype, path $(dv_path nvme)"
+case $gtype in DMA*) ;; *) fail "IOMMU group of $pci has type '$gtype', not DMA translation" ;; esac
+case $(dv_path nvme) in
+*dma-direct*) fail "dmaverify forwards nvme to dma-direct, not to the IOMMU" ;;
+*iommu*) ;;
+*) fail "unexpected forwarding path '$(dv_path nvme)'" ;;
+esac
+
+raw_check $dev 8 direct
+fio_check $dev 5
+dv_check nvme
+dv_unload
+raw_check $dev 8 direct
+fio_check $dev 2
+dv_pass
+GUEST
+
+t_vm --qemu "-device intel-iommu,intremap=off" --append "intel_iommu=on" \
+	--qemu "-drive file=$img,if=none,id=d0,format=raw -device nvme,drive=d0,serial=dv1"
+t_result
