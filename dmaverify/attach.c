@@ -181,6 +181,7 @@ void dmaverify_release(struct dmaverify_dev *ctx)
 {
 	dmaverify_check_leaks(ctx);
 	WRITE_ONCE(ctx->state, DV_STATE_RELEASED);
+	dmaverify_reclaim(ctx);
 	dmaverify_twin_release(ctx->twin);
 	dev_dbg(ctx->dev, "dmaverify: driver %s released\n", ctx->driver);
 }
@@ -200,6 +201,9 @@ static void restore(struct dmaverify_dev *ctx)
 
 static void free_ctx(struct dmaverify_dev *ctx)
 {
+	/* Bounce buffers are freed through the twin: before it goes. */
+	dmaverify_quarantine_flush(ctx);
+	dmaverify_reclaim(ctx);
 	dmaverify_twin_destroy(ctx->twin);
 	dmaverify_tracker_destroy(&ctx->tracker);
 	put_device(ctx->dev);
@@ -270,6 +274,8 @@ int dmaverify_attach(struct device *dev)
 	if (dmaverify_tracker_init(&ctx->tracker, dmaverify_hash_bits))
 		goto out_ctx;
 	raw_spin_lock_init(&ctx->freed_lock);
+	raw_spin_lock_init(&ctx->quarantine_lock);
+	INIT_LIST_HEAD(&ctx->quarantine);
 	ctx->orig_ops = get_dma_ops(dev);
 	ctx->orig_iommu = dv_dma_iommu(dev);
 	ctx->twin = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);

@@ -443,6 +443,7 @@ static int __init dmaverify_init(void)
 	if (ret)
 		return ret;
 	dmaverify_checks_init();
+	dmaverify_redzone_init();
 	dmaverify_debugfs_init();
 	ret = dmaverify_bus_init();
 	if (ret)
@@ -459,6 +460,7 @@ static int __init dmaverify_init(void)
 	return 0;
 err:
 	dmaverify_debugfs_exit();
+	dmaverify_redzone_exit();
 	dmaverify_tracker_cache_exit();
 	return ret;
 }
@@ -466,6 +468,7 @@ err:
 static void __exit dmaverify_exit(void)
 {
 	dmaverify_detach_all();
+	dmaverify_redzone_exit();
 	dmaverify_debugfs_exit();
 	dmaverify_tracker_cache_exit();
 	pr_info("unloaded\n");

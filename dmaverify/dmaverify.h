@@ -234,6 +234,9 @@ struct dmaverify_kind_stats {
  *	unknown object is not reported
  * @untracked_total: objects ever forwarded without tracking
  * @sleepers: callbacks that may sleep, running now (see attach.c)
+ * @quarantine_lock: guards @quarantine and @nr_quarantined
+ * @quarantine: released bounce buffers, oldest first (redzone.c)
+ * @nr_quarantined: entries in @quarantine
  * @freed_lock: guards @freed and @freed_head
  * @freed: the last released objects, to report "freed by" on a double free
  * @freed_head: next slot of @freed
@@ -254,6 +257,9 @@ struct dmaverify_dev {
 	atomic_long_t untracked;
 	atomic_long_t untracked_total;
 	atomic_t sleepers;
+	raw_spinlock_t quarantine_lock;
+	struct list_head quarantine;
+	unsigned int nr_quarantined;
 	raw_spinlock_t freed_lock;
 	struct dmaverify_freed freed[DV_FREED_RING];
 	unsigned int freed_head;
@@ -349,6 +355,8 @@ void dmaverify_tracker_cache_exit(void);
  * @detail: extra text for the detail line ("mapped with ... unmapped with")
  * @leak: a leak report: every leaked object is printed (not rate-limited)
  *	and the title names the function that created the object
+ * @creator_title: the title names the function that created the object
+ *	(violations found by a scan, after the call that caused them)
  */
 struct dmaverify_report {
 	enum dmaverify_violation v;
@@ -360,6 +368,7 @@ struct dmaverify_report {
 	int dir;
 	const char *detail;
 	bool leak;
+	bool creator_title;
 };
 
 void dmaverify_report(const struct dmaverify_report *r);
@@ -367,6 +376,10 @@ void dmaverify_violation(struct dmaverify_dev *ctx, enum dmaverify_violation v,
 			 const struct dmaverify_obj *obj, unsigned long addr,
 			 size_t size, int dir, const char *fmt, ...)
 	__printf(7, 8);
+void dmaverify_violation_found(struct dmaverify_dev *ctx,
+			       enum dmaverify_violation v,
+			       const struct dmaverify_obj *obj,
+			       const char *fmt, ...) __printf(4, 5);
 const char *dmaverify_dir_name(int dir);
 void dmaverify_print_obj(struct seq_file *seq, const struct dmaverify_obj *obj);
 int dmaverify_violations_show(struct seq_file *seq);
@@ -439,7 +452,35 @@ int dmaverify_checks_init(void);
 
 /* === Redzones and bounce buffers (redzone.c) === */
 
+extern bool dmaverify_bounce;
+extern bool dmaverify_redzone;
+
+int dmaverify_bounce_map(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
+			 unsigned long attrs);
+void dmaverify_bounce_unmap(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
+			    unsigned long attrs);
+void dmaverify_bounce_sync(struct dmaverify_dev *ctx,
+			   const struct dmaverify_obj *obj, dma_addr_t addr,
+			   size_t size, bool for_cpu);
+int dmaverify_bounce_map_sg(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
+			    struct scatterlist *sgl, int nents, unsigned long attrs);
+void dmaverify_bounce_unmap_sg(struct dmaverify_dev *ctx,
+			       struct dmaverify_obj *obj,
+			       struct scatterlist *sgl, unsigned long attrs);
+void dmaverify_bounce_sync_sg(struct dmaverify_dev *ctx,
+			      const struct dmaverify_obj *obj,
+			      struct scatterlist *sgl, bool for_cpu);
+void *dmaverify_redzone_alloc(struct dmaverify_dev *ctx,
+			      struct dmaverify_obj *obj, gfp_t gfp,
+			      unsigned long attrs);
+void dmaverify_redzone_free(struct dmaverify_dev *ctx,
+			    const struct dmaverify_obj *obj, unsigned long attrs);
+void dmaverify_reclaim(struct dmaverify_dev *ctx);
+void dmaverify_quarantine_flush(struct dmaverify_dev *ctx);
+void dmaverify_scan_dev(struct dmaverify_dev *ctx);
 void dmaverify_scan_all(void);
+void dmaverify_redzone_init(void);
+void dmaverify_redzone_exit(void);
 
 /* === DebugFS (debugfs.c) === */
 

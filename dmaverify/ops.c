@@ -16,6 +16,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/scatterlist.h>
 #include <linux/wait_bit.h>
 
@@ -105,24 +106,11 @@ void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size)
 	atomic_long_sub(size, &s->bytes);
 }
 
-/*
- * Track a new object.  When dmaverify is disabled or out of memory the
- * object is counted untracked instead: its release is then unknown, and
- * must not be reported (see dmaverify_dev.untracked).
- */
-static void track(struct dmaverify_dev *ctx, struct dmaverify_obj *tmpl)
+/* Put a filled-in object in the tracker, with its stack. */
+static void track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
 {
-	struct dmaverify_obj *obj;
 	long total;
 
-	dmaverify_stats_add(ctx, tmpl->kind, tmpl->size);
-	obj = verifying() ? dmaverify_obj_alloc() : NULL;
-	if (!obj) {
-		atomic_long_inc(&ctx->untracked);
-		atomic_long_inc(&ctx->untracked_total);
-		return;
-	}
-	*obj = *tmpl;
 	obj->stack = dmaverify_save_stack();
 	obj->when = (u32)jiffies;
 	dmaverify_track(&ctx->tracker, obj);
@@ -133,6 +121,50 @@ static void track(struct dmaverify_dev *ctx, struct dmaverify_obj *tmpl)
 		dmaverify_violation(ctx, DV_TOO_MANY_MAPS, obj, obj->key, obj->size,
 				    obj->dir, "%ld objects outstanding, the limit is %u",
 				    total, dmaverify_max_objects);
+}
+
+/*
+ * Track a new object.  When dmaverify is disabled or out of memory the
+ * object is counted untracked instead: its release is then unknown, and
+ * must not be reported (see dmaverify_dev.untracked).
+ */
+static void track(struct dmaverify_dev *ctx, struct dmaverify_obj *tmpl)
+{
+	struct dmaverify_obj *obj;
+
+	dmaverify_stats_add(ctx, tmpl->kind, tmpl->size);
+	obj = verifying() ? dmaverify_obj_alloc() : NULL;
+	if (!obj) {
+		atomic_long_inc(&ctx->untracked);
+		atomic_long_inc(&ctx->untracked_total);
+		return;
+	}
+	*obj = *tmpl;
+	track_obj(ctx, obj);
+}
+
+/*
+ * An object whose memory dmaverify owns (bounce buffer, redzones): tracked
+ * for sure (it cannot be released without dmaverify), and holding a module
+ * reference, so that dmaverify cannot be unloaded under it.
+ * Return: a zeroed object, or NULL to map the plain way.
+ */
+static struct dmaverify_obj *owned_obj(void)
+{
+	struct dmaverify_obj *obj;
+
+	if (!verifying() || !try_module_get(THIS_MODULE))
+		return NULL;
+	obj = dmaverify_obj_alloc();
+	if (!obj)
+		module_put(THIS_MODULE);
+	return obj;
+}
+
+static void owned_obj_fail(struct dmaverify_obj *obj)
+{
+	dmaverify_obj_free(obj);
+	module_put(THIS_MODULE);
 }
 
 /*
@@ -206,6 +238,22 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 	if (inject_failure())
 		return DMA_MAPPING_ERROR;
 	refresh(ctx);
+	if (kind == DV_KIND_MAP && READ_ONCE(dmaverify_bounce)) {
+		struct dmaverify_obj *obj = owned_obj();
+
+		if (obj) {
+			obj->phys = phys;
+			obj->size = size;
+			obj->kind = kind;
+			obj->dir = dir;
+			if (!dmaverify_bounce_map(ctx, obj, attrs)) {
+				dmaverify_stats_add(ctx, kind, size);
+				track_obj(ctx, obj);
+				return obj->dma;
+			}
+			owned_obj_fail(obj);
+		}
+	}
 #ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
 	addr = dma_map_phys(ctx->twin, phys, size, dir, attrs);
 #else
@@ -256,6 +304,12 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 		size = obj->size;
 		dir = obj->dir;
 		kind = obj->kind;
+	}
+	if (obj && (obj->flags & DV_OBJ_BOUNCED)) {
+		dmaverify_bounce_unmap(ctx, obj, attrs);
+		released(ctx, obj);
+		module_put(THIS_MODULE);
+		return;
 	}
 #ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
 	dma_unmap_phys(ctx->twin, addr, size, dir,
@@ -345,6 +399,26 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	if (inject_failure())
 		return -ENOMEM;
 	refresh(ctx);
+	if (READ_ONCE(dmaverify_bounce) && nents <= U16_MAX) {
+		struct dmaverify_obj *obj = owned_obj();
+
+		if (obj) {
+			obj->key = (unsigned long)sgl;
+			obj->size = total;
+			obj->phys = (unsigned long)sgl;
+			obj->kind = DV_KIND_SG;
+			obj->dir = dir;
+			obj->nents = nents;
+			obj->mapped = nents;
+			if (!dmaverify_bounce_map_sg(ctx, obj, sgl, nents, attrs)) {
+				obj->csum = dmaverify_sg_csum(sgl, nents);
+				dmaverify_stats_add(ctx, DV_KIND_SG, total);
+				track_obj(ctx, obj);
+				return nents;
+			}
+			owned_obj_fail(obj);
+		}
+	}
 	/* Through an sg_table, so that the error code survives. */
 	ret = dma_map_sgtable(ctx->twin, &sgt, dir, attrs);
 	if (ret)
@@ -396,6 +470,12 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 		nents = obj->nents;
 		dir = obj->dir;
 	}
+	if (obj && (obj->flags & DV_OBJ_BOUNCED)) {
+		dmaverify_bounce_unmap_sg(ctx, obj, sgl, attrs);
+		released(ctx, obj);
+		module_put(THIS_MODULE);
+		return;
+	}
 	dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
 	if (obj)
 		released(ctx, obj);
@@ -429,6 +509,11 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 	dmaverify_check_sync(ctx, &obj, addr, *size, dir, for_cpu);
 	if (addr - obj.dma + *size > obj.size)
 		*size = obj.size - (addr - obj.dma);
+	if (obj.flags & DV_OBJ_BOUNCED) {
+		/* The device's buffer is dmaverify's: no sync below it needed. */
+		dmaverify_bounce_sync(ctx, &obj, addr, *size, for_cpu);
+		return false;
+	}
 	return true;
 }
 
@@ -470,6 +555,10 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		return false;
 	}
 	dmaverify_check_sync_sg(ctx, &obj, nents, dir, for_cpu);
+	if (obj.flags & DV_OBJ_BOUNCED) {
+		dmaverify_bounce_sync_sg(ctx, &obj, sgl, for_cpu);
+		return false;
+	}
 	return true;
 }
 
@@ -508,6 +597,25 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 	sleeper_in(ctx);
 	enter(dev);
 	refresh(ctx);
+	if (READ_ONCE(dmaverify_redzone)) {
+		struct dmaverify_obj *obj = owned_obj();
+
+		if (obj) {
+			obj->size = size;
+			obj->kind = DV_KIND_COHERENT;
+			obj->dir = DMA_BIDIRECTIONAL;
+			cpu = dmaverify_redzone_alloc(ctx, obj, gfp, attrs);
+			if (cpu) {
+				*dma_handle = obj->dma;
+				dmaverify_check_dma_addr(ctx, obj, obj->dma, size, true);
+				dmaverify_stats_add(ctx, DV_KIND_COHERENT, size);
+				track_obj(ctx, obj);
+				sleeper_out(ctx);
+				return cpu;
+			}
+			owned_obj_fail(obj);
+		}
+	}
 	cpu = dma_alloc_attrs(ctx->twin, size, dma_handle, gfp, attrs);
 	if (!cpu) {
 		sleeper_out(ctx);
@@ -552,6 +660,12 @@ static void dmaverify_free(struct device *dev, size_t size, void *cpu,
 		}
 		size = obj->size;
 		cpu = (void *)obj->phys;
+	}
+	if (obj && (obj->flags & DV_OBJ_REDZONED)) {
+		dmaverify_redzone_free(ctx, obj, attrs);
+		released(ctx, obj);
+		module_put(THIS_MODULE);
+		goto out;
 	}
 	dma_free_attrs(ctx->twin, size, cpu, dma, attrs);
 	if (obj)

@@ -2,15 +2,732 @@
 /*
  * dmaverify: redzones around coherent buffers and bounce buffers for
  * streaming maps, to catch overruns by the driver and by the device.
+ *
+ * Coherent buffers (redzone=1) are allocated with a redzone before and
+ * after, filled with 0x0F as Windows Driver Verifier fills its padding; the
+ * driver gets the inner region, aligned as the DMA API promises.
+ *
+ * Streaming maps (bounce=1) are double-buffered: the device gets a buffer of
+ * dmaverify's, allocated through the device's original DMA path (so masks,
+ * IOMMU and segment limits hold) with redzones on both sides, and the same
+ * offset in its page as the driver's buffer (min_align_mask).  Data moves at
+ * map, sync and unmap as the direction says.  The redzones are checked at
+ * every sync and unmap.  FROM_DEVICE data is poisoned (0xDB) in the driver's
+ * buffer and in the bounce buffer, so that data the device never wrote, or
+ * that the driver read without a sync, shows as poison.  A released bounce
+ * buffer is poisoned and kept in a quarantine before it is freed: a device
+ * write after unmap shows there.  Checksums of the driver's buffer catch the
+ * CPU writing to a buffer the device owns.
+ *
+ *   | redzone (>= 1 page) | buffer | redzone (rest of page + 1 page) |
+ *                         ^ same offset in page as the driver's buffer
  */
 
 #define pr_fmt(fmt) "dmaverify: " fmt
 
+#include <linux/crc32.h>
+#include <linux/dma-mapping.h>
+#include <linux/highmem.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/workqueue.h>
+
 #include "dmaverify.h"
+
+#define REDZONE_BYTE	0x0F	/* Windows' DMA verifier padding. */
+#define POISON_BYTE	0xDB	/* Data no one has written yet. */
+
+bool dmaverify_bounce;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_bounce);
+module_param_named(bounce, dmaverify_bounce, bool, 0644);
+MODULE_PARM_DESC(bounce, "Double-buffer streaming maps with redzoned, poisoned bounce buffers, to catch device overruns, device writes after unmap and CPU writes to mapped buffers (default N; applies to new mappings)");
+
+bool dmaverify_redzone = true;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_redzone);
+module_param_named(redzone, dmaverify_redzone, bool, 0644);
+MODULE_PARM_DESC(redzone, "Put redzones around coherent buffers of up to 1 MiB (default Y; applies to new buffers)");
+
+static unsigned int quarantine_max = 64;
+module_param_named(quarantine, quarantine_max, uint, 0644);
+MODULE_PARM_DESC(quarantine, "Released bounce buffers kept poisoned per device to catch late device writes (default 64)");
+
+static unsigned int scan_interval_ms = 5000;
+module_param_named(scan_interval_ms, scan_interval_ms, uint, 0644);
+MODULE_PARM_DESC(scan_interval_ms, "Check all redzones and the quarantine every so many ms (default 5000; 0: only at free, unbind and on the debugfs scan command)");
+
+#define REDZONE_MAX	SZ_1M	/* Larger coherent buffers get no redzone. */
+
+/**
+ * struct dmaverify_bounce - a buffer of dmaverify's that the device sees
+ * @node: entry in the device's quarantine, or in the deferred-free list
+ * @cpu: start of the allocation
+ * @dma: its DMA address
+ * @total: bytes allocated
+ * @front: offset of the inner buffer (the redzone before it)
+ * @size: bytes of the inner buffer
+ * @csum: checksum of the driver's buffer when the device took it over
+ * @twin: the device the allocation was made on (its twin)
+ * @obj: the object, for reports from the quarantine
+ * @free_stack: who released it
+ * @free_when: jiffies at release
+ */
+struct dmaverify_bounce {
+	struct list_head node;
+	void *cpu;
+	dma_addr_t dma;
+	size_t total;
+	size_t front;
+	size_t size;
+	u32 csum;
+	struct device *twin;
+	struct dmaverify_obj obj;
+	unsigned long free_stack;
+	u32 free_when;
+};
+
+/* Bounce buffers to free in process context (dma_free_attrs() may sleep). */
+static LIST_HEAD(free_list);
+static DEFINE_RAW_SPINLOCK(free_lock);
+static void free_work_fn(struct work_struct *work);
+static DECLARE_WORK(free_work, free_work_fn);
+
+/* === Helpers === */
+
+static inline u8 *inner(const struct dmaverify_bounce *b)
+{
+	return (u8 *)b->cpu + b->front;
+}
+
+/* Copy between a bounce buffer and physical memory, a page at a time. */
+static void copy_phys(phys_addr_t phys, void *buf, size_t len, bool to_phys)
+{
+	while (len) {
+		struct page *page = pfn_to_page(PHYS_PFN(phys));
+		size_t off = offset_in_page(phys);
+		size_t n = min_t(size_t, len, PAGE_SIZE - off);
+		u8 *va = kmap_local_page(page);
+
+		if (to_phys)
+			memcpy(va + off, buf, n);
+		else
+			memcpy(buf, va + off, n);
+		kunmap_local(va);
+		phys += n;
+		buf += n;
+		len -= n;
+	}
+}
+
+static void fill_phys(phys_addr_t phys, u8 byte, size_t len)
+{
+	while (len) {
+		struct page *page = pfn_to_page(PHYS_PFN(phys));
+		size_t off = offset_in_page(phys);
+		size_t n = min_t(size_t, len, PAGE_SIZE - off);
+		u8 *va = kmap_local_page(page);
+
+		memset(va + off, byte, n);
+		kunmap_local(va);
+		phys += n;
+		len -= n;
+	}
+}
+
+static u32 csum_phys(phys_addr_t phys, size_t len)
+{
+	u32 crc = ~0U;
+
+	while (len) {
+		struct page *page = pfn_to_page(PHYS_PFN(phys));
+		size_t off = offset_in_page(phys);
+		size_t n = min_t(size_t, len, PAGE_SIZE - off);
+		u8 *va = kmap_local_page(page);
+
+		crc = crc32_le(crc, va + off, n);
+		kunmap_local(va);
+		phys += n;
+		len -= n;
+	}
+	return crc;
+}
+
+/* First and last offsets in [p, p + len) that are not @byte, or false. */
+static bool find_corruption(const u8 *p, size_t len, u8 byte, size_t *first,
+			    size_t *last)
+{
+	const u8 *bad = memchr_inv(p, byte, len);
+	size_t i;
+
+	if (!bad)
+		return false;
+	*first = bad - p;
+	for (i = len; i > *first + 1 && p[i - 1] == byte; i--)
+		;
+	*last = i - 1;
+	return true;
+}
+
+/* Report a redzone corruption: at a call, or found by a scan. */
+static void report_redzone(struct dmaverify_dev *ctx, enum dmaverify_violation v,
+			   const struct dmaverify_obj *obj, bool scan,
+			   const char *detail)
+{
+	if (!dmaverify_check_on(v))
+		return;
+	if (scan)
+		dmaverify_violation_found(ctx, v, obj, "%s", detail);
+	else
+		dmaverify_violation(ctx, v, obj, obj->dma, obj->size, obj->dir, "%s",
+				    detail);
+}
+
+/*
+ * Check the redzones around [buf, buf + size) inside [start, end), report
+ * a corruption once per side.  Return: true if intact.
+ */
+static bool check_redzones(struct dmaverify_dev *ctx,
+			   const struct dmaverify_obj *obj, const u8 *start,
+			   const u8 *buf, size_t size, const u8 *end,
+			   const char *when)
+{
+	bool scan = !strcmp(when, "scan");
+	size_t first, last, n;
+	char detail[200];
+	bool ok = true;
+
+	if (find_corruption(start, buf - start, REDZONE_BYTE, &first, &last)) {
+		size_t before = buf - start;
+
+		n = min_t(size_t, last - first + 1, 16);
+		snprintf(detail, sizeof(detail),
+			 "found at %s: %zu bytes before the %zu-byte buffer modified, from offset -%zu to -%zu: %*ph (expected 0x%02x)",
+			 when, last - first + 1, size, before - first, before - last,
+			 (int)n, start + first, REDZONE_BYTE);
+		report_redzone(ctx, DV_OVERRUN_BEFORE, obj, scan, detail);
+		ok = false;
+	}
+	if (find_corruption(buf + size, end - (buf + size), REDZONE_BYTE, &first,
+			    &last)) {
+		n = min_t(size_t, last - first + 1, 16);
+		snprintf(detail, sizeof(detail),
+			 "found at %s: %zu bytes after the %zu-byte buffer modified, at offset %zu to %zu: %*ph (expected 0x%02x)",
+			 when, last - first + 1, size, size + first, size + last,
+			 (int)n, buf + size + first, REDZONE_BYTE);
+		report_redzone(ctx, DV_OVERRUN_AFTER, obj, scan, detail);
+		ok = false;
+	}
+	return ok;
+}
+
+/* === Bounce buffers === */
+
+static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
+					     phys_addr_t phys, size_t size)
+{
+	size_t off = offset_in_page(phys);
+	struct dmaverify_bounce *b = kzalloc(sizeof(*b), GFP_ATOMIC | __GFP_NOWARN);
+
+	if (!b)
+		return NULL;
+	b->front = PAGE_SIZE + off;
+	b->size = size;
+	b->total = PAGE_ALIGN(b->front + size) + PAGE_SIZE;
+	b->twin = get_device(ctx->twin);
+	b->cpu = dma_alloc_attrs(ctx->twin, b->total, &b->dma,
+				 GFP_ATOMIC | __GFP_NOWARN, 0);
+	if (!b->cpu) {
+		put_device(b->twin);
+		kfree(b);
+		return NULL;
+	}
+	memset(b->cpu, REDZONE_BYTE, b->total);
+	return b;
+}
+
+static void bounce_free_now(struct dmaverify_bounce *b)
+{
+	dma_free_attrs(b->twin, b->total, b->cpu, b->dma, 0);
+	put_device(b->twin);
+	kfree(b);
+}
+
+static void free_work_fn(struct work_struct *work)
+{
+	struct dmaverify_bounce *b, *tmp;
+	unsigned long flags;
+	LIST_HEAD(list);
+
+	raw_spin_lock_irqsave(&free_lock, flags);
+	list_splice_init(&free_list, &list);
+	raw_spin_unlock_irqrestore(&free_lock, flags);
+	list_for_each_entry_safe(b, tmp, &list, node)
+		bounce_free_now(b);
+}
+
+/* Free from any context: the twin is kept alive until then. */
+static void bounce_free(struct dmaverify_bounce *b)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&free_lock, flags);
+	list_add_tail(&b->node, &free_list);
+	raw_spin_unlock_irqrestore(&free_lock, flags);
+	schedule_work(&free_work);
+}
+
+/* A quarantined buffer must still hold only poison and redzones. */
+static void check_quarantined(struct dmaverify_dev *ctx,
+			      struct dmaverify_bounce *b)
+{
+	size_t first, last;
+
+	if (find_corruption(b->cpu, b->total, POISON_BYTE, &first, &last) &&
+	    find_corruption(inner(b), b->size, POISON_BYTE, &first, &last) &&
+	    dmaverify_check_on(DV_WRITE_AFTER_UNMAP)) {
+		struct dmaverify_freed f = {
+			.obj = b->obj, .free_stack = b->free_stack,
+			.free_when = b->free_when,
+		};
+		struct dmaverify_report r = {
+			.v = DV_WRITE_AFTER_UNMAP, .ctx = ctx, .obj = &f.obj,
+			.freed = &f, .addr = b->obj.dma, .size = b->size,
+			.dir = b->obj.dir, .creator_title = true,
+		};
+		char detail[200];
+
+		snprintf(detail, sizeof(detail),
+			 "%zu bytes at offset %zu to %zu of the released %zu-byte buffer: %*ph (expected 0x%02x)",
+			 last - first + 1, first, last, b->size,
+			 (int)min_t(size_t, last - first + 1, 16), inner(b) + first,
+			 POISON_BYTE);
+		r.detail = detail;
+		dmaverify_report(&r);
+	}
+}
+
+/* Poison a released bounce buffer and quarantine it; evict the oldest. */
+static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
+		       const struct dmaverify_obj *obj)
+{
+	struct dmaverify_bounce *old = NULL;
+	unsigned long flags;
+
+	memset(inner(b), POISON_BYTE, b->size);
+	b->obj = *obj;
+	b->free_stack = dmaverify_save_stack();
+	b->free_when = (u32)jiffies;
+	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
+	list_add_tail(&b->node, &ctx->quarantine);
+	if (++ctx->nr_quarantined > READ_ONCE(quarantine_max)) {
+		old = list_first_entry(&ctx->quarantine, struct dmaverify_bounce, node);
+		list_del(&old->node);
+		ctx->nr_quarantined--;
+	}
+	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);
+	if (old) {
+		check_quarantined(ctx, old);
+		bounce_free(old);
+	}
+}
+
+/**
+ * dmaverify_bounce_map() - give the device a bounce buffer for a mapping
+ * @ctx: device context
+ * @obj: the new object (phys, size, dir set); receives dma and bounce
+ * @attrs: the map's attributes
+ *
+ * Return: 0, or -ENOMEM (the caller maps the driver's buffer instead).
+ */
+int dmaverify_bounce_map(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
+			 unsigned long attrs)
+{
+	struct dmaverify_bounce *b = bounce_alloc(ctx, obj->phys, obj->size);
+
+	if (!b)
+		return -ENOMEM;
+	if (obj->dir == DMA_FROM_DEVICE) {
+		/* Poison both: unwritten and unsynced data show as 0xDB. */
+		memset(inner(b), POISON_BYTE, obj->size);
+		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+			fill_phys(obj->phys, POISON_BYTE, obj->size);
+	} else if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) {
+		copy_phys(obj->phys, inner(b), obj->size, false);
+	} else {
+		memset(inner(b), POISON_BYTE, obj->size);
+	}
+	b->csum = csum_phys(obj->phys, obj->size);
+	obj->dma = b->dma + b->front;
+	obj->key = obj->dma;
+	obj->bounce = b;
+	obj->flags |= DV_OBJ_BOUNCED | DV_OBJ_CHECKSUMMED;
+	return 0;
+}
+
+static void check_csum(struct dmaverify_dev *ctx, const struct dmaverify_obj *obj,
+		       struct dmaverify_bounce *b, phys_addr_t phys)
+{
+	enum dmaverify_violation v = obj->dir == DMA_TO_DEVICE ?
+				     DV_STALE_TO_DEVICE : DV_CPU_WRITE_LOST;
+
+	static const char * const why[] = {
+		[DMA_TO_DEVICE] = "without dma_sync_*_for_device(): the device may have sent stale data",
+		[DMA_FROM_DEVICE] = "while the device owned it: the write is lost at unmap",
+	};
+
+	if (csum_phys(phys, b->size) != b->csum && dmaverify_check_on(v))
+		dmaverify_violation(ctx, v, obj, obj->dma, b->size, obj->dir,
+				    "the CPU changed the %zu-byte buffer %s", b->size,
+				    why[obj->dir]);
+}
+
+/**
+ * dmaverify_bounce_unmap() - the driver unmaps a bounced mapping
+ * @ctx: device context
+ * @obj: the object, removed from the tracker
+ * @attrs: the unmap's attributes
+ */
+void dmaverify_bounce_unmap(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
+			    unsigned long attrs)
+{
+	struct dmaverify_bounce *b = obj->bounce;
+
+	check_redzones(ctx, obj, b->cpu, inner(b), b->size,
+		       (u8 *)b->cpu + b->total, "unmap");
+	if (obj->dir != DMA_BIDIRECTIONAL)
+		check_csum(ctx, obj, b, obj->phys);
+	if (obj->dir != DMA_TO_DEVICE && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		copy_phys(obj->phys, inner(b), b->size, true);
+	quarantine(ctx, b, obj);
+	obj->bounce = NULL;
+}
+
+/**
+ * dmaverify_bounce_sync() - a sync of (part of) a bounced mapping
+ * @ctx: device context
+ * @obj: copy of the object
+ * @addr: DMA address of the sync
+ * @size: bytes
+ * @for_cpu: sync for the CPU (else for the device)
+ */
+void dmaverify_bounce_sync(struct dmaverify_dev *ctx,
+			   const struct dmaverify_obj *obj, dma_addr_t addr,
+			   size_t size, bool for_cpu)
+{
+	struct dmaverify_bounce *b = obj->bounce;
+	size_t off = addr - obj->dma;
+
+	if (off >= b->size)
+		return;
+	size = min(size, b->size - off);
+	check_redzones(ctx, obj, b->cpu, inner(b), b->size,
+		       (u8 *)b->cpu + b->total, for_cpu ? "sync for CPU" :
+		       "sync for device");
+	if (for_cpu && obj->dir != DMA_TO_DEVICE)
+		copy_phys(obj->phys + off, inner(b) + off, size, true);
+	else if (!for_cpu && obj->dir != DMA_FROM_DEVICE)
+		copy_phys(obj->phys + off, inner(b) + off, size, false);
+	/* The driver's buffer may legitimately change around a sync. */
+	b->csum = csum_phys(obj->phys, b->size);
+}
+
+/* === S/G lists: a bounce buffer per segment === */
+
+int dmaverify_bounce_map_sg(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
+			    struct scatterlist *sgl, int nents, unsigned long attrs)
+{
+	struct dmaverify_bounce **segs;
+	struct scatterlist *s;
+	int i;
+
+	segs = kcalloc(nents, sizeof(*segs), GFP_ATOMIC | __GFP_NOWARN);
+	if (!segs)
+		return -ENOMEM;
+	for_each_sg(sgl, s, nents, i) {
+		struct dmaverify_obj seg = { .phys = sg_phys(s), .size = s->length,
+					     .dir = obj->dir };
+
+		if (dmaverify_bounce_map(ctx, &seg, attrs))
+			goto undo;
+		segs[i] = seg.bounce;
+		sg_dma_address(s) = seg.dma;
+		sg_dma_len(s) = s->length;
+	}
+	obj->bounce = segs;
+	obj->flags |= DV_OBJ_BOUNCED;
+	obj->dma = sg_dma_address(sgl);
+	return 0;
+undo:
+	while (--i >= 0)
+		bounce_free(segs[i]);
+	kfree(segs);
+	return -ENOMEM;
+}
+
+void dmaverify_bounce_unmap_sg(struct dmaverify_dev *ctx,
+			       struct dmaverify_obj *obj,
+			       struct scatterlist *sgl, unsigned long attrs)
+{
+	struct dmaverify_bounce **segs = obj->bounce;
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sgl, s, obj->nents, i) {
+		struct dmaverify_obj seg = *obj;
+
+		seg.kind = DV_KIND_SG;
+		seg.phys = sg_phys(s);
+		seg.dma = segs[i]->dma + segs[i]->front;
+		seg.size = segs[i]->size;
+		seg.bounce = segs[i];
+		dmaverify_bounce_unmap(ctx, &seg, attrs);
+	}
+	kfree(segs);
+	obj->bounce = NULL;
+}
+
+void dmaverify_bounce_sync_sg(struct dmaverify_dev *ctx,
+			      const struct dmaverify_obj *obj,
+			      struct scatterlist *sgl, bool for_cpu)
+{
+	struct dmaverify_bounce **segs = obj->bounce;
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sgl, s, obj->nents, i) {
+		struct dmaverify_obj seg = *obj;
+
+		seg.phys = sg_phys(s);
+		seg.dma = segs[i]->dma + segs[i]->front;
+		seg.size = segs[i]->size;
+		seg.bounce = segs[i];
+		dmaverify_bounce_sync(ctx, &seg, seg.dma, seg.size, for_cpu);
+	}
+}
+
+/* === Coherent buffers === */
+
+/* Alignment the DMA API promises: the smallest page order covering size. */
+static size_t coherent_align(size_t size)
+{
+	return PAGE_SIZE << get_order(size);
+}
+
+/**
+ * dmaverify_redzone_alloc() - allocate a coherent buffer with redzones
+ * @ctx: device context
+ * @obj: the new object (size set); receives dma, phys (CPU address), bounce
+ * @gfp: allocation flags
+ * @attrs: the allocation's attributes
+ *
+ * Return: the CPU address for the driver, or NULL: the caller allocates
+ * without redzones.
+ */
+void *dmaverify_redzone_alloc(struct dmaverify_dev *ctx,
+			      struct dmaverify_obj *obj, gfp_t gfp,
+			      unsigned long attrs)
+{
+	size_t size = obj->size, front = coherent_align(size);
+	size_t total = front + PAGE_ALIGN(size) + PAGE_SIZE;
+	dma_addr_t dma;
+	u8 *cpu;
+
+	if (!READ_ONCE(dmaverify_redzone) || size > REDZONE_MAX ||
+	    (attrs & DMA_ATTR_NO_KERNEL_MAPPING))
+		return NULL;
+	cpu = dma_alloc_attrs(ctx->twin, total, &dma, gfp | __GFP_NOWARN, attrs);
+	if (!cpu)
+		return NULL;
+	/*
+	 * A remapped (vmalloc) buffer is mmap()ed and exported page by page
+	 * from its start: give it back and allocate the plain way.
+	 */
+	if (is_vmalloc_addr(cpu)) {
+		dma_free_attrs(ctx->twin, total, cpu, dma, attrs);
+		return NULL;
+	}
+	memset(cpu, REDZONE_BYTE, front);
+	memset(cpu + front + size, REDZONE_BYTE, total - front - size);
+	obj->bounce = cpu;
+	obj->dma = dma + front;
+	obj->key = obj->dma;
+	obj->phys = (unsigned long)(cpu + front);
+	obj->flags |= DV_OBJ_REDZONED;
+	return cpu + front;
+}
+
+static void redzone_geometry(const struct dmaverify_obj *obj, u8 **start,
+			     u8 **buf, u8 **end)
+{
+	size_t front = coherent_align(obj->size);
+
+	*start = obj->bounce;
+	*buf = *start + front;
+	*end = *buf + PAGE_ALIGN(obj->size) + PAGE_SIZE;
+}
+
+/**
+ * dmaverify_redzone_free() - check and free a redzoned coherent buffer
+ * @ctx: device context
+ * @obj: the object, removed from the tracker
+ * @attrs: the free's attributes
+ */
+void dmaverify_redzone_free(struct dmaverify_dev *ctx,
+			    const struct dmaverify_obj *obj, unsigned long attrs)
+{
+	size_t front = coherent_align(obj->size);
+	u8 *start, *buf, *end;
+
+	redzone_geometry(obj, &start, &buf, &end);
+	check_redzones(ctx, obj, start, buf, obj->size, end, "free");
+	dma_free_attrs(ctx->twin, end - start, start, obj->dma - front, attrs);
+}
+
+/* === Reclaim === */
+
+static void reclaim_obj(const struct dmaverify_obj *copy, void *arg)
+{
+	struct dmaverify_dev *ctx = arg;
+	struct dmaverify_obj *obj;
+
+	if (!(copy->flags & (DV_OBJ_BOUNCED | DV_OBJ_REDZONED)))
+		return;
+	obj = dmaverify_untrack(&ctx->tracker, copy->key, copy->kind == DV_KIND_SG,
+				NULL, NULL);
+	if (!obj)
+		return;
+	if (obj->flags & DV_OBJ_REDZONED) {
+		u8 *start, *buf, *end;
+		size_t front = coherent_align(obj->size);
+
+		redzone_geometry(obj, &start, &buf, &end);
+		dma_free_attrs(ctx->twin, end - start, start, obj->dma - front, 0);
+	} else if (obj->kind == DV_KIND_SG) {
+		struct dmaverify_bounce **segs = obj->bounce;
+		int i;
+
+		for (i = 0; i < obj->nents; i++)
+			bounce_free(segs[i]);
+		kfree(segs);
+	} else {
+		bounce_free(obj->bounce);
+	}
+	dmaverify_stats_sub(ctx, obj->kind, obj->size);
+	dmaverify_obj_free(obj);
+	module_put(THIS_MODULE);
+}
+
+/**
+ * dmaverify_reclaim() - free what dmaverify owns of a released driver's leaks
+ * @ctx: a device whose driver is gone (after the leak check)
+ *
+ * Leaked bounced mappings and redzoned buffers are dmaverify's memory, and
+ * each holds a reference on the module: free them now, or they would pin
+ * dmaverify forever.  The quarantine is checked and emptied too.
+ */
+void dmaverify_reclaim(struct dmaverify_dev *ctx)
+{
+	dmaverify_tracker_for_each(&ctx->tracker, reclaim_obj, ctx);
+	dmaverify_quarantine_flush(ctx);
+	flush_work(&free_work);
+}
+
+/* === Scans === */
+
+static void scan_obj(const struct dmaverify_obj *obj, void *arg)
+{
+	u8 *start, *buf, *end;
+
+	if (!(obj->flags & DV_OBJ_REDZONED))
+		return;
+	redzone_geometry(obj, &start, &buf, &end);
+	check_redzones(arg, obj, start, buf, obj->size, end, "scan");
+}
+
+/**
+ * dmaverify_scan_dev() - check a device's redzones and quarantine now
+ * @ctx: device context
+ *
+ * Context: process context.  Bounce buffers of live mappings are not
+ * scanned (the device may be writing them); they are checked at each sync.
+ */
+void dmaverify_scan_dev(struct dmaverify_dev *ctx)
+{
+	struct dmaverify_bounce *b;
+	unsigned long flags;
+	LIST_HEAD(list);
+
+	dmaverify_tracker_for_each(&ctx->tracker, scan_obj, ctx);
+	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
+	list_splice_init(&ctx->quarantine, &list);
+	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);
+	list_for_each_entry(b, &list, node)
+		check_quarantined(ctx, b);
+	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
+	list_splice(&list, &ctx->quarantine);
+	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);
+}
+
+/**
+ * dmaverify_quarantine_flush() - check and free every quarantined buffer
+ * @ctx: device context, being released or retired
+ */
+void dmaverify_quarantine_flush(struct dmaverify_dev *ctx)
+{
+	struct dmaverify_bounce *b, *tmp;
+	unsigned long flags;
+	LIST_HEAD(list);
+
+	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
+	list_splice_init(&ctx->quarantine, &list);
+	ctx->nr_quarantined = 0;
+	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);
+	list_for_each_entry_safe(b, tmp, &list, node) {
+		list_del(&b->node);
+		check_quarantined(ctx, b);
+		bounce_free(b);
+	}
+}
 
 /**
  * dmaverify_scan_all() - check every redzone of every verified device now
  */
 void dmaverify_scan_all(void)
 {
+	struct dmaverify_dev *ctx;
+
+	mutex_lock(&dmaverify_devices_lock);
+	list_for_each_entry(ctx, &dmaverify_devices, list)
+		dmaverify_scan_dev(ctx);
+	mutex_unlock(&dmaverify_devices_lock);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_scan_all);
+
+static void scan_work_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(scan_work, scan_work_fn);
+
+static void scan_work_fn(struct work_struct *work)
+{
+	unsigned int ms = READ_ONCE(scan_interval_ms);
+
+	if (ms) {
+		dmaverify_scan_all();
+		schedule_delayed_work(&scan_work, msecs_to_jiffies(ms));
+	} else {
+		schedule_delayed_work(&scan_work, HZ);	/* Look again later. */
+	}
+}
+
+void dmaverify_redzone_init(void)
+{
+	schedule_delayed_work(&scan_work, HZ);
+}
+
+void dmaverify_redzone_exit(void)
+{
+	cancel_delayed_work_sync(&scan_work);
+	flush_work(&free_work);
 }

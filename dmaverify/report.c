@@ -398,7 +398,7 @@ void dmaverify_report(const struct dmaverify_report *r)
 	nr = stack_trace_save(entries, ARRAY_SIZE(entries), 1);
 	skip = skipnr(entries, nr);
 	ip = nr ? entries[skip] : 0;
-	if (r->leak && r->obj) {
+	if ((r->leak || r->creator_title) && r->obj) {
 		/* A leak is the creator's bug: title it with the creator. */
 		unsigned long created[32];
 		unsigned int n = dmaverify_fetch_stack(r->obj->stack, created,
@@ -479,32 +479,20 @@ unlock:
 		add_taint(TAINT_WARN, LOCKDEP_STILL_OK);
 }
 
-/**
- * dmaverify_violation() - build a report and hand it to dmaverify_report()
- * @ctx: device context
- * @v: the violation
- * @obj: the object concerned, or NULL
- * @addr: the address the call passed
- * @size: the size the call passed
- * @dir: the direction the call passed
- * @fmt: detail line (printf format), or NULL
- */
-void dmaverify_violation(struct dmaverify_dev *ctx, enum dmaverify_violation v,
-			 const struct dmaverify_obj *obj, unsigned long addr,
-			 size_t size, int dir, const char *fmt, ...)
+static void vviolation(struct dmaverify_dev *ctx, enum dmaverify_violation v,
+		       const struct dmaverify_obj *obj, unsigned long addr,
+		       size_t size, int dir, bool creator, const char *fmt,
+		       va_list args)
 {
 	struct dmaverify_report r = {
 		.v = v, .ctx = ctx, .obj = obj, .addr = addr, .size = size,
-		.dir = dir,
+		.dir = dir, .creator_title = creator,
 	};
 	struct dmaverify_freed freed;
 	char detail[256];
-	va_list args;
 
 	if (fmt) {
-		va_start(args, fmt);
 		vscnprintf(detail, sizeof(detail), fmt, args);
-		va_end(args);
 		r.detail = detail;
 	}
 	if ((v == DV_DOUBLE_UNMAP || v == DV_DOUBLE_FREE ||
@@ -514,4 +502,50 @@ void dmaverify_violation(struct dmaverify_dev *ctx, enum dmaverify_violation v,
 		r.freed = &freed;
 	}
 	dmaverify_report(&r);
+}
+
+/**
+ * dmaverify_violation() - build a report and hand it to dmaverify_report()
+ * @ctx: device context
+ * @v: the violation
+ * @obj: the object concerned, or NULL
+ * @addr: the address the call passed
+ * @size: the size the call passed
+ * @dir: the direction the call passed
+ * @fmt: detail line (printf format), or NULL
+ *
+ * The report's title names the caller of the DMA API.
+ */
+void dmaverify_violation(struct dmaverify_dev *ctx, enum dmaverify_violation v,
+			 const struct dmaverify_obj *obj, unsigned long addr,
+			 size_t size, int dir, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vviolation(ctx, v, obj, addr, size, dir, false, fmt, args);
+	va_end(args);
+}
+
+/**
+ * dmaverify_violation_found() - report what a scan found on an object
+ * @ctx: device context
+ * @v: the violation
+ * @obj: the object concerned
+ * @fmt: detail line (printf format)
+ *
+ * For violations found later than the call that caused them (a redzone
+ * scan, the quarantine): the title names the function that created the
+ * object, not whoever happened to trigger the scan.
+ */
+void dmaverify_violation_found(struct dmaverify_dev *ctx,
+			       enum dmaverify_violation v,
+			       const struct dmaverify_obj *obj,
+			       const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vviolation(ctx, v, obj, obj->dma, obj->size, obj->dir, true, fmt, args);
+	va_end(args);
 }

@@ -290,6 +290,7 @@ static void dv_exit(struct kunit *test)
 			       "unexpected report: %.300s", observed.text);
 	WRITE_ONCE(dmaverify_enabled, true);
 	WRITE_ONCE(dmaverify_fail_every, 0);
+	WRITE_ONCE(dmaverify_bounce, false);
 	atomic_set(&dmaverify_test_fail_allocs, 0);
 }
 
@@ -951,6 +952,255 @@ static void test_counters(struct kunit *test)
 	EXPECT_NO_REPORT(test);
 }
 
+/* ===== Test cases: redzones and bounce buffers ===== */
+
+static void test_overrun_after(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	dma_addr_t a;
+	u8 *cpu = dma_alloc_coherent(dev, 100, &a, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	cpu[100] = 0x42;	/* One byte too far. */
+	dma_free_coherent(dev, 100, cpu, a);
+	EXPECT_REPORT(test, DV_OVERRUN_AFTER, test_overrun_after);
+	KUNIT_EXPECT_TRUE(test, report_says("at offset 100 to 100: 42 (expected 0x0f)"));
+}
+
+static void test_overrun_before(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	dma_addr_t a;
+	u8 *cpu = dma_alloc_coherent(dev, 256, &a, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	cpu[-1] = 0x42;
+	dma_free_coherent(dev, 256, cpu, a);
+	EXPECT_REPORT(test, DV_OVERRUN_BEFORE, test_overrun_before);
+	KUNIT_EXPECT_TRUE(test, report_says("from offset -1 to -1: 42"));
+}
+
+static void test_redzone_scan(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	dma_addr_t a;
+	u8 *cpu = dma_alloc_coherent(dev, 64, &a, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	cpu[64 + 7] = 0;
+	dmaverify_scan_all();
+	EXPECT_REPORT(test, DV_OVERRUN_AFTER, test_redzone_scan);
+	cpu[64 + 7] = 0x0f;
+	dma_free_coherent(dev, 64, cpu, a);
+}
+
+static void test_redzone_correct_use(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	size_t sizes[] = { 1, 100, 4096, 5000, 65536 };
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		size_t align = PAGE_SIZE << get_order(sizes[i]);
+		dma_addr_t a;
+		u8 *cpu = dma_alloc_coherent(dev, sizes[i], &a, GFP_KERNEL);
+
+		KUNIT_ASSERT_NOT_NULL(test, cpu);
+		/* What the DMA API promises: aligned, zeroed. */
+		KUNIT_EXPECT_EQ(test, (unsigned long)cpu & (align - 1), 0);
+		KUNIT_EXPECT_EQ(test, a & (align - 1), 0);
+		KUNIT_EXPECT_TRUE(test, !memchr_inv(cpu, 0, sizes[i]));
+		memset(cpu, 0xff, sizes[i]);
+		dma_free_coherent(dev, sizes[i], cpu, a);
+	}
+	EXPECT_NO_REPORT(test);
+}
+
+/* The "device": on dma-direct without an IOMMU, DMA addresses are physical. */
+static u8 *device_view(dma_addr_t a)
+{
+	return phys_to_virt(a);
+}
+
+static struct device *bounce_dev(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+
+	WRITE_ONCE(dmaverify_bounce, true);
+	return dev;
+}
+
+static void bounce_exit(void)
+{
+	WRITE_ONCE(dmaverify_bounce, false);
+}
+
+static void test_bounce_round_trips(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 1000, GFP_KERNEL);
+	dma_addr_t a;
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		buf[i] = i;
+	/* TO_DEVICE: the device sees the data, in dmaverify's buffer. */
+	a = dma_map_single(dev, buf, 1000, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_NE(test, a, virt_to_phys(buf));
+	KUNIT_EXPECT_EQ(test, offset_in_page(a), offset_in_page(buf));
+	KUNIT_EXPECT_EQ(test, memcmp(device_view(a), buf, 1000), 0);
+	buf[5] = 0x55;	/* The driver updates its buffer... */
+	dma_sync_single_for_device(dev, a, 1000, DMA_TO_DEVICE);	/* ...and syncs. */
+	KUNIT_EXPECT_EQ(test, device_view(a)[5], 0x55);
+	dma_unmap_single(dev, a, 1000, DMA_TO_DEVICE);
+
+	/* FROM_DEVICE: poisoned until the device writes; partial syncs. */
+	a = dma_map_single(dev, buf, 1000, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_EQ(test, buf[0], 0xdb);
+	memset(device_view(a), 0x11, 600);
+	dma_sync_single_range_for_cpu(dev, a, 100, 50, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_EQ(test, buf[99], 0xdb);
+	KUNIT_EXPECT_EQ(test, buf[100], 0x11);
+	KUNIT_EXPECT_EQ(test, buf[149], 0x11);
+	KUNIT_EXPECT_EQ(test, buf[150], 0xdb);
+	dma_sync_single_range_for_device(dev, a, 100, 50, DMA_FROM_DEVICE);
+	dma_unmap_single(dev, a, 1000, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_EQ(test, buf[599], 0x11);
+	/* What the device did not write shows as poison. */
+	KUNIT_EXPECT_EQ(test, buf[600], 0xdb);
+
+	/* BIDIRECTIONAL both ways. */
+	memset(buf, 0x22, 1000);
+	a = dma_map_single(dev, buf, 1000, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_EQ(test, device_view(a)[999], 0x22);
+	device_view(a)[0] = 0x33;
+	dma_unmap_single(dev, a, 1000, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_EQ(test, buf[0], 0x33);
+	KUNIT_EXPECT_EQ(test, buf[999], 0x22);
+	bounce_exit();
+	EXPECT_NO_REPORT(test);
+}
+
+static void test_bounce_skip_cpu_sync(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+	dma_addr_t a;
+
+	memset(buf, 0x44, 64);
+	a = dma_map_single_attrs(dev, buf, 64, DMA_BIDIRECTIONAL,
+				 DMA_ATTR_SKIP_CPU_SYNC);
+	KUNIT_EXPECT_NE(test, device_view(a)[0], 0x44);
+	dma_sync_single_for_device(dev, a, 64, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_EQ(test, device_view(a)[0], 0x44);
+	device_view(a)[1] = 0x55;
+	dma_unmap_single_attrs(dev, a, 64, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+	KUNIT_EXPECT_EQ(test, buf[1], 0x44);
+	bounce_exit();
+	EXPECT_NO_REPORT(test);
+}
+
+static void test_bounce_device_overrun(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 64, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	memset(device_view(a), 0x77, 80);	/* The device writes 16 bytes too many. */
+	dma_unmap_single(dev, a, 64, DMA_FROM_DEVICE);
+	bounce_exit();
+	EXPECT_REPORT(test, DV_OVERRUN_AFTER, test_bounce_device_overrun);
+	KUNIT_EXPECT_TRUE(test, report_says("16 bytes after the 64-byte buffer modified"));
+	KUNIT_EXPECT_TRUE(test, report_says("at offset 64 to 79: 77 77"));
+	/* The driver's memory past the mapping was not touched. */
+	KUNIT_EXPECT_EQ(test, buf[64], 0);
+}
+
+static void test_bounce_device_underrun(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf + 128, 64, DMA_TO_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	device_view(a)[-3] = 0;
+	dma_sync_single_for_cpu(dev, a, 64, DMA_TO_DEVICE);
+	bounce_exit();
+	EXPECT_REPORT(test, DV_OVERRUN_BEFORE, test_bounce_device_underrun);
+	device_view(a)[-3] = 0x0f;
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+}
+
+static void test_bounce_write_after_unmap(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 128, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+	device_view(a)[10] = 0x99;	/* The device still had the address. */
+	dmaverify_scan_all();
+	bounce_exit();
+	EXPECT_REPORT(test, DV_WRITE_AFTER_UNMAP, test_bounce_write_after_unmap);
+	KUNIT_EXPECT_TRUE(test, report_says("at offset 10 to 10 of the released 128-byte"));
+	KUNIT_EXPECT_TRUE(test, report_says("released "));
+	device_view(a)[10] = 0xdb;
+}
+
+static void test_stale_to_device(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_TO_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	buf[3] = 1;	/* Too late: the device may have read it already. */
+	dma_unmap_single(dev, a, 128, DMA_TO_DEVICE);
+	bounce_exit();
+	EXPECT_REPORT(test, DV_STALE_TO_DEVICE, test_stale_to_device);
+}
+
+static void test_cpu_write_lost(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	buf[3] = 1;	/* Overwritten by the device's data at unmap. */
+	dma_unmap_single(dev, a, 128, DMA_FROM_DEVICE);
+	bounce_exit();
+	EXPECT_REPORT(test, DV_CPU_WRITE_LOST, test_cpu_write_lost);
+}
+
+static void test_bounce_sg(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	struct scatterlist *sgl = make_sg(test, 16, 700), *s;
+	int i, n;
+
+	for_each_sg(sgl, s, 16, i)
+		memset(sg_virt(s), i, 700);
+	n = dma_map_sg(dev, sgl, 16, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_EQ(test, n, 16);
+	for_each_sg(sgl, s, 16, i) {
+		KUNIT_EXPECT_EQ(test, device_view(sg_dma_address(s))[699], i);
+		device_view(sg_dma_address(s))[0] = 0x80 + i;
+	}
+	dma_sync_sg_for_cpu(dev, sgl, 16, DMA_BIDIRECTIONAL);
+	for_each_sg(sgl, s, 16, i)
+		KUNIT_EXPECT_EQ(test, ((u8 *)sg_virt(s))[0], 0x80 + i);
+	dma_sync_sg_for_device(dev, sgl, 16, DMA_BIDIRECTIONAL);
+	dma_unmap_sg(dev, sgl, 16, DMA_BIDIRECTIONAL);
+	bounce_exit();
+	EXPECT_NO_REPORT(test);
+}
+
 static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_double_unmap),
 	KUNIT_CASE(test_unmap_never_mapped),
@@ -997,6 +1247,18 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_untracked_no_false_report),
 	KUNIT_CASE(test_checks_disabled),
 	KUNIT_CASE(test_counters),
+	KUNIT_CASE(test_overrun_after),
+	KUNIT_CASE(test_overrun_before),
+	KUNIT_CASE(test_redzone_scan),
+	KUNIT_CASE(test_redzone_correct_use),
+	KUNIT_CASE(test_bounce_round_trips),
+	KUNIT_CASE(test_bounce_skip_cpu_sync),
+	KUNIT_CASE(test_bounce_device_overrun),
+	KUNIT_CASE(test_bounce_device_underrun),
+	KUNIT_CASE(test_bounce_write_after_unmap),
+	KUNIT_CASE(test_stale_to_device),
+	KUNIT_CASE(test_cpu_write_lost),
+	KUNIT_CASE(test_bounce_sg),
 	{}
 };
 

@@ -41,12 +41,15 @@ mods()
 	done
 }
 
-# dv_load DRIVER[,DRIVER...]: load dmaverify selecting those drivers.
+# dv_load DRIVER[,DRIVER...] [PARAM=VALUE...]: load dmaverify selecting
+# those drivers.
 dv_load()
 {
-	modprobe dmaverify driver="$1" || fail "modprobe dmaverify driver=$1 failed"
+	local drv=$1
+	shift
+	modprobe dmaverify driver="$drv" "$@" || fail "modprobe dmaverify driver=$drv $* failed"
 	[ -r $DV/stats ] || fail "no $DV/stats"
-	grep -q "^drivers: .*${1%%,*}" $DV/stats || fail "dmaverify does not list driver $1: $(grep '^drivers:' $DV/stats)"
+	grep -q "^drivers: .*${drv%%,*}" $DV/stats || fail "dmaverify does not list driver $drv: $(grep '^drivers:' $DV/stats)"
 	step "dmaverify loaded: $(grep '^drivers:' $DV/stats)"
 }
 
@@ -93,13 +96,71 @@ dv_check()
 	step "driver $1: $n attach(es), path $PATHS, $OPS DMA operations, 0 violations"
 }
 
-# Unload dmaverify; the devices keep their drivers.
+# dv_rebind DRIVER [BEFORE AFTER]: unbind every device of DRIVER (BEFORE
+# runs first, to stop using them), check that dmaverify released them with
+# no report (the leak check runs at release), bind them again (then AFTER).
+# With VIA_RMMOD=1, dmaverify is unloaded while they are unbound.
+dv_rebind()
+{
+	local drv=$1 before=${2:-:} after=${3:-:} devs d
+	devs=$(ls /sys/bus/pci/drivers/$drv | grep :)
+	[ -n "$devs" ] || fail "no device bound to $drv"
+	$before
+	for d in $devs; do
+		echo $d > /sys/bus/pci/drivers/$drv/unbind || fail "unbinding $d from $drv failed"
+	done
+	for d in $devs; do
+		grep -q "^device $d driver $drv state released" $DV/stats ||
+			fail "$d not released after unbind: $(grep "^device $d" $DV/stats)"
+	done
+	[ "$(dv_violations)" = 0 ] || fail "dmaverify reported violations when $drv released its devices"
+	kernel_errors
+	step "unbound $drv from $(echo $devs): released, leak check silent"
+	if [ "${VIA_RMMOD:-0}" = 1 ]; then
+		rmmod dmaverify 2> /tmp/rmmod.err ||
+			fail "rmmod dmaverify failed with $drv unbound: $(cat /tmp/rmmod.err) (refcnt $(cat /sys/module/dmaverify/refcnt))"
+	fi
+	for d in $devs; do
+		echo $d > /sys/bus/pci/drivers/$drv/bind || fail "binding $d to $drv failed"
+	done
+	$after
+}
+
+# dv_unload DRIVER [BEFORE AFTER]: rmmod dmaverify; the devices keep their
+# drivers.  A verified device may hold buffers that dmaverify owns
+# (redzoned coherent buffers), and then the module is in use: if so, the
+# devices of DRIVER are unbound first and bound again after the unload
+# (see dv_rebind).  Sets UNLOAD to "live" or "after unbind".
 dv_unload()
 {
-	rmmod dmaverify || fail "rmmod dmaverify failed"
+	if rmmod dmaverify 2> /tmp/rmmod.err; then
+		UNLOAD=live
+	else
+		grep -q 'in use' /tmp/rmmod.err || fail "rmmod dmaverify failed: $(cat /tmp/rmmod.err)"
+		[ -n "${1:-}" ] || fail "rmmod dmaverify failed: module in use (refcnt $(cat /sys/module/dmaverify/refcnt))"
+		step "rmmod dmaverify: in use (refcnt $(cat /sys/module/dmaverify/refcnt)) while $1 is bound; unbinding $1 first"
+		VIA_RMMOD=1
+		dv_rebind "$@"
+		VIA_RMMOD=0
+		UNLOAD="after unbind"
+	fi
 	[ -d $DV ] && fail "$DV still exists after rmmod"
 	grep -q '^dmaverify ' /proc/modules && fail "dmaverify still loaded after rmmod"
-	step "dmaverify unloaded"
+	step "dmaverify unloaded ($UNLOAD)"
+}
+
+# The block device tests' BEFORE and AFTER: the ext4 on /mnt.
+blk_before()
+{
+	umount /mnt || fail "umount /mnt failed"
+}
+
+blk_after()
+{
+	disk=$(find_disk 524288) || fail "the disk did not come back after bind"
+	dev=/dev/$disk
+	mount -t ext4 $dev /mnt || fail "mounting $dev after bind failed"
+	step "disk back as $dev"
 }
 
 # Kernel messages of failed or misdirected DMA that vmrun does not look for:
@@ -116,7 +177,7 @@ kernel_errors()
 dv_pass()
 {
 	kernel_errors
-	echo "DVT-RESULT PASS ops=$OPS path=$PATHS violations=0${1:+ note=$1}"
+	echo "DVT-RESULT PASS ops=$OPS path=$PATHS violations=0 rmmod=${UNLOAD:-?}"
 	exit 0
 }
 

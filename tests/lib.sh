@@ -69,7 +69,8 @@ t_result()
 {
 	local res bad
 	res=$(t_console | grep -a '^DVT-RESULT ' | tail -1 || true)
-	bad=$(t_console | grep -aE 'Oops|Kernel panic|BUG: |WARNING: |general protection|UBSAN:|KASAN|^qemu-system-x86_64: ' | head -3 || true)
+	bad=$(t_console | grep -aE 'Oops|Kernel panic|BUG: |WARNING: |general protection|UBSAN:|KASAN|^qemu-system-x86_64: ' |
+		grep -av '^qemu-system-x86_64: warning: ' | head -3 || true)
 	case "$T_RC" in
 	0) ;;
 	124) t_fail "timeout after ${T_TIMEOUT:-200}s${res:+ (last result: $res)} (console: $T_LOG)" ;;
@@ -90,11 +91,12 @@ t_result()
 	"") t_fail "the guest printed no result (console: $T_LOG)" ;;
 	*) t_fail "${res#DVT-RESULT FAIL } (console: $T_LOG)" ;;
 	esac
-	local ops path viol
+	local ops path viol rmmod
 	ops=$(sed -n 's/.* ops=\([0-9]*\).*/\1/p' <<< "$res")
 	path=$(sed -n 's/.* path=\([^ ]*\).*/\1/p' <<< "$res")
 	viol=$(sed -n 's/.* violations=\([0-9]*\).*/\1/p' <<< "$res")
 	[ "$viol" = 0 ] || t_fail "violations=$viol (console: $T_LOG)"
-	echo "PASS $T_NAME $T_KERNEL: dmaverify saw ${ops:-?} DMA operations, path ${path:-?}, 0 violations"
+	rmmod=$(sed -n 's/.* rmmod=\(.*\)$/\1/p' <<< "$res")
+	echo "PASS $T_NAME $T_KERNEL: dmaverify saw ${ops:-?} DMA operations, path ${path:-?}, 0 violations${rmmod:+ (rmmod $rmmod)}"
 	exit 0
 }

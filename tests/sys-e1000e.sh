@@ -52,24 +52,25 @@ net_check()
 	make_data /tmp/tx.a $2
 	make_data /tmp/tx.b $2
 	rm -f /tmp/rx.a /tmp/rx.b
-	# Receivers keep stdin open (sleep |): busybox nc closes the connection
-	# as soon as its peer's stdin reaches its end.
-	sleep 120 | ip netns exec peer nc -l -p 5001 > /tmp/rx.a &
+	# The receivers' stdin is a FIFO nobody writes to: busybox nc closes
+	# the connection as soon as its own stdin reaches its end.
+	ip netns exec peer nc -l -p 5001 < /tmp/hold > /tmp/rx.a &
 	rxa=$!
-	sleep 120 | nc -l -p 5002 > /tmp/rx.b &
+	nc -l -p 5002 < /tmp/hold > /tmp/rx.b &
 	rxb=$!
 	sleep 1
 	nc 10.99.0.2 5001 < /tmp/tx.a > /dev/null || fail "$1: sending to 10.99.0.2 failed"
 	ip netns exec peer nc 10.99.0.1 5002 < /tmp/tx.b > /dev/null || fail "$1: sending from the namespace failed"
 	wait $rxa
 	wait $rxb
-	kill $(pidof sleep) 2> /dev/null
 	a=$(ip netns exec peer /usr/bin/sha256sum /tmp/rx.a | cut -d' ' -f1)
 	[ "$a" = "$(sha /tmp/tx.a)" ] || fail "$1: data received in the namespace differs ($(wc -c < /tmp/rx.a) bytes)"
 	same /tmp/tx.b /tmp/rx.b "$1: $2 MB to 10.99.0.2 and $2 MB back"
 }
 
-net_check "under dmaverify" 6
+mkfifo /tmp/hold
+exec 3<> /tmp/hold
+net_check "under dmaverify" 8
 dv_check e1000e
 [ "$(dv_attached e1000e)" -ge 2 ] || fail "not both NICs were attached"
 dv_unload

@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# End to end: the edu_sample driver commits each of its DMA bugs on QEMU's
+# edu device (a real DMA engine) under dmaverify, and each bug must produce
+# exactly the expected report, and correct use none.
+#
+# Usage: tests/edu-bugs.sh KERNEL
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+kernel=${1:?usage: $0 KERNEL}
+
+# The probe does 3 round trips (6 maps) first; fail_every=7 fails the
+# first map of the bug.
+# bug : dmaverify parameters : expected report slugs (a set; "-" for none)
+cases=(
+	"none::-"
+	"double-unmap::double-unmap"
+	"double-free::double-free"
+	"leak::leak-map leak-coherent"
+	"wrong-size::wrong-size"
+	"wrong-direction::wrong-direction"
+	"sync-after-unmap::sync-unmapped"
+	"unchecked-error:fail_every=7:unchecked-map-error"
+	"use-after-release::use-after-release"
+	"device-overrun:bounce=1:overrun-after"
+	"write-after-unmap:bounce=1:write-after-unmap"
+	"device-overrun::-"
+)
+
+script='set +e
+run() {
+	n=$1; bug=$2; params=$3
+	modprobe dmaverify driver=edu_sample action=log $params || { echo "CASE $n load-failed"; return; }
+	dmesg -c > /dev/null
+	modprobe edu_sample bug=$bug transfers=3
+	if [ "$bug" = use-after-release ]; then
+		echo 0000:00:02.0 > /sys/bus/pci/drivers/edu_sample/unbind
+		sleep 2
+	fi
+	rmmod edu_sample
+	found=$(dmesg | sed -n "s/.*BUG: dmaverify: \([a-z-]*\) .*/\1/p" | tr "\n" " ")
+	rt=$(dmesg | grep -c "DMA round trips verified")
+	echo "CASE $n found=[$found] roundtrips=$rt"
+	rmmod dmaverify
+}
+'
+n=0
+for c in "${cases[@]}"; do
+	IFS=: read -r bug params _ <<< "$c"
+	script+="run $n $bug '$params'"$'\n'
+	n=$((n + 1))
+done
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+"$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
+	--allow 'BUG: dmaverify:' --timeout 300 --log "$log" -- "$script" > /dev/null 2>&1 || {
+	echo "FAIL edu-bugs $kernel: the VM run failed"; tail -40 "$log"; exit 1; }
+
+fail=0
+n=0
+for c in "${cases[@]}"; do
+	IFS=: read -r bug params want <<< "$c"
+	line=$(grep -a "^CASE $n " "$log" | tr -d '\r' || true)
+	# Compare sets: the order of reports and repeats do not matter.
+	found=$(sed -n 's/.*found=\[\(.*\)\].*/\1/p' <<< "$line" | tr ' ' '\n' | sort -u | xargs)
+	want=$(tr ' ' '\n' <<< "$want" | sort -u | xargs)
+	rt=$(sed -n 's/.*roundtrips=\([0-9]*\).*/\1/p' <<< "$line")
+	[ "$want" = - ] && want=
+	if [ -n "$line" ] && [ "$found" = "$want" ] && [ "${rt:-0}" -ge 1 ]; then
+		echo "ok   $bug ${params:+($params) }-> ${want:-no report}"
+	else
+		echo "FAIL $bug ${params:+($params) }-> expected [${want}] got [${found}] (${line:-no result})"
+		fail=1
+	fi
+	n=$((n + 1))
+done
+if [ $fail = 0 ]; then
+	echo "PASS edu-bugs $kernel"
+else
+	echo "FAIL edu-bugs $kernel"
+fi
+exit $fail
