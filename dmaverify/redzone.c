@@ -374,7 +374,8 @@ static void check_csum(struct dmaverify_dev *ctx, const struct dmaverify_obj *ob
 				     DV_STALE_TO_DEVICE : DV_CPU_WRITE_LOST;
 
 	static const char * const why[] = {
-		[DMA_TO_DEVICE] = "without dma_sync_*_for_device(): the device may have sent stale data",
+		[DMA_TO_DEVICE] =
+			"without dma_sync_*_for_device(): the device may have sent stale data",
 		[DMA_FROM_DEVICE] = "while the device owned it: the write is lost at unmap",
 	};
 

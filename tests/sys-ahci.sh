@@ -27,7 +27,7 @@ raw_check $dev 8 direct
 fio_check $dev 6
 fs_check $dev /mnt
 dv_check ahci
-dv_unload
+dv_unload ahci blk_before blk_after
 echo 3 > /proc/sys/vm/drop_caches
 fs_verify /mnt "ext4 after rmmod"
 make_data /tmp/fs/after 4

@@ -15,31 +15,44 @@ step "kernel $(uname -r)"
 busybox --list | grep -qx nc || fail "busybox has no nc"
 dv_load e1000e
 mods e1000e
-wait_for '[ $(ls /sys/bus/pci/drivers/e1000e | grep -c :) -ge 2 ]' 20 ||
-	fail "two NICs did not bind to e1000e"
-# The interfaces of the two NICs, in PCI order.
-nics=
-for pci in $(ls /sys/bus/pci/drivers/e1000e | grep : | sort); do
-	wait_for '[ -d /sys/bus/pci/devices/$pci/net ]' 20 || fail "no interface for $pci"
-	[ -d $DV/devices/$pci ] || fail "no $DV/devices/$pci"
-	nics="$nics $(ls /sys/bus/pci/devices/$pci/net | head -1)"
-done
-set -- $nics
-if0=$1 if1=$2
-[ -n "$if1" ] || fail "found interfaces '$nics', need two"
-step "interfaces $if0 $if1, path $(dv_path e1000e)"
-
 mkdir -p /run/netns
-ip netns add peer || fail "ip netns add failed"
-ip link set $if1 netns peer || fail "cannot move $if1 into the namespace"
-ip addr add 10.99.0.1/24 dev $if0
-ip link set $if0 up
-ip -n peer addr add 10.99.0.2/24 dev $if1
-ip -n peer link set lo up
-ip -n peer link set $if1 up
-wait_for 'ip link show $if0 | grep -q LOWER_UP && ip -n peer link show $if1 | grep -q LOWER_UP' 20 ||
-	fail "no link: $(ip link show $if0 | head -1); $(ip -n peer link show $if1 | head -1)"
-step "links up"
+
+# Find the two NICs' interfaces (in PCI order), put the second into the
+# namespace "peer", address both and wait for the links.
+net_setup()
+{
+	local pci nics=
+	wait_for '[ $(ls /sys/bus/pci/drivers/e1000e | grep -c :) -ge 2 ]' 20 ||
+		fail "two NICs did not bind to e1000e"
+	for pci in $(ls /sys/bus/pci/drivers/e1000e | grep : | sort); do
+		wait_for '[ -d /sys/bus/pci/devices/$pci/net ]' 20 || fail "no interface for $pci"
+		nics="$nics $(ls /sys/bus/pci/devices/$pci/net | head -1)"
+	done
+	set -- $nics
+	if0=$1 if1=$2
+	[ -n "$if1" ] || fail "found interfaces '$nics', need two"
+	ip netns add peer || fail "ip netns add failed"
+	ip link set $if1 netns peer || fail "cannot move $if1 into the namespace"
+	ip addr add 10.99.0.1/24 dev $if0
+	ip link set $if0 up
+	ip -n peer addr add 10.99.0.2/24 dev $if1
+	ip -n peer link set lo up
+	ip -n peer link set $if1 up
+	wait_for 'ip link show $if0 | grep -q LOWER_UP && ip -n peer link show $if1 | grep -q LOWER_UP' 20 ||
+		fail "no link: $(ip link show $if0 | head -1); $(ip -n peer link show $if1 | head -1)"
+	step "$if0 10.99.0.1 and $if1 10.99.0.2 (namespace peer): links up"
+}
+
+net_teardown()
+{
+	ip netns del peer || fail "ip netns del failed"
+}
+
+net_setup
+for pci in $(ls /sys/bus/pci/drivers/e1000e | grep :); do
+	[ -d $DV/devices/$pci ] || fail "no $DV/devices/$pci"
+done
+step "path $(dv_path e1000e)"
 
 # net_check TAG MB: pings and a transfer each way.
 net_check()
@@ -73,7 +86,7 @@ exec 3<> /tmp/hold
 net_check "under dmaverify" 8
 dv_check e1000e
 [ "$(dv_attached e1000e)" -ge 2 ] || fail "not both NICs were attached"
-dv_unload
+dv_unload e1000e net_teardown net_setup
 net_check "after rmmod" 2
 dv_pass
 GUEST

@@ -33,7 +33,7 @@ esac
 raw_check $dev 8 direct
 fio_check $dev 5
 dv_check nvme
-dv_unload
+dv_unload nvme : disk_after
 raw_check $dev 8 direct
 fio_check $dev 2
 dv_pass

@@ -28,7 +28,7 @@ raw_check $dev 8 direct
 fio_check $dev 5
 fs_check $dev /mnt
 dv_check xhci_hcd
-dv_unload
+dv_unload xhci_hcd blk_before blk_after
 echo 3 > /proc/sys/vm/drop_caches
 fs_verify /mnt "ext4 after rmmod"
 make_data /tmp/fs/after 4
