@@ -179,12 +179,18 @@ static bool unknown_release(struct dmaverify_dev *ctx, enum dmaverify_violation 
 {
 	if (atomic_long_add_unless(&ctx->untracked, -1, 0))
 		return true;
-	if (dmaverify_check_on(v))
+	if (!dmaverify_check_on(v))
+		return false;
+	if (v == DV_DOUBLE_UNMAP_SG) {
+		dmaverify_violation(ctx, v, NULL, key, size, dir, "list %p, %s",
+				    (void *)key, dmaverify_dir_name(dir));
+	} else {
+		dma_addr_t addr = key;
+
 		dmaverify_violation(ctx, v, NULL, key, size, dir,
-				    v == DV_DOUBLE_FREE ?
-				    "DMA address %pad, %zu bytes: not allocated, or already freed" :
-				    "DMA address %pad, %zu bytes, %s: not mapped, or already unmapped",
-				    (dma_addr_t *)&key, size, dmaverify_dir_name(dir));
+				    "DMA address %pad, %zu bytes, %s", &addr, size,
+				    dmaverify_dir_name(dir));
+	}
 	return false;
 }
 

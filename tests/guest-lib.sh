@@ -186,7 +186,7 @@ kernel_errors()
 dv_pass()
 {
 	kernel_errors
-	echo "DVT-RESULT PASS ops=$OPS path=$PATHS violations=0 rmmod=${UNLOAD:-?}"
+	echo "DVT-RESULT PASS ops=$OPS path=$PATHS violations=0 | rmmod ${UNLOAD:-?}${NOTE:+; $NOTE}"
 	exit 0
 }
 
