@@ -12,7 +12,7 @@
 #   make stress             the long robustness run (debug kernel)
 
 TOP := $(CURDIR)
-SOURCES := Kbuild dmaverify kunit samples
+SOURCES := Kbuild dmaverify kunit samples stress
 
 ifneq ($(KERNEL),)
 BDIR := $(TOP)/build/$(KERNEL)

@@ -220,6 +220,8 @@ static void retire(struct dmaverify_dev *ctx, struct list_head *graveyard)
 	long left = atomic_long_read(&ctx->tracker.count);
 
 	restore(ctx);
+	/* Its devres action must never run with the context gone. */
+	devres_destroy(ctx->dev, release_action, match_ctx, ctx);
 	list_move(&ctx->list, graveyard);
 	dmaverify_debugfs_remove_dev(ctx);
 	if (left)
@@ -409,7 +411,11 @@ static int bus_notify(struct notifier_block *nb, unsigned long action,
 		else
 			device_gone(dev, false);
 		break;
-	case BUS_NOTIFY_DEL_DEVICE:
+	case BUS_NOTIFY_REMOVED_DEVICE:
+		/*
+		 * Not BUS_NOTIFY_DEL_DEVICE: it comes before the driver is
+		 * unbound, and the unbind still needs the context.
+		 */
 		device_gone(dev, false);
 		break;
 	}
@@ -467,8 +473,7 @@ void dmaverify_detach_all(void)
 		mutex_lock(&dmaverify_devices_lock);
 		ctx = find_ctx(dev);
 		if (ctx) {
-			/* Its code is going away: the driver core must not call it. */
-			devres_destroy(dev, release_action, match_ctx, ctx);
+			/* retire() removes the devres action: its code is going away. */
 			retire(ctx, &graveyard);
 		}
 		mutex_unlock(&dmaverify_devices_lock);

@@ -14,6 +14,7 @@
 #define pr_fmt(fmt) "dmaverify: " fmt
 
 #include <linux/debugfs.h>
+#include <linux/fault-inject.h>
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
 #include <linux/seq_file.h>
@@ -297,6 +298,11 @@ int dmaverify_debugfs_init(void)
 	debugfs_create_file("stats", 0400, root_dir, NULL, &stats_fops);
 	debugfs_create_file("violations", 0400, root_dir, NULL, &violations_fops);
 	devices_dir = debugfs_create_dir("devices", root_dir);
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+	/* Fault injection on dmaverify's own allocations (Documentation/fault-injection). */
+	fault_create_debugfs_attr("fail_track", root_dir, &dmaverify_fail_track);
+	fault_create_debugfs_attr("fail_bounce", root_dir, &dmaverify_fail_bounce);
+#endif
 	return 0;
 }
 

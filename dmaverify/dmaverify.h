@@ -234,6 +234,8 @@ struct dmaverify_kind_stats {
  *	unknown object is not reported
  * @untracked_total: objects ever forwarded without tracking
  * @sleepers: callbacks that may sleep, running now (see attach.c)
+ * @bounced: bounced objects outstanding: their syncs need dmaverify even
+ *	while verification is disabled
  * @quarantine_lock: guards @quarantine and @nr_quarantined
  * @quarantine: released bounce buffers, oldest first (redzone.c)
  * @nr_quarantined: entries in @quarantine
@@ -257,6 +259,7 @@ struct dmaverify_dev {
 	atomic_long_t untracked;
 	atomic_long_t untracked_total;
 	atomic_t sleepers;
+	atomic_long_t bounced;
 	raw_spinlock_t quarantine_lock;
 	struct list_head quarantine;
 	unsigned int nr_quarantined;
@@ -488,6 +491,11 @@ int dmaverify_debugfs_init(void);
 void dmaverify_debugfs_exit(void);
 void dmaverify_debugfs_add_dev(struct dmaverify_dev *ctx);
 void dmaverify_debugfs_remove_dev(struct dmaverify_dev *ctx);
+
+#ifdef CONFIG_FAULT_INJECTION
+extern struct fault_attr dmaverify_fail_track;
+extern struct fault_attr dmaverify_fail_bounce;
+#endif
 
 /* Statistics helpers. */
 void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size);

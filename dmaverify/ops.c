@@ -175,10 +175,13 @@ static void owned_obj_fail(struct dmaverify_obj *obj)
  * Return: true to forward the call.
  */
 static bool unknown_release(struct dmaverify_dev *ctx, enum dmaverify_violation v,
-			    unsigned long key, size_t size, int dir)
+			    int kind, unsigned long key, size_t size, int dir)
 {
-	if (atomic_long_add_unless(&ctx->untracked, -1, 0))
+	if (atomic_long_add_unless(&ctx->untracked, -1, 0)) {
+		/* Counted at creation: count its release (by the call's word). */
+		dmaverify_stats_sub(ctx, kind, size);
 		return true;
+	}
 	if (!dmaverify_check_on(v))
 		return false;
 	if (v == DV_DOUBLE_UNMAP_SG) {
@@ -253,6 +256,7 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 			obj->kind = kind;
 			obj->dir = dir;
 			if (!dmaverify_bounce_map(ctx, obj, attrs)) {
+				atomic_long_inc(&ctx->bounced);
 				dmaverify_stats_add(ctx, kind, size);
 				track_obj(ctx, obj);
 				return obj->dma;
@@ -298,7 +302,7 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 	if (!obj && in_nmi()) {
 		/* Forwarded; the object stays tracked (and may be reported leaked). */
 	} else if (!obj) {
-		if (!unknown_release(ctx, DV_DOUBLE_UNMAP, addr, size, dir))
+		if (!unknown_release(ctx, DV_DOUBLE_UNMAP, kind, addr, size, dir))
 			return;
 	} else if (!dmaverify_check_release(ctx, obj, kind, size, dir, 0, 0)) {
 		if (obj->kind != DV_KIND_MAP && obj->kind != DV_KIND_RESOURCE) {
@@ -312,6 +316,7 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 		kind = obj->kind;
 	}
 	if (obj && (obj->flags & DV_OBJ_BOUNCED)) {
+		atomic_long_dec(&ctx->bounced);
 		dmaverify_bounce_unmap(ctx, obj, attrs);
 		released(ctx, obj);
 		module_put(THIS_MODULE);
@@ -381,6 +386,17 @@ static void dmaverify_unmap_resource(struct device *dev, dma_addr_t addr,
 
 /* === Scatter/gather lists === */
 
+static size_t sg_total(struct scatterlist *sgl, int nents)
+{
+	struct scatterlist *s;
+	size_t total = 0;
+	int i;
+
+	for_each_sg(sgl, s, nents, i)
+		total += s->length;
+	return total;
+}
+
 static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 			    int nents, enum dma_data_direction dir,
 			    unsigned long attrs)
@@ -388,8 +404,8 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	struct dmaverify_dev *ctx = enter(dev);
 	struct sg_table sgt = { .sgl = sgl, .orig_nents = nents };
 	struct dmaverify_obj tmpl = {};
+	size_t total = sg_total(sgl, nents);
 	struct scatterlist *s;
-	size_t total = 0;
 	int i, ret;
 
 	for_each_sg(sgl, s, nents, i) {
@@ -400,7 +416,6 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 				dmaverify_check_overlap(ctx, sg_phys(s), s->length,
 							dir);
 		}
-		total += s->length;
 	}
 	if (inject_failure())
 		return -ENOMEM;
@@ -417,6 +432,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 			obj->nents = nents;
 			obj->mapped = nents;
 			if (!dmaverify_bounce_map_sg(ctx, obj, sgl, nents, attrs)) {
+				atomic_long_inc(&ctx->bounced);
 				obj->csum = dmaverify_sg_csum(sgl, nents);
 				dmaverify_stats_add(ctx, DV_KIND_SG, total);
 				track_obj(ctx, obj);
@@ -468,8 +484,8 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 						    dmaverify_kind_names[other.kind]);
 			return;
 		}
-		if (!unknown_release(ctx, DV_DOUBLE_UNMAP_SG, (unsigned long)sgl,
-				     0, dir))
+		if (!unknown_release(ctx, DV_DOUBLE_UNMAP_SG, DV_KIND_SG,
+				     (unsigned long)sgl, sg_total(sgl, nents), dir))
 			return;
 	} else if (!dmaverify_check_release(ctx, obj, DV_KIND_SG, 0, dir,
 					    (unsigned long)sgl, nents)) {
@@ -477,6 +493,7 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 		dir = obj->dir;
 	}
 	if (obj && (obj->flags & DV_OBJ_BOUNCED)) {
+		atomic_long_dec(&ctx->bounced);
 		dmaverify_bounce_unmap_sg(ctx, obj, sgl, attrs);
 		released(ctx, obj);
 		module_put(THIS_MODULE);
@@ -500,8 +517,18 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 
 	if (used_failed_mapping(ctx, addr, *size, dir))
 		return false;
-	if (!verifying())
-		return true;
+	if (!verifying()) {
+		/* Bounced data must still move, checks or not. */
+		if (!atomic_long_read(&ctx->bounced) || in_nmi() ||
+		    (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
+		     !dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) ||
+		    !(obj.flags & DV_OBJ_BOUNCED))
+			return true;
+		if (addr - obj.dma + *size > obj.size)
+			*size = obj.size - (addr - obj.dma);
+		dmaverify_bounce_sync(ctx, &obj, addr, *size, for_cpu);
+		return false;
+	}
 	if (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
 	    !dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) {
 		if (atomic_long_read(&ctx->untracked))
@@ -548,8 +575,14 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 {
 	struct dmaverify_obj obj;
 
-	if (!verifying())
-		return true;
+	if (!verifying()) {
+		if (!atomic_long_read(&ctx->bounced) || in_nmi() ||
+		    !dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj) ||
+		    !(obj.flags & DV_OBJ_BOUNCED))
+			return true;
+		dmaverify_bounce_sync_sg(ctx, &obj, sgl, for_cpu);
+		return false;
+	}
 	if (!dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
 		if (atomic_long_read(&ctx->untracked))
 			return true;
@@ -653,8 +686,8 @@ static void dmaverify_free(struct device *dev, size_t size, void *cpu,
 	enter(dev);
 	obj = dmaverify_untrack(&ctx->tracker, dma, false, fits, &m);
 	if (!obj) {
-		if (!unknown_release(ctx, DV_DOUBLE_FREE, dma, size,
-				     DMA_BIDIRECTIONAL))
+		if (!unknown_release(ctx, DV_DOUBLE_FREE, DV_KIND_COHERENT, dma,
+				     size, DMA_BIDIRECTIONAL))
 			goto out;
 	} else if (!dmaverify_check_release(ctx, obj, DV_KIND_COHERENT, size,
 					    DMA_BIDIRECTIONAL, (unsigned long)cpu,
@@ -722,7 +755,8 @@ static void dmaverify_free_pages(struct device *dev, size_t size,
 	enter(dev);
 	obj = dmaverify_untrack(&ctx->tracker, dma, false, fits, &m);
 	if (!obj) {
-		if (!unknown_release(ctx, DV_DOUBLE_FREE, dma, size, dir))
+		if (!unknown_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES, dma, size,
+				     dir))
 			goto out;
 	} else if (!dmaverify_check_release(ctx, obj, DV_KIND_PAGES, size, dir,
 					    0, 0)) {

@@ -26,6 +26,7 @@
 #define pr_fmt(fmt) "dmaverify: " fmt
 
 #include <linux/crc32.h>
+#include <linux/fault-inject.h>
 #include <linux/dma-mapping.h>
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
@@ -225,12 +226,22 @@ static bool check_redzones(struct dmaverify_dev *ctx,
 
 /* === Bounce buffers === */
 
+#ifdef CONFIG_FAULT_INJECTION
+/* debugfs dmaverify/fail_bounce: fail bounce buffer allocations. */
+DECLARE_FAULT_ATTR(dmaverify_fail_bounce);
+#endif
+
 static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 					     phys_addr_t phys, size_t size)
 {
 	size_t off = offset_in_page(phys);
-	struct dmaverify_bounce *b = kzalloc(sizeof(*b), GFP_ATOMIC | __GFP_NOWARN);
+	struct dmaverify_bounce *b;
 
+#ifdef CONFIG_FAULT_INJECTION
+	if (should_fail(&dmaverify_fail_bounce, size))
+		return NULL;
+#endif
+	b = kzalloc(sizeof(*b), GFP_ATOMIC | __GFP_NOWARN);
 	if (!b)
 		return NULL;
 	b->front = PAGE_SIZE + off;
@@ -616,6 +627,8 @@ static void reclaim_obj(const struct dmaverify_obj *copy, void *arg)
 	} else {
 		bounce_free(obj->bounce);
 	}
+	if (obj->flags & DV_OBJ_BOUNCED)
+		atomic_long_dec(&ctx->bounced);
 	dmaverify_stats_sub(ctx, obj->kind, obj->size);
 	dmaverify_obj_free(obj);
 	module_put(THIS_MODULE);

@@ -14,6 +14,7 @@
 
 #define pr_fmt(fmt) "dmaverify: " fmt
 
+#include <linux/fault-inject.h>
 #include <linux/hash.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -64,11 +65,20 @@ void dmaverify_tracker_cache_exit(void)
  *
  * Return: a zeroed entry, or NULL (the caller counts the object untracked).
  */
+#ifdef CONFIG_FAULT_INJECTION
+/* debugfs dmaverify/fail_track: fail tracker entry allocations. */
+DECLARE_FAULT_ATTR(dmaverify_fail_track);
+#endif
+
 struct dmaverify_obj *dmaverify_obj_alloc(void)
 {
 	if (unlikely(atomic_read(&dmaverify_test_fail_allocs)) &&
 	    atomic_add_unless(&dmaverify_test_fail_allocs, -1, 0))
 		return NULL;
+#ifdef CONFIG_FAULT_INJECTION
+	if (should_fail(&dmaverify_fail_track, 1))
+		return NULL;
+#endif
 	return kmem_cache_zalloc(obj_cache, GFP_NOWAIT | __GFP_NOWARN);
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_obj_alloc);
@@ -378,7 +388,7 @@ unsigned long dmaverify_tracker_for_each(struct dmaverify_tracker *t,
 	unsigned long n = 0, flags;
 	size_t b, nb = 1UL << t->bits;
 
-	for (b = 0; b < nb; b++) {
+	for (b = 0; t->keys && b < nb; b++) {
 		struct dmaverify_obj copy[8];
 		struct dmaverify_obj *obj;
 		unsigned int i, k, done = 0;

@@ -1,0 +1,133 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Robustness under load: dmaverify_stress maps, syncs and unmaps on three
+# devices from every CPU, in process, softirq and hardirq context and with
+# interrupts off, with and without bounce buffers, while debugfs is read and
+# control commands are written in a loop and another device (edu) is bound
+# and unbound over and over.  Then: rmmod with mappings outstanding, PCI
+# removal with mappings outstanding, a failing probe, and (on kernels with
+# fault injection) dmaverify's own allocations failing.  Any report, oops or
+# WARNING fails the run; counters must balance.
+#
+# Usage: tests/stress.sh KERNEL [SECONDS_PER_PHASE [BIND_CYCLES]]
+# kernels: test
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+kernel=${1:?usage: $0 KERNEL [SECONDS [CYCLES]]}
+secs=${2:-4}
+cycles=${3:-50}
+
+script='set +e
+S='$secs' C='$cycles'
+D=/sys/kernel/debug/dmaverify
+EDU=0000:00:02.0
+FAILED=0
+fail() { echo "FAIL $*"; FAILED=1; }
+ok() { echo "ok   $*"; }
+balanced() {
+	# Every kind on every stress device: outstanding 0; nothing untracked left.
+	bad=$(awk "/^device dvstress/ {d=1; next} /^device/ {d=0} d && /outstanding [1-9]/" $D/stats)
+	[ -z "$bad" ] && ok "$1: counters balance" || { fail "$1: unbalanced: $bad"; cat $D/stats; }
+}
+modprobe dmaverify driver=dvstress,edu_sample || fail "load"
+modprobe edu_sample transfers=0 || fail "edu_sample"
+rm -f /tmp/stop
+( n=0; while [ ! -f /tmp/stop ]; do
+	cat $D/stats $D/violations > /dev/null
+	for d in $D/devices/*; do cat $d/objects $d/stacks > /dev/null 2>&1; done
+	for c in scan "action log" "action warn" "checks all,-leak" "checks all" "multishot on" "multishot off" disable enable; do
+		echo "$c" > $D/control || echo "control write failed: $c"
+	done
+	n=$((n + 1))
+  done; echo "debugfs-loops=$n" ) &
+( i=0; while [ $i -lt $C ]; do
+	echo $EDU > /sys/bus/pci/drivers/edu_sample/unbind
+	echo $EDU > /sys/bus/pci/drivers/edu_sample/bind
+	i=$((i + 1))
+  done; echo "bind-cycles=$i" ) &
+cycpid=$!
+for b in 0 1; do
+	echo $b > /sys/module/dmaverify/parameters/bounce
+	modprobe dmaverify_stress seconds=$S || fail "stress bounce=$b"
+	dmesg | grep "dmaverify_stress: done" | tail -1
+	dmesg | grep -q "dmaverify_stress: done.*errors=0" || fail "stress bounce=$b: data errors"
+	echo enable > $D/control
+	balanced "bounce=$b"
+	rmmod dmaverify_stress
+done
+wait $cycpid
+touch /tmp/stop
+wait
+[ -e /sys/bus/pci/drivers/edu_sample/$EDU ] && ok "edu bound after the cycles" || fail "edu not bound"
+
+# rmmod with outstanding mappings: plain ones are left valid; bounced and
+# redzoned ones (dmaverify memory) hold the module.
+rmmod edu_sample
+echo 0 > /sys/module/dmaverify/parameters/bounce
+echo 0 > /sys/module/dmaverify/parameters/redzone
+modprobe edu_sample bug=leak transfers=1 2>/dev/null
+dmesg -c > /dev/null
+if rmmod dmaverify; then ok "rmmod with plain mappings outstanding"; else fail "rmmod refused"; fi
+grep -q "dmaverify" /proc/modules && fail "dmaverify still loaded"
+rmmod edu_sample 2>/dev/null
+modprobe dmaverify driver=edu_sample bounce=1 action=log
+modprobe edu_sample bug=leak transfers=1
+if rmmod dmaverify 2>/dev/null; then fail "rmmod with bounced mappings outstanding succeeded"; else ok "rmmod refused while bounce buffers are outstanding"; fi
+rmmod edu_sample
+if rmmod dmaverify; then ok "rmmod after unbind"; else fail "rmmod after unbind"; fi
+dmesg -c | grep -c "BUG: dmaverify: leak" | sed "s/^/leak reports: /"
+
+# PCI removal with mappings outstanding, then rescan.
+modprobe dmaverify driver=edu_sample bounce=1 action=log
+modprobe edu_sample bug=leak transfers=1
+echo 1 > /sys/bus/pci/devices/$EDU/remove
+[ -e /sys/bus/pci/devices/$EDU ] && fail "device not removed" || ok "device removed with mappings outstanding"
+ls $D/devices/ | grep -q . && fail "context left after removal: $(ls $D/devices)" || ok "context gone after removal"
+echo 1 > /sys/bus/pci/rescan
+sleep 1
+[ -e /sys/bus/pci/drivers/edu_sample/$EDU ] && ok "rescan rebinds" || fail "no rebind after rescan"
+rmmod edu_sample
+# A failing probe: devres teardown, no report.
+dmesg -c > /dev/null
+modprobe edu_sample bug=no-such-bug 2>/dev/null
+dmesg | grep -q "BUG: dmaverify" && fail "report after failed probe" || ok "failed probe: no report"
+rmmod edu_sample 2>/dev/null
+rmmod dmaverify || fail "final rmmod"
+
+# dmaverify out of memory: never a false report, the untracked count says so.
+if [ -d $D/fail_track ] || { modprobe dmaverify driver=dvstress && [ -d $D/fail_track ]; }; then
+	grep -q dmaverify /proc/modules || modprobe dmaverify driver=dvstress
+	echo 20 > $D/fail_track/probability; echo -1 > $D/fail_track/times
+	echo 0 > $D/fail_track/verbose
+	echo 20 > $D/fail_bounce/probability; echo -1 > $D/fail_bounce/times
+	echo 0 > $D/fail_bounce/verbose
+	echo 1 > /sys/module/dmaverify/parameters/bounce
+	modprobe dmaverify_stress seconds=$S || fail "stress under fault injection"
+	u=$(awk "/untracked/ {s += \$4} END {print s+0}" $D/stats)
+	[ "$u" -gt 0 ] && ok "fault injection: $u objects untracked, no report" || fail "fault injection had no effect"
+	balanced "fault injection"
+	rmmod dmaverify_stress
+	rmmod dmaverify
+else
+	echo "skip fault injection: no CONFIG_FAULT_INJECTION_DEBUG_FS"
+fi
+echo "RESULT failed=$FAILED"
+'
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
+	--allow 'BUG: dmaverify: leak' --timeout $((secs * 4 + cycles / 2 + 300)) \
+	--mem 1024 --log "$log" -- "$script" > /dev/null 2>&1; then
+	grep -a -E '^(ok|FAIL|skip|debugfs-loops|bind-cycles|leak reports)|dmaverify_stress: done|BUG|WARNING|Oops|circular|KASAN|kmemleak' "$log" | head -40
+	echo "FAIL stress $kernel: the VM run failed"
+	exit 1
+fi
+grep -a -E '^(ok|FAIL|skip|debugfs-loops|bind-cycles|leak reports)|dmaverify_stress: done' "$log" | sed 's/^\[[ 0-9.]*\] //'
+if grep -aq '^RESULT failed=0' "$log"; then
+	echo "PASS stress $kernel"
+else
+	echo "FAIL stress $kernel"
+	exit 1
+fi
