@@ -53,7 +53,9 @@ static bool valid_driver_name(const char *s, size_t len)
 	if (!len || len >= DRIVER_NAME_MAX)
 		return false;
 	for (i = 0; i < len; i++)
-		if (!isalnum(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
+		/* isalnum() alone accepts Latin-1 letters. */
+		if (!isascii(s[i]) || (!isalnum(s[i]) && s[i] != '_' && s[i] != '-' &&
+				       s[i] != '.'))
 			return false;
 	return true;
 }

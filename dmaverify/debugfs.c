@@ -14,12 +14,12 @@
 #define pr_fmt(fmt) "dmaverify: " fmt
 
 #include <linux/debugfs.h>
-#include <linux/fault-inject.h>
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/fault-inject.h>
 
 #include "dmaverify.h"
 
@@ -117,16 +117,11 @@ static void dump_obj(const struct dmaverify_obj *obj, void *arg)
 {
 	struct dump_arg *d = arg;
 	unsigned int ms = jiffies_to_msecs((u32)jiffies - obj->when);
-	unsigned long entries[32];
-	unsigned int i, nr;
 
 	dmaverify_print_obj(d->seq, obj);
 	seq_printf(d->seq, " age %u.%03us\n", ms / 1000, ms % 1000);
-	if (!d->stacks)
-		return;
-	nr = dmaverify_fetch_stack(obj->stack, entries, ARRAY_SIZE(entries));
-	for (i = 0; i < nr; i++)
-		seq_printf(d->seq, "  %pS\n", (void *)entries[i]);
+	if (d->stacks)
+		dmaverify_print_stack(d->seq, obj->stack);
 }
 
 /*

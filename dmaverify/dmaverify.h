@@ -385,6 +385,7 @@ void dmaverify_violation_found(struct dmaverify_dev *ctx,
 			       const char *fmt, ...) __printf(4, 5);
 const char *dmaverify_dir_name(int dir);
 void dmaverify_print_obj(struct seq_file *seq, const struct dmaverify_obj *obj);
+void dmaverify_print_stack(struct seq_file *seq, unsigned long handle);
 int dmaverify_violations_show(struct seq_file *seq);
 void dmaverify_reports_reset(void);
 extern atomic_long_t dmaverify_total_violations[DV_VIOLATION_COUNT];

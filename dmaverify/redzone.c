@@ -26,7 +26,6 @@
 #define pr_fmt(fmt) "dmaverify: " fmt
 
 #include <linux/crc32.h>
-#include <linux/fault-inject.h>
 #include <linux/dma-mapping.h>
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
@@ -36,6 +35,7 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
+#include <linux/fault-inject.h>
 
 #include "dmaverify.h"
 

@@ -23,6 +23,9 @@
 
 #include "dmaverify.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 /* === The violation table === */
 
 #define CODE(_v, _code, _sub, _slug, _check, _title)			\
@@ -197,7 +200,12 @@ static void print_stack(struct seq_file *seq, const unsigned long *entries,
 		out(seq, " %pS\n", (void *)entries[i]);
 }
 
-static void print_saved_stack(struct seq_file *seq, unsigned long handle)
+/**
+ * dmaverify_print_stack() - print a saved stack without dmaverify's frames
+ * @seq: a seq_file, or NULL for the report being built
+ * @handle: from dmaverify_save_stack()
+ */
+void dmaverify_print_stack(struct seq_file *seq, unsigned long handle)
 {
 	unsigned long entries[32];
 	unsigned int nr = dmaverify_fetch_stack(handle, entries, ARRAY_SIZE(entries));
@@ -371,7 +379,7 @@ static void print_freed(const struct dmaverify_freed *f)
 	out(NULL, "\nreleased ");
 	print_age(NULL, f->free_when);
 	out(NULL, ":\n");
-	print_saved_stack(NULL, f->free_stack);
+	dmaverify_print_stack(NULL, f->free_stack);
 }
 
 /**
@@ -398,6 +406,8 @@ void dmaverify_report(const struct dmaverify_report *r)
 	nr = stack_trace_save(entries, ARRAY_SIZE(entries), 1);
 	skip = skipnr(entries, nr);
 	ip = nr ? entries[skip] : 0;
+	trace_violation(r->ctx->dev, r->ctx->driver, c->code, c->sub, c->slug,
+			r->addr, ip);
 	if ((r->leak || r->creator_title) && r->obj) {
 		/* A leak is the creator's bug: title it with the creator. */
 		unsigned long created[32];
@@ -445,7 +455,7 @@ void dmaverify_report(const struct dmaverify_report *r)
 		out(NULL, " created ");
 		print_age(NULL, r->obj->when);
 		out(NULL, ":\n");
-		print_saved_stack(NULL, r->obj->stack);
+		dmaverify_print_stack(NULL, r->obj->stack);
 	}
 	if (r->freed)
 		print_freed(r->freed);

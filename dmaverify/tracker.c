@@ -14,10 +14,10 @@
 
 #define pr_fmt(fmt) "dmaverify: " fmt
 
-#include <linux/fault-inject.h>
 #include <linux/hash.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include <linux/fault-inject.h>
 
 #include "dmaverify.h"
 

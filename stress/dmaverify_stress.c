@@ -174,7 +174,7 @@ static int process_fn(void *unused)
 		unsigned long flags;
 
 		if (!dev) {
-			msleep(10);
+			msleep(20);
 			continue;
 		}
 		switch (get_random_u32_below(5)) {

@@ -112,13 +112,25 @@ if [ -d $D/fail_track ] || { modprobe dmaverify driver=dvstress && [ -d $D/fail_
 else
 	echo "skip fault injection: no CONFIG_FAULT_INJECTION_DEBUG_FS"
 fi
+# kmemleak (debug kernel): nothing of dmaverify may leak.
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	sleep 6		# kmemleak ignores objects younger than 5 s
+	echo scan > /sys/kernel/debug/kmemleak
+	echo scan > /sys/kernel/debug/kmemleak
+	# Leaks whose allocation stack is in dmaverify or its test modules.
+	awk "/^unreferenced object/ {e = \$0; next} {e = e \"\\n\" \$0} /dmaverify|dvstress|edu_/ {print e; e = \"\"}" \
+		/sys/kernel/debug/kmemleak > /tmp/leaks
+	n=$(grep -c "backtrace" /tmp/leaks)
+	[ "$n" = 0 ] && ok "kmemleak: no leak from dmaverify ($(grep -c "^unreferenced" /sys/kernel/debug/kmemleak) elsewhere)" ||
+		{ fail "kmemleak: $n leaks"; head -40 /tmp/leaks; }
+fi
 echo "RESULT failed=$FAILED"
 '
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if ! "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
-	--allow 'BUG: dmaverify: leak' --timeout $((secs * 4 + cycles / 2 + 300)) \
+	--allow 'BUG: dmaverify: leak' --timeout $((secs * 6 + cycles + 600)) \
 	--mem 1024 --log "$log" -- "$script" > /dev/null 2>&1; then
 	grep -a -E '^(ok|FAIL|skip|debugfs-loops|bind-cycles|leak reports)|dmaverify_stress: done|BUG|WARNING|Oops|circular|KASAN|kmemleak' "$log" | head -40
 	echo "FAIL stress $kernel: the VM run failed"
