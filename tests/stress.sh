@@ -88,6 +88,16 @@ echo 1 > /sys/bus/pci/rescan
 sleep 1
 [ -e /sys/bus/pci/drivers/edu_sample/$EDU ] && ok "rescan rebinds" || fail "no rebind after rescan"
 rmmod edu_sample
+# Devices bound before dmaverify loads: left alone, unless rebind=1.
+rmmod dmaverify
+modprobe edu_sample transfers=1
+dmesg -c > /dev/null
+modprobe dmaverify driver=edu_sample
+dmesg | grep -q "verifying DMA of driver edu_sample" && fail "attached to a bound device without rebind" || ok "bound device left alone without rebind=1"
+rmmod dmaverify
+modprobe dmaverify driver=edu_sample rebind=1
+dmesg | grep -q "verifying DMA of driver edu_sample" && ok "rebind=1 reprobes and attaches" || fail "rebind=1 did not attach"
+rmmod edu_sample
 # A failing probe: devres teardown, no report.
 dmesg -c > /dev/null
 modprobe edu_sample bug=no-such-bug 2>/dev/null
