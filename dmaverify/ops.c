@@ -230,6 +230,45 @@ static bool used_failed_mapping(struct dmaverify_dev *ctx, dma_addr_t addr,
 	return true;
 }
 
+/* Kinds one release function may legitimately mix up and still undo. */
+static bool compatible(int a, int b)
+{
+	return a == b || ((a == DV_KIND_MAP || a == DV_KIND_RESOURCE) &&
+			  (b == DV_KIND_MAP || b == DV_KIND_RESOURCE));
+}
+
+/*
+ * The object a release (unmap, free) names, removed from the tracker and
+ * checked against the call.  Return: the object (the caller forwards with
+ * the object's own size, direction and CPU address), or NULL with *forward
+ * saying whether to forward the call as made: an untracked object is let
+ * through, an unknown one or one the call cannot release (a coherent buffer
+ * passed to an unmap) is not.
+ */
+static struct dmaverify_obj *find_release(struct dmaverify_dev *ctx,
+					  enum dmaverify_violation unknown,
+					  int kind, dma_addr_t key, size_t size,
+					  int dir, unsigned long cpu_addr,
+					  bool *forward)
+{
+	struct release_match m = { .size = size, .dir = dir, .kind = kind };
+	struct dmaverify_obj *obj;
+
+	*forward = false;
+	obj = dmaverify_untrack(&ctx->tracker, key, false, fits, &m);
+	if (!obj) {
+		*forward = unknown_release(ctx, unknown, kind, key, size, dir);
+		return NULL;
+	}
+	if (!dmaverify_check_release(ctx, obj, kind, size, dir, cpu_addr, 0) &&
+	    !compatible(obj->kind, kind)) {
+		/* Keep it: the right call will release it later. */
+		dmaverify_track(&ctx->tracker, obj);
+		return NULL;
+	}
+	return obj;
+}
+
 /* === Streaming maps === */
 
 static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
@@ -293,34 +332,29 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 		      int dir, unsigned long attrs, int kind)
 {
-	struct release_match m = { .size = size, .dir = dir, .kind = kind };
-	struct dmaverify_obj *obj;
+	struct dmaverify_obj *obj = NULL;
+	bool forward = true;
 
 	if (used_failed_mapping(ctx, addr, size, dir))
 		return;
-	obj = in_nmi() ? NULL : dmaverify_untrack(&ctx->tracker, addr, false, fits, &m);
-	if (!obj && in_nmi()) {
-		/* Forwarded; the object stays tracked (and may be reported leaked). */
-	} else if (!obj) {
-		if (!unknown_release(ctx, DV_DOUBLE_UNMAP, kind, addr, size, dir))
-			return;
-	} else if (!dmaverify_check_release(ctx, obj, kind, size, dir, 0, 0)) {
-		if (obj->kind != DV_KIND_MAP && obj->kind != DV_KIND_RESOURCE) {
-			/* Unmapping a coherent buffer: keep it, do nothing. */
-			dmaverify_track(&ctx->tracker, obj);
-			return;
-		}
+	/* From NMI: forwarded; the object stays tracked (and may be reported leaked). */
+	if (!in_nmi())
+		obj = find_release(ctx, DV_DOUBLE_UNMAP, kind, addr, size, dir, 0,
+				   &forward);
+	if (!obj && !forward)
+		return;
+	if (obj) {
 		/* Release what was mapped, not what the driver said. */
 		size = obj->size;
 		dir = obj->dir;
 		kind = obj->kind;
-	}
-	if (obj && (obj->flags & DV_OBJ_BOUNCED)) {
-		atomic_long_dec(&ctx->bounced);
-		dmaverify_bounce_unmap(ctx, obj, attrs);
-		released(ctx, obj);
-		module_put(THIS_MODULE);
-		return;
+		if (obj->flags & DV_OBJ_BOUNCED) {
+			atomic_long_dec(&ctx->bounced);
+			dmaverify_bounce_unmap(ctx, obj, attrs);
+			released(ctx, obj);
+			module_put(THIS_MODULE);
+			return;
+		}
 	}
 #ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
 	dma_unmap_phys(ctx->twin, addr, size, dir,
@@ -676,40 +710,25 @@ static void dmaverify_free(struct device *dev, size_t size, void *cpu,
 			   dma_addr_t dma, unsigned long attrs)
 {
 	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
-	struct release_match m = { .size = size, .dir = DMA_BIDIRECTIONAL,
-				   .kind = DV_KIND_COHERENT };
 	struct dmaverify_obj *obj;
+	bool forward;
 
 	if (READ_ONCE(dmaverify_enabled))
 		dmaverify_check_context(ctx, false, true);
 	sleeper_in(ctx);
 	enter(dev);
-	obj = dmaverify_untrack(&ctx->tracker, dma, false, fits, &m);
-	if (!obj) {
-		if (!unknown_release(ctx, DV_DOUBLE_FREE, DV_KIND_COHERENT, dma,
-				     size, DMA_BIDIRECTIONAL))
-			goto out;
-	} else if (!dmaverify_check_release(ctx, obj, DV_KIND_COHERENT, size,
-					    DMA_BIDIRECTIONAL, (unsigned long)cpu,
-					    0)) {
-		if (obj->kind != DV_KIND_COHERENT) {
-			/* Freeing a streaming mapping: keep it, do nothing. */
-			dmaverify_track(&ctx->tracker, obj);
-			goto out;
-		}
-		size = obj->size;
-		cpu = (void *)obj->phys;
-	}
+	obj = find_release(ctx, DV_DOUBLE_FREE, DV_KIND_COHERENT, dma, size,
+			   DMA_BIDIRECTIONAL, (unsigned long)cpu, &forward);
 	if (obj && (obj->flags & DV_OBJ_REDZONED)) {
 		dmaverify_redzone_free(ctx, obj, attrs);
 		released(ctx, obj);
 		module_put(THIS_MODULE);
-		goto out;
-	}
-	dma_free_attrs(ctx->twin, size, cpu, dma, attrs);
-	if (obj)
+	} else if (obj) {
+		dma_free_attrs(ctx->twin, obj->size, (void *)obj->phys, dma, attrs);
 		released(ctx, obj);
-out:
+	} else if (forward) {
+		dma_free_attrs(ctx->twin, size, cpu, dma, attrs);
+	}
 	sleeper_out(ctx);
 }
 
@@ -748,29 +767,19 @@ static void dmaverify_free_pages(struct device *dev, size_t size,
 				 enum dma_data_direction dir)
 {
 	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
-	struct release_match m = { .size = size, .dir = dir, .kind = DV_KIND_PAGES };
 	struct dmaverify_obj *obj;
+	bool forward;
 
 	sleeper_in(ctx);
 	enter(dev);
-	obj = dmaverify_untrack(&ctx->tracker, dma, false, fits, &m);
-	if (!obj) {
-		if (!unknown_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES, dma, size,
-				     dir))
-			goto out;
-	} else if (!dmaverify_check_release(ctx, obj, DV_KIND_PAGES, size, dir,
-					    0, 0)) {
-		if (obj->kind != DV_KIND_PAGES) {
-			dmaverify_track(&ctx->tracker, obj);
-			goto out;
-		}
-		size = obj->size;
-		dir = obj->dir;
-	}
-	dma_free_pages(ctx->twin, size, page, dma, dir);
-	if (obj)
+	obj = find_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES, dma, size, dir, 0,
+			   &forward);
+	if (obj) {
+		dma_free_pages(ctx->twin, obj->size, page, dma, obj->dir);
 		released(ctx, obj);
-out:
+	} else if (forward) {
+		dma_free_pages(ctx->twin, size, page, dma, dir);
+	}
 	sleeper_out(ctx);
 }
 
