@@ -93,6 +93,18 @@ static bool phys_overlaps(phys_addr_t p, size_t size, phys_addr_t lo, phys_addr_
 	return lo < hi && p < hi && p + size > lo;
 }
 
+/*
+ * The shared zero page is read-only data since 7.x ("mm: Make
+ * empty_zero_page[] const"), and drivers legitimately map it for the device
+ * to read (the block layer writes zeroes from it).
+ */
+static bool in_zero_page(phys_addr_t phys, size_t size)
+{
+	phys_addr_t zero = page_to_phys(ZERO_PAGE(0));
+
+	return phys >= zero && phys + size <= zero + PAGE_SIZE;
+}
+
 /* Is the page at @phys one of the current task's stack pages? */
 static bool on_current_stack(phys_addr_t phys, size_t size)
 {
@@ -145,7 +157,7 @@ bool dmaverify_check_map_buffer(struct dmaverify_dev *ctx, phys_addr_t phys,
 		dmaverify_violation(ctx, DV_MAP_STACK, NULL, phys, size, dir,
 				    "%zu bytes of the stack of task %s/%d", size,
 				    current->comm, task_pid_nr(current));
-	if (dmaverify_check_on(DV_MAP_RODATA) &&
+	if (dmaverify_check_on(DV_MAP_RODATA) && !in_zero_page(phys, size) &&
 	    (phys_overlaps(phys, size, text_start, text_end) ||
 	     phys_overlaps(phys, size, rodata_start, rodata_end)))
 		dmaverify_violation(ctx, DV_MAP_RODATA, NULL, phys, size, dir,
