@@ -174,7 +174,7 @@ blk_after()
 
 # Kernel messages of failed or misdirected DMA that vmrun does not look for:
 # IOMMU faults, I/O errors and timeouts, NIC hangs, file system errors.
-KERNEL_ERRORS='DMAR: \[DMA|DMAR: DRHD: handling fault|AMD-Vi: Event|fault addr|I/O error|I/O timeout|critical medium error|timed out|timeout, reset|resetting controller|EXT4-fs error|EXT4-fs warning|Detected Hardware Unit Hang|NETDEV WATCHDOG|transmit queue .* timed out|swiotlb buffer is full|dmaverify: cannot attach|dmaverify: reprobe failed'
+KERNEL_ERRORS='DMAR: \[DMA|DMAR: DRHD: handling fault|AMD-Vi: Event|fault addr|I/O error|critical medium error|I/O tag .* timeout|timeout, abort|timeout, reset|resetting controller|ata[0-9.]*: exception|failed command|timing out command|reset (high|super|full)[- ]speed USB device|EXT4-fs error|EXT4-fs warning|Detected Hardware Unit Hang|NETDEV WATCHDOG|transmit queue [0-9]* timed out|swiotlb buffer is full|dmaverify: cannot attach|dmaverify: reprobe failed'
 
 kernel_errors()
 {

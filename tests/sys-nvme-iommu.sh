@@ -24,11 +24,19 @@ group=$(readlink /sys/bus/pci/devices/$pci/iommu_group) || fail "$pci has no IOM
 gtype=$(cat /sys/kernel/iommu_groups/${group##*/}/type 2>/dev/null)
 step "disk $dev on $pci, IOMMU group ${group##*/} type $gtype, path $(dv_path nvme)"
 case $gtype in DMA*) ;; *) fail "IOMMU group of $pci has type '$gtype', not DMA translation" ;; esac
-case $(dv_path nvme) in
-*dma-direct*) fail "dmaverify forwards nvme to dma-direct, not to the IOMMU" ;;
-*iommu*) ;;
-*) fail "unexpected forwarding path '$(dv_path nvme)'" ;;
-esac
+# Since 6.12 the core calls iommu-dma directly (dev->dma_iommu); before,
+# through the IOMMU's dma_map_ops (iommu_dma_ops).
+rel=$(uname -r)
+major=${rel%%.*}
+minor=${rel#*.}
+minor=${minor%%[!0-9]*}
+if [ "$major" -gt 6 ] || { [ "$major" = 6 ] && [ "$minor" -ge 12 ]; }; then
+	want=iommu-dma
+else
+	want=iommu_dma_ops
+fi
+[ "$(dv_path nvme)" = "$want" ] ||
+	fail "dmaverify forwards nvme to '$(dv_path nvme)', not to $want"
 
 raw_check $dev 8 direct
 fio_check $dev 5
