@@ -47,7 +47,11 @@ dv_load()
 {
 	local drv=$1
 	shift
-	modprobe dmaverify driver="$drv" "$@" || fail "modprobe dmaverify driver=$drv $* failed"
+	# Parameters for every load of this run (tests/lib.sh, DV_PARAMS);
+	# those given here come last and win.
+	# shellcheck disable=SC2046
+	modprobe dmaverify driver="$drv" $(cat /root/dv-params 2>/dev/null) "$@" ||
+		fail "modprobe dmaverify driver=$drv $* failed"
 	[ -r $DV/stats ] || fail "no $DV/stats"
 	grep -q "^drivers: .*${drv%%,*}" $DV/stats || fail "dmaverify does not list driver $drv: $(grep '^drivers:' $DV/stats)"
 	step "dmaverify loaded: $(grep '^drivers:' $DV/stats)"

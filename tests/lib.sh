@@ -43,8 +43,10 @@ t_vm()
 	[ -f "$T_TMP/guest.sh" ] || t_fail "internal: no guest script"
 	echo "$T_NAME $T_KERNEL: booting the VM (console: $T_LOG)" >&2
 	set +e
+	# DV_PARAMS (e.g. "bounce=1") is added to every dmaverify load.
+	echo "${DV_PARAMS:-}" > "$T_TMP/dv-params"
 	"$T_TOP/scripts/vmrun" --kernel "$T_KERNEL" --timeout "${T_TIMEOUT:-200}" \
-		--log "$T_LOG" --file "$T_TOP/tests/guest-lib.sh" \
+		--log "$T_LOG" --file "$T_TOP/tests/guest-lib.sh" --file "$T_TMP/dv-params" \
 		--file "$T_TMP/guest.sh" "$@" -- sh guest.sh > "$T_LOG.out" 2>&1
 	T_RC=$?
 	set -e
@@ -101,6 +103,6 @@ t_result()
 	viol=$(sed -n 's/.* violations=\([0-9]*\).*/\1/p' <<< "$res")
 	[ "$viol" = 0 ] || t_fail "violations=$viol (console: $T_LOG)"
 	note=$(sed -n 's/^[^|]*| \(.*\)$/\1/p' <<< "$res")
-	echo "PASS $T_NAME $T_KERNEL: dmaverify saw ${ops:-?} DMA operations, path ${path:-?}, 0 violations${note:+ ($note)}"
+	echo "PASS $T_NAME${DV_PARAMS:+ (${DV_PARAMS% })} $T_KERNEL: dmaverify saw ${ops:-?} DMA operations, path ${path:-?}, 0 violations${note:+ ($note)}"
 	exit 0
 }

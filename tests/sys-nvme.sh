@@ -48,7 +48,7 @@ same /tmp/fs/after /mnt/after "new file after rmmod"
 # mounted file system: requests mapped through dmaverify complete after it
 # is gone.  Without redzones (which dmaverify owns), nothing holds it.
 params=
-/usr/sbin/modinfo -F parm dmaverify | grep -q '^redzone:' && params=redzone=0
+/usr/sbin/modinfo -F parm dmaverify | grep -q '^redzone:' && params="redzone=0 bounce=0"
 dv_load nvme $params
 dv_rebind nvme blk_before blk_after
 [ "$(dv_attached nvme)" -ge 3 ] || fail "the rebound device was not attached again"
