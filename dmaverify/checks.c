@@ -108,7 +108,6 @@ static bool in_zero_page(phys_addr_t phys, size_t size)
 /* Is the page at @phys one of the current task's stack pages? */
 static bool on_current_stack(phys_addr_t phys, size_t size)
 {
-	unsigned long pfn = PHYS_PFN(phys);
 	void *stack = task_stack_page(current);
 
 	if (!in_task() || !stack)
@@ -118,7 +117,7 @@ static bool on_current_stack(phys_addr_t phys, size_t size)
 		unsigned long off;
 
 		for (off = 0; off < THREAD_SIZE; off += PAGE_SIZE)
-			if (page_to_pfn(vmalloc_to_page(stack + off)) == pfn)
+			if (page_to_pfn(vmalloc_to_page(stack + off)) == PHYS_PFN(phys))
 				return true;
 		return false;
 	}

@@ -46,7 +46,13 @@ static void capture(const struct dmaverify_report *r, const char *text)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&observed.lock, flags);
+	/* From (simulated) NMI, only a trylock is allowed (lockdep checks it). */
+	if (in_nmi()) {
+		if (!spin_trylock_irqsave(&observed.lock, flags))
+			return;
+	} else {
+		spin_lock_irqsave(&observed.lock, flags);
+	}
 	if (observed.nreports < MAX_SEEN)
 		observed.v[observed.nreports] = r->v;
 	if (!observed.nreports)
