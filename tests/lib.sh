@@ -12,7 +12,7 @@ T_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 T_NAME=$(basename "$0" .sh)
 T_KERNEL=${1:-}
 T_LOGDIR=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
-T_LOG="$T_LOGDIR/$T_NAME-${T_KERNEL:-none}.log"
+T_LOG="$T_LOGDIR/$T_NAME${DV_PARAMS:+-$(echo $DV_PARAMS | tr -c "a-z0-9\n" -)}-${T_KERNEL:-none}.log"
 
 t_fail()
 {
@@ -73,7 +73,7 @@ t_result()
 	res=$(t_console | grep -a '^DVT-RESULT ' | tail -1 || true)
 	bad=$(t_console | grep -aE 'Oops|Kernel panic|BUG: |WARNING: |general protection|UBSAN:|KASAN|^qemu-system-x86_64: ' |
 		grep -av '^qemu-system-x86_64: warning: ' | head -3 || true)
-	if ! t_console | grep -aq '^vmrun: guest up'; then
+	if ! t_console | grep -aq 'vmrun: guest up'; then
 		[ "$T_RC" = 124 ] && t_fail "timeout after ${T_TIMEOUT:-200}s before the guest came up (console: $T_LOG)"
 		t_fail "vmrun failed before the guest ran (status $T_RC): $(t_console | grep -av '^ *$' | grep -aE 'error|Error|E: ' | head -1) (log: $T_LOG)"
 	fi
