@@ -64,7 +64,9 @@ static const char *path_name(struct dmaverify_dev *ctx, char *buf, size_t size)
 void dmaverify_remember_freed(struct dmaverify_dev *ctx,
 			      const struct dmaverify_obj *obj)
 {
-	unsigned long stack = dmaverify_save_stack(), flags;
+	/* A stack unwind per unmap is the largest cost: only on request. */
+	unsigned long stack = READ_ONCE(dmaverify_free_stacks) ?
+			      dmaverify_save_stack() : 0, flags;
 	struct dmaverify_freed *f;
 
 	raw_spin_lock_irqsave(&ctx->freed_lock, flags);
@@ -90,7 +92,7 @@ bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 
 		bool is_sg = f->obj.kind == DV_KIND_SG;
 
-		if (f->obj.stack && f->obj.key == key && is_sg == sg) {
+		if (f->free_when && f->obj.key == key && is_sg == sg) {
 			*out = *f;
 			found = true;
 			break;

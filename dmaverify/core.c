@@ -31,6 +31,8 @@ unsigned int dmaverify_stack_depth = 16;
 unsigned int dmaverify_hash_bits = 14;
 bool dmaverify_multishot;
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_multishot);
+bool dmaverify_free_stacks;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_free_stacks);
 bool dmaverify_rebind;
 unsigned int dmaverify_leak_report_max = 10;
 unsigned int dmaverify_fail_every;
@@ -425,6 +427,8 @@ MODULE_PARM_DESC(fail_every, "Fault injection: fail every Nth streaming map of v
 
 module_param_named(enabled, dmaverify_enabled, bool, 0644);
 MODULE_PARM_DESC(enabled, "Verify (Y, default) or only forward (N); objects mapped while N are never reported");
+module_param_named(free_stacks, dmaverify_free_stacks, bool, 0644);
+MODULE_PARM_DESC(free_stacks, "Also save the stack of every unmap and free, for double-free reports (default N: costs a stack unwind per release)");
 module_param_named(multishot, dmaverify_multishot, bool, 0644);
 MODULE_PARM_DESC(multishot, "Print every report, not once per violation and call site (default N)");
 module_param_named(rebind, dmaverify_rebind, bool, 0444);

@@ -292,6 +292,7 @@ extern unsigned int dmaverify_max_objects;
 extern unsigned int dmaverify_stack_depth;
 extern unsigned int dmaverify_hash_bits;
 extern bool dmaverify_multishot;
+extern bool dmaverify_free_stacks;
 extern bool dmaverify_rebind;
 extern unsigned int dmaverify_leak_report_max;
 extern unsigned int dmaverify_fail_every;

@@ -378,6 +378,10 @@ static void print_freed(const struct dmaverify_freed *f)
 {
 	out(NULL, "\nreleased ");
 	print_age(NULL, f->free_when);
+	if (!f->free_stack) {
+		out(NULL, " (free_stacks=1 records where)\n");
+		return;
+	}
 	out(NULL, ":\n");
 	dmaverify_print_stack(NULL, f->free_stack);
 }

@@ -309,12 +309,15 @@ static void test_double_unmap(struct kunit *test)
 	dma_addr_t a = dma_map_single(dev, buf, 256, DMA_TO_DEVICE);
 
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	WRITE_ONCE(dmaverify_free_stacks, true);
 	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	WRITE_ONCE(dmaverify_free_stacks, false);
 	EXPECT_NO_REPORT(test);
 	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
 	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_double_unmap);
 	/* The report shows the mapping and who released it first. */
 	KUNIT_EXPECT_TRUE(test, report_says("released "));
+	KUNIT_EXPECT_TRUE(test, report_says(" test_double_unmap+"));
 }
 
 static void test_unmap_never_mapped(struct kunit *test)
