@@ -192,9 +192,15 @@ static bool sync_point(struct bench *b)
 		/* Orders the reset before the new generation. */
 		smp_store_release(&b->gen, gen + 1);
 	} else {
-		/* Pairs with the release above. */
-		while (smp_load_acquire(&b->gen) == gen && !READ_ONCE(b->abort))
+		/*
+		 * Pairs with the release above.  Waiters must schedule: a
+		 * stop_machine() (a clocksource change) waits for every CPU,
+		 * and the thread we wait for may be the one it preempted.
+		 */
+		while (smp_load_acquire(&b->gen) == gen && !READ_ONCE(b->abort)) {
+			cond_resched();
 			cpu_relax();
+		}
 	}
 	return !READ_ONCE(b->abort);
 }

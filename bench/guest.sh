@@ -1,0 +1,236 @@
+# SPDX-License-Identifier: GPL-2.0
+# The guest half of scripts/bench (busybox sh, run by scripts/vmrun in /root).
+#
+#   sh guest.sh dv    dma_debug=off boot: fio on NVMe without and with
+#                     dmaverify, then the microbenchmarks on the hooked and
+#                     the plain device, dmaverify variants, scaling, memory
+#   sh guest.sh dbg   dma-debug boot (dmaverify NOT loaded): the same
+#                     microbenchmarks and scaling on the plain device, fio
+#
+# Knobs (environment): REPS, MS (timed loops per measurement, ms per loop),
+# FIO_SECS, LEVELS (outstanding mappings for the scaling runs).
+# Every result is one line starting with "DVB " (kernel log or stdout), which
+# scripts/bench parses from the console.
+
+MODE=${1:?usage: sh guest.sh dv|dbg}
+REPS=${REPS:-9}
+MS=${MS:-40}
+FIO_SECS=${FIO_SECS:-10}
+LEVELS=${LEVELS:-"1000 10000 100000 1000000"}
+OPS="map_to map_from sg16 coherent sync"
+C=/sys/kernel/debug/dvbench/cmd
+P=/sys/module/dmaverify/parameters
+DV=/sys/kernel/debug/dmaverify
+T0=$(date +%s)
+
+say() { echo "DVB $*"; }
+step() { echo "DVB-STEP [$(($(date +%s) - T0))s] $*"; }
+die() { say "fatal $*"; exit 1; }
+modprobe() { /usr/sbin/modprobe "$@"; }
+[ -x /usr/sbin/modprobe ] && echo /usr/sbin/modprobe > /proc/sys/kernel/modprobe
+
+# cmd LINE: one benchmark command; a failure is reported, not fatal.
+cmd() { echo "$*" > $C || say "error cmd=$(echo "$*" | tr ' ' '_')"; }
+run() { cmd run reps=$REPS ms=$MS "$@"; }
+param() { echo "$2" > $P/$1 || die "cannot set dmaverify $1=$2"; }
+
+# --- NVMe and fio -------------------------------------------------------------
+
+nvme_disk()
+{
+	local i
+	for i in $(seq 1 100); do
+		for b in /sys/block/nvme*n1; do
+			[ -e "$b" ] && { basename "$b"; return 0; }
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
+nvme_rebind()
+{
+	local d
+	for d in $(ls /sys/bus/pci/drivers/nvme | grep :); do
+		echo $d > /sys/bus/pci/drivers/nvme/unbind || die "unbind $d"
+		echo $d > /sys/bus/pci/drivers/nvme/bind || die "bind $d"
+	done
+	disk=$(nvme_disk) || die "no NVMe disk after rebind"
+}
+
+# nvme_state: "hooked" if dmaverify verifies the NVMe controller now.
+nvme_state()
+{
+	if [ -r $DV/stats ] && grep -q "driver nvme state attached" $DV/stats; then
+		echo hooked
+	else
+		echo unhooked
+	fi
+}
+
+fio_run()
+{
+	local tag=$1 state=${2:-$(nvme_state)} out
+	case $tag/$state in
+	dmaverify/hooked | unhooked/unhooked | dmadebug/dma-debug) ;;
+	*) say "error fio tag=$tag but the NVMe controller is $state" ;;
+	esac
+	out=$(/usr/bin/fio --name=rr --filename=/dev/$disk --direct=1 \
+		--ioengine=libaio --iodepth=16 --rw=randread --bs=4k \
+		--time_based --runtime=$FIO_SECS --norandommap --randrepeat=0 \
+		--minimal 2>&1) || { say "fio-failed tag=$tag $(echo "$out" | tail -1)"; return 0; }
+	echo "$out" | awk -F';' -v tag=$tag -v st=$state \
+		'NF > 20 { printf "DVB fio tag=%s state=%s err=%s iops=%s kbps=%s clat_us=%s runtime_ms=%s\n", tag, st, $5, $8, $7, $16, $9 }'
+}
+
+# --- memory -------------------------------------------------------------------
+
+# mem LABEL: the dmaverify_obj slab (needs slab_nomerge: otherwise the cache
+# is an alias of another and not in /proc/slabinfo) and the stack depot.
+mem()
+{
+	local s d
+	s=$(awk '$1 == "dmaverify_obj" { print "objs=" $3 " objsize=" $4 " pagesperslab=" $6 " slabs=" $15 }' /proc/slabinfo)
+	d=$(awk '/^pools:/ { p = $2 } /^persistent_bytes:/ { b = $2 } /^persistent_count:/ { c = $2 }
+		END { print "depot_pools=" p " depot_bytes=" b " depot_stacks=" c }' \
+		/sys/kernel/debug/stackdepot/stats 2>/dev/null)
+	say "mem label=$1 ${s:-objs=? slabs=?} ${d:-depot_bytes=?}"
+}
+
+# --- the parts ------------------------------------------------------------------
+
+# matrix TAG DEV [DEV...]: every op, 1 and 2 CPUs.  In the dv boot the
+# hooked device also runs with stack_depth=1, interleaved.
+matrix()
+{
+	local tag=$1 op cpus
+	shift
+	for op in $OPS; do
+		for cpus in 1 2; do
+			for dev in "$@"; do
+				case $dev in
+				plain) run op=$op dev=plain cpus=$cpus tag=$tag ;;
+				hooked)
+					run op=$op dev=hooked cpus=$cpus tag=sd16
+					param stack_depth 1
+					run op=$op dev=hooked cpus=$cpus tag=sd1
+					param stack_depth 16 ;;
+				esac
+			done
+		done
+	done
+}
+
+# Where dmaverify's time goes: one CPU, one knob at a time.
+variants()
+{
+	local op
+	for op in $OPS; do
+		param enabled N
+		run op=$op dev=hooked tag=disabled
+		param enabled Y
+		param stack_depth 1
+		param checks none
+		run op=$op dev=hooked tag=sd1-nochecks
+		param checks all
+		param stack_depth 16
+		param stack_depth 0
+		run op=$op dev=hooked tag=sd0
+		param stack_depth 16
+		if [ $op = coherent ]; then
+			param redzone 0
+			run op=$op dev=hooked tag=sd16-noredzone
+			param redzone 1
+		else
+			param bounce 1
+			run op=$op dev=hooked tag=bounce
+			param bounce 0
+		fi
+	done
+	for op in unwind1 unwind16 depot16; do
+		run op=$op dev=plain tag=ref
+	done
+}
+
+# scaling DEV: the same map+unmap with many mappings outstanding on DEV.
+scaling()
+{
+	local dev=$1 n
+	[ $dev = hooked ] && mem before
+	for n in $LEVELS; do
+		step "scaling $dev: holding $n mappings"
+		cmd hold dev=$dev n=$n dir=from size=256
+		[ $dev = hooked ] && [ $n = 100000 ] && mem held100k
+		run op=map_to dev=$dev tag=scale
+		run op=map_from dev=$dev tag=scale
+	done
+	cmd release dev=$dev
+	[ $dev = hooked ] && mem released
+	return 0
+}
+
+# The kernel switches to the TSC clocksource a few seconds after boot, with
+# stop_machine(): let that happen before anything is timed.
+cs=/sys/devices/system/clocksource/clocksource0/current_clocksource
+for i in $(seq 1 150); do
+	[ "$(cat $cs)" = tsc ] && break
+	sleep 0.1
+done
+say "clocksource $(cat $cs)"
+
+case $MODE in
+dv)
+	say "boot mode=dv kernel=$(uname -r) cpus=$(nproc) reps=$REPS ms=$MS fio_secs=$FIO_SECS cmdline=$(tr ' ' ',' < /proc/cmdline)"
+	modprobe nvme || die "modprobe nvme"
+	disk=$(nvme_disk) || die "no NVMe disk"
+	step "fio, NVMe unhooked"
+	fio_run unhooked
+	modprobe dmaverify driver=dvbench_hooked,nvme || die "modprobe dmaverify"
+	nvme_rebind
+	step "fio, NVMe under dmaverify: $(nvme_state)"
+	fio_run dmaverify
+	param driver dvbench_hooked
+	nvme_rebind
+	fio_run unhooked
+	param driver dvbench_hooked,nvme
+	nvme_rebind
+	fio_run dmaverify
+	param driver dvbench_hooked
+	nvme_rebind
+
+	modprobe dmaverify_bench || die "modprobe dmaverify_bench"
+	grep -q "^device dvbench_hooked driver dvbench_hooked state attached" $DV/stats ||
+		die "the hooked device is not under dmaverify"
+	grep -q "dvbench_plain" $DV/stats && die "the plain device is under dmaverify"
+	step "microbenchmarks"
+	matrix base plain hooked
+	step "variants"
+	variants
+	step "scaling"
+	scaling hooked
+	scaling plain
+	v=$(sed -n 's/^violations: //p' $DV/stats)
+	say "dmaverify violations=$v"
+	;;
+dbg)
+	say "boot mode=dbg kernel=$(uname -r) cpus=$(nproc) reps=$REPS ms=$MS fio_secs=$FIO_SECS cmdline=$(tr ' ' ',' < /proc/cmdline)"
+	D=/sys/kernel/debug/dma-api
+	[ "$(cat $D/disabled)" = N ] || die "dma-debug is disabled"
+	grep -q '^dmaverify ' /proc/modules && die "dmaverify is loaded"
+	modprobe dmaverify_bench || die "modprobe dmaverify_bench"
+	step "microbenchmarks"
+	matrix dmadebug plain
+	step "scaling"
+	scaling plain
+	modprobe nvme || die "modprobe nvme"
+	disk=$(nvme_disk) || die "no NVMe disk"
+	step "fio, NVMe under dma-debug"
+	fio_run dmadebug dma-debug
+	fio_run dmadebug dma-debug
+	say "dmadebug disabled=$(cat $D/disabled) errors=$(cat $D/error_count) min_free=$(cat $D/min_free_entries) total=$(cat $D/nr_total_entries)"
+	;;
+*)
+	die "unknown mode $MODE"
+	;;
+esac
+step "done"
