@@ -133,7 +133,7 @@ if [ -e /sys/kernel/debug/kmemleak ]; then
 	n=$(grep -c "backtrace" /tmp/leaks)
 	[ "$n" = 0 ] && ok "kmemleak: no leak from dmaverify ($(grep -c "^unreferenced" /sys/kernel/debug/kmemleak) elsewhere)" ||
 		{ fail "kmemleak: $n leaks"; head -40 /tmp/leaks; }
-	# The others, for the record (the kernel's own, e.g. from PCI rescan).
+	# The others, for the record (from the kernel itself, e.g. PCI rescan).
 	grep -A12 "^unreferenced" /sys/kernel/debug/kmemleak | grep -E "unreferenced|^    \[<" | head -12 | sed "s/^/other leak: /"
 fi
 echo "RESULT failed=$FAILED"
