@@ -75,12 +75,17 @@ fio_run()
 	dmaverify/hooked | unhooked/unhooked | dmadebug/dma-debug) ;;
 	*) say "error fio tag=$tag but the NVMe controller is $state" ;;
 	esac
+	t0=$(dmesg | grep -c 'nvme.*timeout')
+	# Pinned to CPU 0: with single-threaded TCG (vmrun), completions are
+	# lost when fio migrates between CPUs (I/O timeouts, controller resets).
 	out=$(/usr/bin/fio --name=rr --filename=/dev/$disk --direct=1 \
 		--ioengine=libaio --iodepth=16 --rw=randread --bs=4k \
-		--time_based --runtime=$FIO_SECS --norandommap --randrepeat=0 \
-		--minimal 2>&1) || { say "fio-failed tag=$tag $(echo "$out" | tail -1)"; return 0; }
-	echo "$out" | awk -F';' -v tag=$tag -v st=$state \
-		'NF > 20 { printf "DVB fio tag=%s state=%s err=%s iops=%s kbps=%s clat_us=%s runtime_ms=%s\n", tag, st, $5, $8, $7, $16, $9 }'
+		--cpus_allowed=0 --time_based --runtime=$FIO_SECS --norandommap \
+		--randrepeat=0 --minimal 2>&1) || { say "fio-failed tag=$tag $(echo "$out" | tail -1)"; return 0; }
+	t1=$(dmesg | grep -c 'nvme.*timeout')
+	[ "$t1" = "$t0" ] || say "error fio tag=$tag: $((t1 - t0)) NVMe I/O timeouts during the run"
+	echo "$out" | awk -F';' -v tag=$tag -v st=$state -v to=$((t1 - t0)) \
+		'NF > 20 { printf "DVB fio tag=%s state=%s err=%s iops=%s kbps=%s clat_us=%s runtime_ms=%s timeouts=%s\n", tag, st, $5, $8, $7, $16, $9, to }'
 }
 
 # --- memory -------------------------------------------------------------------
