@@ -143,7 +143,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if ! "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
 	--allow 'BUG: dmaverify: leak' --allow 'kmemleak: [0-9]+ new suspected' --timeout $((secs * 6 + cycles + 600)) \
-	--mem 1024 --smp 2 --log "$log" -- "$script" > /dev/null 2>&1; then
+	--mem 1024 --log "$log" -- "$script" > /dev/null 2>&1; then
 	grep -a -E '^(ok|FAIL|skip|debugfs-loops|bind-cycles|leak reports)|dmaverify_stress: done|BUG|WARNING|Oops|circular|KASAN|kmemleak' "$log" | head -40
 	echo "FAIL stress $kernel: the VM run failed"
 	exit 1
