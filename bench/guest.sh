@@ -76,8 +76,8 @@ fio_run()
 	*) say "error fio tag=$tag but the NVMe controller is $state" ;;
 	esac
 	t0=$(dmesg | grep -c 'nvme.*timeout')
-	# Pinned to CPU 0: with single-threaded TCG (vmrun), completions are
-	# lost when fio migrates between CPUs (I/O timeouts, controller resets).
+	# Pinned to CPU 0: steadier; and with single-threaded TCG, completions
+	# were lost when fio migrated between CPUs (I/O timeouts).
 	out=$(/usr/bin/fio --name=rr --filename=/dev/$disk --direct=1 \
 		--ioengine=libaio --iodepth=16 --rw=randread --bs=4k \
 		--cpus_allowed=0 --time_based --runtime=$FIO_SECS --norandommap \
@@ -142,6 +142,11 @@ variants()
 		param stack_depth 0
 		run op=$op dev=hooked tag=sd0
 		param stack_depth 16
+		if [ -e $P/free_stacks ]; then
+			param free_stacks Y
+			run op=$op dev=hooked tag=freestacks
+			param free_stacks N
+		fi
 		if [ $op = coherent ]; then
 			param redzone 0
 			run op=$op dev=hooked tag=sd16-noredzone
