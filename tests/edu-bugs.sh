@@ -58,11 +58,13 @@ for c in "${cases[@]}"; do
 	n=$((n + 1))
 done
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The full console stays for a post-mortem, next to the system tests' logs.
+logdir=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
+mkdir -p "$logdir"
+log=$logdir/edu-bugs-$kernel.log
 "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
 	--allow 'BUG: dmaverify:' --timeout 300 --log "$log" -- "$script" > /dev/null 2>&1 || {
-	echo "FAIL edu-bugs $kernel: the VM run failed"; tail -40 "$log"; exit 1; }
+	echo "FAIL edu-bugs $kernel: the VM run failed (console: $log)"; tail -40 "$log"; exit 1; }
 
 fail=0
 n=0

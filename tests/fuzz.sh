@@ -61,13 +61,15 @@ dmesg | grep -q "BUG: dmaverify: double-unmap" && echo "ok   still reporting aft
 rmmod edu_sample; rmmod dmaverify || fail "rmmod"
 echo "RESULT failed=$FAILED"
 '
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The full console stays for a post-mortem, next to the system tests' logs.
+logdir=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
+mkdir -p "$logdir"
+log=$logdir/fuzz-$kernel.log
 if ! "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
 	--allow 'BUG: dmaverify: double-unmap' --timeout $((rounds + 240)) --log "$log" \
 	-- "$script" > /dev/null 2>&1; then
 	grep -a -E '^(ok|FAIL|ACCEPTED|bad-load|load-error)|BUG|WARNING|Oops' "$log" | head -30
-	echo "FAIL fuzz $kernel: the VM run failed"
+	echo "FAIL fuzz $kernel: the VM run failed (console: $log)"
 	exit 1
 fi
 grep -a -E '^(ok|FAIL|ACCEPTED|bad-load|load-error)' "$log"

@@ -180,11 +180,18 @@ blk_after()
 # IOMMU faults, I/O errors and timeouts, NIC hangs, file system errors.
 KERNEL_ERRORS='DMAR: \[DMA|DMAR: DRHD: handling fault|AMD-Vi: Event|fault addr|I/O error|critical medium error|I/O tag .* timeout|timeout, abort|timeout, reset|resetting controller|ata[0-9.]*: exception|failed command|timing out command|reset (high|super|full)[- ]speed USB device|EXT4-fs error|EXT4-fs warning|Detected Hardware Unit Hang|NETDEV WATCHDOG|transmit queue [0-9]* timed out|swiotlb buffer is full|dmaverify: cannot attach|dmaverify: reprobe failed'
 
+# Except one: QEMU's NVMe model now and then loses a completion interrupt
+# (seen with and without dmaverify; known upstream as "completion timeouts
+# in QEMU hw/nvme").  The entry is in the completion queue, the driver finds
+# it when the request times out ("timeout, completion polled"): data and DMA
+# are fine, the run only waited io_timeout.  Counted, not failed.
 kernel_errors()
 {
-	local e
-	e=$(dmesg | grep -E "$KERNEL_ERRORS" | head -5)
+	local e p
+	e=$(dmesg | grep -E "$KERNEL_ERRORS" | grep -v 'timeout, completion polled' | head -5)
 	[ -z "$e" ] || fail "kernel error messages: $(echo "$e" | head -1 | sed 's/^\[ *[0-9.]*\] //')"
+	p=$(dmesg | grep -c 'timeout, completion polled')
+	[ "$p" = 0 ] || NOTE="${NOTE:+$NOTE; }$p lost NVMe interrupt(s) (emulator), completions polled"
 }
 
 dv_pass()

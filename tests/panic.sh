@@ -6,8 +6,10 @@
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:?usage: $0 KERNEL}
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The full console stays for a post-mortem, next to the system tests' logs.
+logdir=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
+mkdir -p "$logdir"
+log=$logdir/panic-$kernel.log
 set +e
 "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
 	--timeout 200 --log "$log" \

@@ -80,8 +80,7 @@ UNLOAD="not attempted"
 NOTE="soak $S s, peak tracked objects $peak, tracker entries ${obj:-?} bytes"
 dv_pass
 GUEST
-# A starved emulator must not time NVMe requests out (guest time runs on).
-T_TIMEOUT=$((secs + 400)) t_vm --mem 1024 --append nvme_core.io_timeout=600 \
+T_TIMEOUT=$((secs + 400)) t_vm --mem 1024 \
 	--qemu "-drive file=$nvme,if=none,id=d0,format=raw -device nvme,drive=d0,serial=soak" \
 	--qemu '-netdev hubport,id=h0,hubid=0 -device e1000e,netdev=h0 -netdev hubport,id=h1,hubid=0 -device e1000e,netdev=h1' \
 	--qemu "-device qemu-xhci,id=xhci -drive file=$usb,if=none,id=u0,format=raw -device usb-storage,bus=xhci.0,drive=u0"

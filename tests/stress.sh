@@ -139,13 +139,17 @@ fi
 echo "RESULT failed=$FAILED"
 '
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The full console stays for a post-mortem, next to the system tests' logs.
+logdir=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
+mkdir -p "$logdir"
+log=$logdir/stress-$kernel.log
 if ! "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
 	--allow 'BUG: dmaverify: leak' --allow 'kmemleak: [0-9]+ new suspected' --timeout $((secs * 6 + cycles + 600)) \
 	--mem 1024 --log "$log" -- "$script" > /dev/null 2>&1; then
 	grep -a -E '^(ok|FAIL|skip|debugfs-loops|bind-cycles|leak reports)|dmaverify_stress: done|BUG|WARNING|Oops|circular|KASAN|kmemleak' "$log" | head -40
-	echo "FAIL stress $kernel: the VM run failed"
+	# A hang: what vmrun's watchdog dumped (blocked tasks, backtraces).
+	grep -a -A60 'vmrun: the command still runs' "$log" | grep -a -E 'still runs|task:|^\[ *[0-9.]+\]  [a-z_]' | head -60 || true
+	echo "FAIL stress $kernel: the VM run failed (console: $log)"
 	exit 1
 fi
 grep -a -E '^(ok|FAIL|skip|debugfs-loops|bind-cycles|leak reports|other leak)|dmaverify_stress: done' "$log" | sed 's/^\[[ 0-9.]*\] //'
