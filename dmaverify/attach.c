@@ -51,6 +51,8 @@ static struct dmaverify_dev *find_ctx(struct device *dev)
 
 static const char *path_name(struct dmaverify_dev *ctx, char *buf, size_t size)
 {
+	if (ctx->observe)
+		return "unchanged";
 	if (ctx->orig_iommu)
 		return "iommu-dma";
 	if (!ctx->orig_ops)
@@ -108,6 +110,7 @@ struct leak_walk {
 	struct dmaverify_dev *ctx;
 	unsigned long total;
 	unsigned long seen;
+	unsigned long stale;
 };
 
 static const enum dmaverify_violation leak_code[DV_KIND_COUNT] = {
@@ -118,10 +121,9 @@ static const enum dmaverify_violation leak_code[DV_KIND_COUNT] = {
 	[DV_KIND_SG] = DV_LEAK_SG,
 };
 
-static void report_leak(const struct dmaverify_obj *obj, void *arg)
+static void report_one_leak(struct leak_walk *w, const struct dmaverify_obj *obj,
+			    enum dmaverify_violation v)
 {
-	struct leak_walk *w = arg;
-	enum dmaverify_violation v = leak_code[obj->kind];
 	struct dmaverify_report r = {
 		.v = v, .ctx = w->ctx, .obj = obj, .addr = obj->key,
 		.size = obj->size, .dir = obj->dir, .leak = true,
@@ -143,6 +145,19 @@ static void report_leak(const struct dmaverify_obj *obj, void *arg)
 	dmaverify_report(&r);
 }
 
+static void report_leak(const struct dmaverify_obj *obj, void *arg)
+{
+	struct leak_walk *w = arg;
+	enum dmaverify_violation v = leak_code[obj->kind];
+
+	/* Its release may be one the observer missed. */
+	if (dmaverify_observe_stale(w->ctx, obj)) {
+		w->stale++;
+		return;
+	}
+	report_one_leak(w, obj, v);
+}
+
 /**
  * dmaverify_check_leaks() - report every object still outstanding
  * @ctx: a device whose driver is being released
@@ -158,6 +173,11 @@ void dmaverify_check_leaks(struct dmaverify_dev *ctx)
 	if (!w.total || !READ_ONCE(dmaverify_enabled))
 		return;
 	dmaverify_tracker_for_each(&ctx->tracker, report_leak, &w);
+	if (w.stale) {
+		atomic_long_add(w.stale, &ctx->unverifiable);
+		dev_info(ctx->dev, "dmaverify: %lu DMA objects outstanding at release not reported: the observer missed DMA calls since they were created\n",
+			 w.stale);
+	}
 }
 
 /* === Attach and release === */
@@ -184,7 +204,8 @@ void dmaverify_release(struct dmaverify_dev *ctx)
 	dmaverify_check_leaks(ctx);
 	WRITE_ONCE(ctx->state, DV_STATE_RELEASED);
 	dmaverify_reclaim(ctx);
-	dmaverify_twin_release(ctx->twin);
+	if (ctx->twin)
+		dmaverify_twin_release(ctx->twin);
 	dev_dbg(ctx->dev, "dmaverify: driver %s released\n", ctx->driver);
 }
 
@@ -192,6 +213,11 @@ void dmaverify_release(struct dmaverify_dev *ctx)
 static void restore(struct dmaverify_dev *ctx)
 {
 	struct device *dev = ctx->dev;
+
+	if (ctx->observe) {
+		dmaverify_observe_detach(ctx);
+		return;
+	}
 
 	/* A later dma_configure() may have replaced them already. */
 	if (get_dma_ops(dev) == &ctx->ops) {
@@ -206,7 +232,8 @@ static void free_ctx(struct dmaverify_dev *ctx)
 	/* Bounce buffers are freed through the twin: before it goes. */
 	dmaverify_quarantine_flush(ctx);
 	dmaverify_reclaim(ctx);
-	dmaverify_twin_destroy(ctx->twin);
+	if (ctx->twin)
+		dmaverify_twin_destroy(ctx->twin);
 	dmaverify_tracker_destroy(&ctx->tracker);
 	put_device(ctx->dev);
 	kvfree(ctx);
@@ -247,13 +274,71 @@ static void bury(struct list_head *graveyard)
 }
 
 /**
- * dmaverify_attach() - put a device under verification
+ * dmaverify_interposer_available() - whether devices can get dma_map_ops
+ *
+ * Return: true if this kernel has per-device dma_map_ops
+ * (CONFIG_ARCH_HAS_DMA_OPS, CONFIG_DMA_OPS before 6.x).
+ */
+bool dmaverify_interposer_available(void)
+{
+#ifdef DMAVERIFY_HAVE_DEV_DMA_OPS
+	return true;
+#else
+	return false;
+#endif
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_interposer_available);
+
+/* Install the interposer: a twin and the context's own dma_map_ops. */
+static int interpose(struct dmaverify_dev *ctx)
+{
+	struct device *dev = ctx->dev;
+
+	ctx->orig_ops = get_dma_ops(dev);
+	ctx->orig_iommu = dv_dma_iommu(dev);
+	ctx->twin = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
+	if (!ctx->twin)
+		return -ENOMEM;
+	dmaverify_init_ops(&ctx->ops);
+#ifdef DMAVERIFY_HAVE_DMA_OPS_FLAGS
+	if (ctx->orig_ops)
+		ctx->ops.flags = ctx->orig_ops->flags;
+#endif
+	return 0;
+}
+
+/* Make the prepared interposer live (the devres action is in place). */
+static void interpose_live(struct dmaverify_dev *ctx)
+{
+	struct device *dev = ctx->dev;
+
+	/*
+	 * The core tests dma_iommu before dma_ops (6.12+), and refuses masks
+	 * when both are set; skip-sync would hide the syncs from dmaverify.
+	 */
+	dv_set_dma_iommu(dev, false);
+	set_dma_ops(dev, &ctx->ops);
+	dv_clear_skip_sync(dev);
+}
+
+static bool attached_already(struct dmaverify_dev *old)
+{
+	if (!old || old->state != DV_STATE_ATTACHED)
+		return false;
+	/* Bound twice without unbind (DEBUG_TEST_DRIVER_REMOVE). */
+	return old->observe || get_dma_ops(old->dev) == &old->ops;
+}
+
+/**
+ * dmaverify_attach_mode() - put a device under verification
  * @dev: a device whose driver is about to probe
+ * @mode: &enum dmaverify_mode: interpose (dma_map_ops), observe (kprobes),
+ *	or auto (interpose where the kernel can)
  *
  * Context: process context, device locked (bus notifier).
  * Return: 0 or a negative errno; on error the device is left untouched.
  */
-int dmaverify_attach(struct device *dev)
+static int dmaverify_attach_mode(struct device *dev, int mode)
 {
 	struct dmaverify_dev *ctx, *old;
 	struct release_res *res;
@@ -261,11 +346,14 @@ int dmaverify_attach(struct device *dev)
 	char buf[64];
 	int ret = -ENOMEM;
 
+	if (mode == DV_MODE_AUTO)
+		mode = dmaverify_interposer_available() ? DV_MODE_OPS : DV_MODE_OBSERVE;
+	if (mode == DV_MODE_OPS && !dmaverify_interposer_available())
+		return -EOPNOTSUPP;
+
 	mutex_lock(&dmaverify_devices_lock);
 	old = find_ctx(dev);
-	if (old && old->state == DV_STATE_ATTACHED &&
-	    get_dma_ops(dev) == &old->ops) {
-		/* Bound twice without unbind (DEBUG_TEST_DRIVER_REMOVE). */
+	if (attached_already(old)) {
 		mutex_unlock(&dmaverify_devices_lock);
 		return 0;
 	}
@@ -280,46 +368,44 @@ int dmaverify_attach(struct device *dev)
 	raw_spin_lock_init(&ctx->freed_lock);
 	raw_spin_lock_init(&ctx->quarantine_lock);
 	INIT_LIST_HEAD(&ctx->quarantine);
-	ctx->orig_ops = get_dma_ops(dev);
-	ctx->orig_iommu = dv_dma_iommu(dev);
-	ctx->twin = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
-	if (!ctx->twin)
-		goto out_tracker;
-	dmaverify_init_ops(&ctx->ops);
-#ifdef DMAVERIFY_HAVE_DMA_OPS_FLAGS
-	if (ctx->orig_ops)
-		ctx->ops.flags = ctx->orig_ops->flags;
-#endif
 	strscpy(ctx->driver, dev->driver ? dev->driver->name : dev_driver_string(dev),
 		sizeof(ctx->driver));
-	ctx->dev = get_device(dev);
-	ctx->state = DV_STATE_ATTACHED;
+	ctx->dev = dev;
+	if (mode == DV_MODE_OPS && interpose(ctx))
+		goto out_tracker;
 
 	res = devres_alloc(release_action, sizeof(*res), GFP_KERNEL);
 	if (!res)
 		goto out_twin;
 	res->ctx = ctx;
+	ctx->state = DV_STATE_ATTACHED;
+	if (mode == DV_MODE_OBSERVE) {
+		ret = dmaverify_observe_attach(ctx);
+		if (ret) {
+			devres_free(res);
+			goto out_tracker;
+		}
+	}
+	get_device(dev);
 	devres_add(dev, res);
-
-	/*
-	 * The core tests dma_iommu before dma_ops (6.12+), and refuses masks
-	 * when both are set; skip-sync would hide the syncs from dmaverify.
-	 */
-	dv_set_dma_iommu(dev, false);
-	set_dma_ops(dev, &ctx->ops);
-	dv_clear_skip_sync(dev);
+	if (mode == DV_MODE_OPS)
+		interpose_live(ctx);
 
 	list_add_tail(&ctx->list, &dmaverify_devices);
 	dmaverify_debugfs_add_dev(ctx);
 	mutex_unlock(&dmaverify_devices_lock);
 	bury(&graveyard);
-	dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: dma_map_ops, forwarding to %s)\n",
-		 ctx->driver, path_name(ctx, buf, sizeof(buf)));
+	if (ctx->observe)
+		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: observe, kprobes on the DMA API; no redzones or bounce buffers)\n",
+			 ctx->driver);
+	else
+		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: dma_map_ops, forwarding to %s)\n",
+			 ctx->driver, path_name(ctx, buf, sizeof(buf)));
 	return 0;
 
 out_twin:
-	put_device(dev);
-	dmaverify_twin_destroy(ctx->twin);
+	if (ctx->twin)
+		dmaverify_twin_destroy(ctx->twin);
 out_tracker:
 	dmaverify_tracker_destroy(&ctx->tracker);
 out_ctx:
@@ -329,6 +415,18 @@ out:
 	bury(&graveyard);
 	dev_warn(dev, "dmaverify: cannot attach (%d); the device is not verified\n", ret);
 	return ret;
+}
+
+/**
+ * dmaverify_attach() - put a device under verification, as mode= says
+ * @dev: a device whose driver is about to probe
+ *
+ * Context: process context, device locked (bus notifier).
+ * Return: 0 or a negative errno; on error the device is left untouched.
+ */
+int dmaverify_attach(struct device *dev)
+{
+	return dmaverify_attach_mode(dev, dmaverify_mode);
 }
 
 /* A device leaves: unhook it if it is still hooked. */
@@ -358,6 +456,21 @@ int dmaverify_attach_device(struct device *dev)
 	return dmaverify_attach(dev);
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_attach_device);
+
+/**
+ * dmaverify_attach_device_mode() - verify a device in a given mode
+ * @dev: a device with a DMA mask, not yet doing DMA
+ * @mode: &enum dmaverify_mode
+ *
+ * For KUnit: observe-only mode tested on kernels that can interpose too.
+ *
+ * Return: 0 or a negative errno.
+ */
+int dmaverify_attach_device_mode(struct device *dev, int mode)
+{
+	return dmaverify_attach_mode(dev, mode);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_attach_device_mode);
 
 /**
  * dmaverify_detach_device() - release and unhook a device now

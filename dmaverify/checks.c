@@ -26,10 +26,14 @@
  * @is_free: the call frees a coherent buffer
  *
  * Must run before dmaverify takes any lock or disables preemption itself.
+ * An observed device is checked from a kprobe handler, which runs with
+ * preemption disabled: only interrupts and softirq/hardirq context count.
  */
 void dmaverify_check_context(struct dmaverify_dev *ctx, bool may_sleep_alloc,
 			     bool is_free)
 {
+	bool irqs_off = irqs_disabled();
+
 	if (in_nmi()) {
 		if (dmaverify_check_on(DV_CALL_IN_NMI))
 			dmaverify_violation(ctx, DV_CALL_IN_NMI, NULL, 0, 0, DMA_NONE,
@@ -41,18 +45,18 @@ void dmaverify_check_context(struct dmaverify_dev *ctx, bool may_sleep_alloc,
 		 * Without CONFIG_PREEMPT_COUNT a spinlock leaves no trace that
 		 * could be checked, so only what is always visible counts.
 		 */
-		bool atomic = IS_ENABLED(CONFIG_PREEMPT_COUNT) ? !preemptible() :
-			      (irqs_disabled() || in_interrupt());
+		bool atomic = IS_ENABLED(CONFIG_PREEMPT_COUNT) && !ctx->observe ?
+			      !preemptible() : (irqs_off || in_interrupt());
 
 		if (atomic)
 			dmaverify_violation(ctx, DV_ALLOC_ATOMIC, NULL, 0, 0, DMA_NONE,
 					    "GFP flags allow sleeping, but %s",
 					    in_hardirq() ? "in hardirq" :
 					    in_serving_softirq() ? "in softirq" :
-					    irqs_disabled() ? "interrupts are disabled" :
+					    irqs_off ? "interrupts are disabled" :
 					    "preemption is disabled");
 	}
-	if (is_free && (irqs_disabled() || in_hardirq()) &&
+	if (is_free && (irqs_off || in_hardirq()) &&
 	    dmaverify_check_on(DV_FREE_IRQS_OFF))
 		dmaverify_violation(ctx, DV_FREE_IRQS_OFF, NULL, 0, 0, DMA_NONE,
 				    "%s", in_hardirq() ? "in hardirq" :
@@ -164,7 +168,8 @@ bool dmaverify_check_map_buffer(struct dmaverify_dev *ctx, phys_addr_t phys,
 				    phys_overlaps(phys, size, text_start, text_end) ?
 				    "text" : "read-only data");
 	if (dmaverify_check_on(DV_MAP_TOO_LARGE)) {
-		size_t max = dma_max_mapping_size(ctx->twin);
+		/* An observed device has no twin: its own DMA path is intact. */
+		size_t max = dma_max_mapping_size(ctx->twin ?: ctx->dev);
 
 		if (size > max)
 			dmaverify_violation(ctx, DV_MAP_TOO_LARGE, NULL, phys, size,
@@ -192,7 +197,12 @@ void dmaverify_check_overlap(struct dmaverify_dev *ctx, phys_addr_t phys,
 
 	if (dir == DMA_TO_DEVICE || !size || !dmaverify_check_on(DV_OVERLAP))
 		return;
-	if (dmaverify_find_overlap(&ctx->tracker, phys, size, &other))
+	if (!dmaverify_find_overlap(&ctx->tracker, phys, size, &other))
+		return;
+	/* A missed unmap would leave a stale mapping to overlap with. */
+	if (dmaverify_observe_stale(ctx, &other))
+		atomic_long_inc(&ctx->unverifiable);
+	else
 		dmaverify_violation(ctx, DV_OVERLAP, &other, phys, size, dir,
 				    "%zu bytes %s at physical %pa overlap a mapping the device may also write",
 				    size, dmaverify_dir_name(dir), &phys);

@@ -264,6 +264,44 @@ static const struct kernel_param_ops action_ops = {
 module_param_cb(action, &action_ops, NULL, 0644);
 MODULE_PARM_DESC(action, "On a violation: warn (report and taint, default), log (report only) or panic (report, then panic: the 0xE6 bug check)");
 
+/* === Mode === */
+
+int dmaverify_mode = DV_MODE_AUTO;
+
+static const char * const mode_names[] = {
+	[DV_MODE_AUTO] = "auto",
+	[DV_MODE_OPS] = "ops",
+	[DV_MODE_OBSERVE] = "observe",
+};
+
+static int mode_set(const char *val, const struct kernel_param *kp)
+{
+	int m = sysfs_match_string(mode_names, val);
+
+	if (m < 0) {
+		pr_err("mode=: '%s' is not one of auto, ops, observe\n", val);
+		return -EINVAL;
+	}
+	if (m == DV_MODE_OPS && !dmaverify_interposer_available()) {
+		pr_err("mode=ops: this kernel has no per-device dma_map_ops (CONFIG_ARCH_HAS_DMA_OPS)\n");
+		return -EINVAL;
+	}
+	dmaverify_mode = m;
+	return 0;
+}
+
+static int mode_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", mode_names[dmaverify_mode]);
+}
+
+static const struct kernel_param_ops mode_ops = {
+	.set = mode_set,
+	.get = mode_get,
+};
+module_param_cb(mode, &mode_ops, NULL, 0444);
+MODULE_PARM_DESC(mode, "How calls are seen: auto (default: ops where the kernel has per-device dma_map_ops, else observe), ops (interpose: every check, redzones, bounce buffers) or observe (kprobes on the DMA API: tracking checks only, the calls go through unchanged)");
+
 /* === Checks === */
 
 /*
@@ -458,8 +496,11 @@ static int __init dmaverify_init(void)
 		char buf[MAX_DRIVERS * DRIVER_NAME_MAX];
 
 		dmaverify_drivers_show(buf, sizeof(buf));
-		pr_info("loaded: verifying drivers [%s], action %s\n", buf,
-			action_names[dmaverify_action]);
+		pr_info("loaded: verifying drivers [%s], action %s, mode %s\n",
+			buf, action_names[dmaverify_action],
+			dmaverify_mode != DV_MODE_AUTO ? mode_names[dmaverify_mode] :
+			dmaverify_interposer_available() ? "auto (ops)" :
+			"auto (observe: no per-device dma_map_ops in this kernel)");
 	}
 	if (dmaverify_rebind)
 		dmaverify_rebind_selected(NULL);
@@ -474,6 +515,7 @@ err:
 static void __exit dmaverify_exit(void)
 {
 	dmaverify_detach_all();
+	dmaverify_observe_exit();
 	dmaverify_redzone_exit();
 	dmaverify_debugfs_exit();
 	dmaverify_tracker_cache_exit();

@@ -42,9 +42,10 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 {
 	int k, v;
 
-	seq_printf(seq, "device %s driver %s state %s\n", dev_name(ctx->dev),
+	seq_printf(seq, "device %s driver %s state %s mode %s\n", dev_name(ctx->dev),
 		   ctx->driver,
-		   READ_ONCE(ctx->state) == DV_STATE_ATTACHED ? "attached" : "released");
+		   READ_ONCE(ctx->state) == DV_STATE_ATTACHED ? "attached" : "released",
+		   ctx->observe ? "observe" : "ops");
 	for (k = 0; k < DV_KIND_COUNT; k++) {
 		struct dmaverify_kind_stats *s = &ctx->kinds[k];
 
@@ -58,6 +59,11 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 		   atomic_long_read(&ctx->tracker.count),
 		   atomic_long_read(&ctx->untracked_total),
 		   atomic_long_read(&ctx->untracked));
+	if (ctx->observe)
+		seq_printf(seq, "  observer: missed %lu calls since load (%lu creations since attach), unverifiable %ld\n",
+			   dmaverify_observe_missed(),
+			   dmaverify_observe_missed_creations() - ctx->missed_base,
+			   atomic_long_read(&ctx->unverifiable));
 	for (v = 0; v < DV_VIOLATION_COUNT; v++) {
 		long n = atomic_long_read(&ctx->violations[v]);
 
@@ -90,6 +96,7 @@ static int stats_show(struct seq_file *seq, void *unused)
 				   dmaverify_codes[v].code, dmaverify_codes[v].sub,
 				   dmaverify_codes[v].slug,
 				   atomic_long_read(&dmaverify_total_violations[v]));
+	dmaverify_observe_show(seq);
 	mutex_lock(&dmaverify_devices_lock);
 	list_for_each_entry(ctx, &dmaverify_devices, list)
 		show_dev_stats(seq, ctx);

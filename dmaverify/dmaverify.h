@@ -243,6 +243,13 @@ struct dmaverify_kind_stats {
  * @freed: the last released objects, to report "freed by" on a double free
  * @freed_head: next slot of @freed
  * @rcu: deferred free
+ * @observe: observed through kprobes (observe.c), not interposed: no @ops,
+ *	no @twin, no redzones or bounce buffers
+ * @observe_node: entry in the observer's table of devices
+ * @missed_base: creating calls the observer had missed when the device was
+ *	attached; a different count now means the tracker may lack objects
+ * @unverifiable: findings not reported because the observer had missed
+ *	calls (unknown releases, leaks and overlaps of possibly stale objects)
  */
 struct dmaverify_dev {
 	struct dma_map_ops ops;
@@ -267,8 +274,13 @@ struct dmaverify_dev {
 	struct dmaverify_freed freed[DV_FREED_RING];
 	unsigned int freed_head;
 	struct rcu_head rcu;
+	bool observe;
+	struct hlist_node observe_node;
+	unsigned long missed_base;
+	atomic_long_t unverifiable;
 };
 
+/* The context of an interposed device, from inside its dma_map_ops. */
 static inline struct dmaverify_dev *dmaverify_dev_of(struct device *dev)
 {
 	return container_of(get_dma_ops(dev), struct dmaverify_dev, ops);
@@ -317,6 +329,9 @@ static inline bool dmaverify_check_on(enum dmaverify_violation v)
 /* === Stacks (stack.c) === */
 
 unsigned long dmaverify_save_stack(void);
+bool dmaverify_own_frame(unsigned long ip);
+void dmaverify_set_observed_caller(unsigned long ip);
+unsigned int dmaverify_stack_start(unsigned long *entries, unsigned int nr);
 unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 				   unsigned int max);
 int dmaverify_stack_init(void);
@@ -342,6 +357,8 @@ bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
 typedef void (*dmaverify_obj_fn)(const struct dmaverify_obj *obj, void *arg);
 unsigned long dmaverify_tracker_for_each(struct dmaverify_tracker *t,
 					 dmaverify_obj_fn fn, void *arg);
+unsigned long dmaverify_tracker_walk_locked(struct dmaverify_tracker *t,
+					    dmaverify_obj_fn fn, void *arg);
 int dmaverify_tracker_cache_init(void);
 void dmaverify_tracker_cache_exit(void);
 
@@ -415,6 +432,7 @@ bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 
 /* Attach a device directly (KUnit; the bus notifier does it otherwise). */
 int dmaverify_attach_device(struct device *dev);
+int dmaverify_attach_device_mode(struct device *dev, int mode);
 void dmaverify_detach_device(struct device *dev);
 void dmaverify_release_device(struct device *dev);
 extern atomic_t dmaverify_test_fail_allocs;
@@ -499,8 +517,65 @@ extern struct fault_attr dmaverify_fail_track;
 extern struct fault_attr dmaverify_fail_bounce;
 #endif
 
-/* Statistics helpers. */
+/* === Object life (objects.c) === */
+
+/*
+ * Whether to check and track this call.  Not from NMI: the tracker's locks
+ * may be held by the code the NMI interrupted.  An NMI call is reported
+ * (0x14) and forwarded untracked.
+ */
+static __always_inline bool dmaverify_verifying(void)
+{
+	return READ_ONCE(dmaverify_enabled) && !in_nmi();
+}
+
 void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size);
 void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size);
+void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj);
+void dmaverify_track_new(struct dmaverify_dev *ctx,
+			 const struct dmaverify_obj *tmpl);
+bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
+			       enum dmaverify_violation v, int kind,
+			       unsigned long key, size_t size, int dir);
+void dmaverify_released(struct dmaverify_dev *ctx, struct dmaverify_obj *obj);
+bool dmaverify_used_failed_mapping(struct dmaverify_dev *ctx, dma_addr_t addr,
+				   size_t size, int dir);
+struct dmaverify_obj *dmaverify_find_release(struct dmaverify_dev *ctx,
+					     enum dmaverify_violation unknown,
+					     int kind, dma_addr_t key,
+					     size_t size, int dir,
+					     unsigned long cpu_addr,
+					     bool *forward);
+
+/* === Observe-only mode (observe.c) === */
+
+enum dmaverify_mode {
+	DV_MODE_AUTO,		/* dma_map_ops where the kernel has them. */
+	DV_MODE_OPS,		/* Interpose: dma_map_ops (ops.c). */
+	DV_MODE_OBSERVE,	/* Observe: kprobes on the DMA API (observe.c). */
+};
+
+extern int dmaverify_mode;
+bool dmaverify_interposer_available(void);
+int dmaverify_observe_attach(struct dmaverify_dev *ctx);
+void dmaverify_observe_detach(struct dmaverify_dev *ctx);
+unsigned long dmaverify_observe_missed(void);
+void dmaverify_observe_exit(void);
+void dmaverify_observe_forget(struct device *dev);
+void dmaverify_observe_show(struct seq_file *seq);
+
+unsigned long dmaverify_observe_missed_creations(void);
+bool dmaverify_observe_stale(struct dmaverify_dev *ctx,
+			     const struct dmaverify_obj *obj);
+
+/*
+ * Whether the observer may have missed the creation of one of @ctx's
+ * objects: a release it does not know is then not a violation.
+ */
+static inline bool dmaverify_observe_lossy(struct dmaverify_dev *ctx)
+{
+	return ctx->observe &&
+	       dmaverify_observe_missed_creations() != ctx->missed_base;
+}
 
 #endif /* DMAVERIFY_DMAVERIFY_H */

@@ -24,16 +24,6 @@
 
 /* === Common paths === */
 
-/*
- * Whether to check and track this call.  Not from NMI: the tracker's locks
- * may be held by the code the NMI interrupted.  An NMI call is reported
- * (0x14) and forwarded untracked.
- */
-static __always_inline bool verifying(void)
-{
-	return READ_ONCE(dmaverify_enabled) && !in_nmi();
-}
-
 /* Every callback starts here: the device's context, and the release rule. */
 static __always_inline struct dmaverify_dev *enter(struct device *dev)
 {
@@ -85,64 +75,6 @@ static bool inject_failure(void)
 	return every && (atomic_inc_return(&calls) % every) == 0;
 }
 
-void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size)
-{
-	struct dmaverify_kind_stats *s = &ctx->kinds[kind];
-	long now = atomic_long_inc_return(&s->outstanding);
-	long peak = atomic_long_read(&s->peak);
-
-	atomic_long_inc(&s->allocated);
-	atomic_long_add(size, &s->bytes);
-	while (now > peak && !atomic_long_try_cmpxchg(&s->peak, &peak, now))
-		;
-}
-
-void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size)
-{
-	struct dmaverify_kind_stats *s = &ctx->kinds[kind];
-
-	atomic_long_inc(&s->freed);
-	atomic_long_dec(&s->outstanding);
-	atomic_long_sub(size, &s->bytes);
-}
-
-/* Put a filled-in object in the tracker, with its stack. */
-static void track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
-{
-	long total;
-
-	obj->stack = dmaverify_save_stack();
-	obj->when = (u32)jiffies;
-	dmaverify_track(&ctx->tracker, obj);
-
-	total = atomic_long_read(&ctx->tracker.count);
-	if (unlikely(total > READ_ONCE(dmaverify_max_objects)) &&
-	    dmaverify_check_on(DV_TOO_MANY_MAPS))
-		dmaverify_violation(ctx, DV_TOO_MANY_MAPS, obj, obj->key, obj->size,
-				    obj->dir, "%ld objects outstanding, the limit is %u",
-				    total, dmaverify_max_objects);
-}
-
-/*
- * Track a new object.  When dmaverify is disabled or out of memory the
- * object is counted untracked instead: its release is then unknown, and
- * must not be reported (see dmaverify_dev.untracked).
- */
-static void track(struct dmaverify_dev *ctx, struct dmaverify_obj *tmpl)
-{
-	struct dmaverify_obj *obj;
-
-	dmaverify_stats_add(ctx, tmpl->kind, tmpl->size);
-	obj = verifying() ? dmaverify_obj_alloc() : NULL;
-	if (!obj) {
-		atomic_long_inc(&ctx->untracked);
-		atomic_long_inc(&ctx->untracked_total);
-		return;
-	}
-	*obj = *tmpl;
-	track_obj(ctx, obj);
-}
-
 /*
  * An object whose memory dmaverify owns (bounce buffer, redzones): tracked
  * for sure (it cannot be released without dmaverify), and holding a module
@@ -153,7 +85,7 @@ static struct dmaverify_obj *owned_obj(void)
 {
 	struct dmaverify_obj *obj;
 
-	if (!verifying() || !try_module_get(THIS_MODULE))
+	if (!dmaverify_verifying() || !try_module_get(THIS_MODULE))
 		return NULL;
 	obj = dmaverify_obj_alloc();
 	if (!obj)
@@ -167,108 +99,6 @@ static void owned_obj_fail(struct dmaverify_obj *obj)
 	module_put(THIS_MODULE);
 }
 
-/*
- * A release found no tracked object.  If some objects went untracked, this
- * may be one of them: count it off and let the call through.  Otherwise it
- * is a violation and the call is not forwarded.
- *
- * Return: true to forward the call.
- */
-static bool unknown_release(struct dmaverify_dev *ctx, enum dmaverify_violation v,
-			    int kind, unsigned long key, size_t size, int dir)
-{
-	if (atomic_long_add_unless(&ctx->untracked, -1, 0)) {
-		/* Counted at creation: count its release (by the call's word). */
-		dmaverify_stats_sub(ctx, kind, size);
-		return true;
-	}
-	if (!dmaverify_check_on(v))
-		return false;
-	if (v == DV_DOUBLE_UNMAP_SG) {
-		dmaverify_violation(ctx, v, NULL, key, size, dir, "list %p, %s",
-				    (void *)key, dmaverify_dir_name(dir));
-	} else {
-		dma_addr_t addr = key;
-
-		dmaverify_violation(ctx, v, NULL, key, size, dir,
-				    "DMA address %pad, %zu bytes, %s", &addr, size,
-				    dmaverify_dir_name(dir));
-	}
-	return false;
-}
-
-/* The release is done: remember it for double-free reports, free the entry. */
-static void released(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
-{
-	dmaverify_stats_sub(ctx, obj->kind, obj->size);
-	dmaverify_remember_freed(ctx, obj);
-	dmaverify_obj_free(obj);
-}
-
-struct release_match {
-	size_t size;
-	int dir;
-	int kind;
-};
-
-/* Among objects sharing a DMA address, prefer the one the release fits. */
-static bool fits(const struct dmaverify_obj *obj, const void *arg)
-{
-	const struct release_match *m = arg;
-
-	return obj->kind == m->kind && obj->size == m->size && obj->dir == m->dir;
-}
-
-static bool used_failed_mapping(struct dmaverify_dev *ctx, dma_addr_t addr,
-				size_t size, int dir)
-{
-	if (likely(addr != DMA_MAPPING_ERROR))
-		return false;
-	if (dmaverify_check_on(DV_UNCHECKED_ERROR))
-		dmaverify_violation(ctx, DV_UNCHECKED_ERROR, NULL, addr, size, dir,
-				    "DMA_MAPPING_ERROR passed back to the DMA API");
-	return true;
-}
-
-/* Kinds one release function may legitimately mix up and still undo. */
-static bool compatible(int a, int b)
-{
-	return a == b || ((a == DV_KIND_MAP || a == DV_KIND_RESOURCE) &&
-			  (b == DV_KIND_MAP || b == DV_KIND_RESOURCE));
-}
-
-/*
- * The object a release (unmap, free) names, removed from the tracker and
- * checked against the call.  Return: the object (the caller forwards with
- * the object's own size, direction and CPU address), or NULL with *forward
- * saying whether to forward the call as made: an untracked object is let
- * through, an unknown one or one the call cannot release (a coherent buffer
- * passed to an unmap) is not.
- */
-static struct dmaverify_obj *find_release(struct dmaverify_dev *ctx,
-					  enum dmaverify_violation unknown,
-					  int kind, dma_addr_t key, size_t size,
-					  int dir, unsigned long cpu_addr,
-					  bool *forward)
-{
-	struct release_match m = { .size = size, .dir = dir, .kind = kind };
-	struct dmaverify_obj *obj;
-
-	*forward = false;
-	obj = dmaverify_untrack(&ctx->tracker, key, false, fits, &m);
-	if (!obj) {
-		*forward = unknown_release(ctx, unknown, kind, key, size, dir);
-		return NULL;
-	}
-	if (!dmaverify_check_release(ctx, obj, kind, size, dir, cpu_addr, 0) &&
-	    !compatible(obj->kind, kind)) {
-		/* Keep it: the right call will release it later. */
-		dmaverify_track(&ctx->tracker, obj);
-		return NULL;
-	}
-	return obj;
-}
-
 /* === Streaming maps === */
 
 static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
@@ -278,7 +108,7 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 	struct dmaverify_obj tmpl = {};
 	dma_addr_t addr;
 
-	if (kind == DV_KIND_MAP && verifying()) {
+	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
 		dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 			dmaverify_check_overlap(ctx, phys, size, dir);
@@ -297,7 +127,7 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 			if (!dmaverify_bounce_map(ctx, obj, attrs)) {
 				atomic_long_inc(&ctx->bounced);
 				dmaverify_stats_add(ctx, kind, size);
-				track_obj(ctx, obj);
+				dmaverify_track_obj(ctx, obj);
 				return obj->dma;
 			}
 			owned_obj_fail(obj);
@@ -325,7 +155,7 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		tmpl.flags |= DV_OBJ_PHYS_INDEXED;
 	dmaverify_check_dma_addr(ctx, &tmpl, addr, size, false);
-	track(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl);
 	return addr;
 }
 
@@ -335,12 +165,12 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 	struct dmaverify_obj *obj = NULL;
 	bool forward = true;
 
-	if (used_failed_mapping(ctx, addr, size, dir))
+	if (dmaverify_used_failed_mapping(ctx, addr, size, dir))
 		return;
 	/* From NMI: forwarded; the object stays tracked (and may be reported leaked). */
 	if (!in_nmi())
-		obj = find_release(ctx, DV_DOUBLE_UNMAP, kind, addr, size, dir, 0,
-				   &forward);
+		obj = dmaverify_find_release(ctx, DV_DOUBLE_UNMAP, kind, addr,
+					     size, dir, 0, &forward);
 	if (!obj && !forward)
 		return;
 	if (obj) {
@@ -351,7 +181,7 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 		if (obj->flags & DV_OBJ_BOUNCED) {
 			atomic_long_dec(&ctx->bounced);
 			dmaverify_bounce_unmap(ctx, obj, attrs);
-			released(ctx, obj);
+			dmaverify_released(ctx, obj);
 			module_put(THIS_MODULE);
 			return;
 		}
@@ -366,7 +196,7 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 		dma_unmap_page_attrs(ctx->twin, addr, size, dir, attrs);
 #endif
 	if (obj)
-		released(ctx, obj);
+		dmaverify_released(ctx, obj);
 }
 
 #ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
@@ -443,7 +273,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	int i, ret;
 
 	for_each_sg(sgl, s, nents, i) {
-		if (verifying()) {
+		if (dmaverify_verifying()) {
 			dmaverify_check_map_buffer(ctx, sg_phys(s), NULL, s->length,
 						   dir);
 			if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
@@ -469,7 +299,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 				atomic_long_inc(&ctx->bounced);
 				obj->csum = dmaverify_sg_csum(sgl, nents);
 				dmaverify_stats_add(ctx, DV_KIND_SG, total);
-				track_obj(ctx, obj);
+				dmaverify_track_obj(ctx, obj);
 				return nents;
 			}
 			owned_obj_fail(obj);
@@ -480,7 +310,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	if (ret)
 		return ret;
 
-	if (verifying())
+	if (dmaverify_verifying())
 		dmaverify_check_sg_segments(ctx, sgl, sgt.nents);
 	tmpl.key = (unsigned long)sgl;
 	tmpl.dma = sg_dma_address(sgl);
@@ -491,7 +321,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	tmpl.nents = nents;
 	tmpl.mapped = sgt.nents;
 	tmpl.csum = dmaverify_sg_csum(sgl, nents);
-	track(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl);
 	return sgt.nents;
 }
 
@@ -518,8 +348,9 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 						    dmaverify_kind_names[other.kind]);
 			return;
 		}
-		if (!unknown_release(ctx, DV_DOUBLE_UNMAP_SG, DV_KIND_SG,
-				     (unsigned long)sgl, sg_total(sgl, nents), dir))
+		if (!dmaverify_unknown_release(ctx, DV_DOUBLE_UNMAP_SG, DV_KIND_SG,
+					       (unsigned long)sgl,
+					       sg_total(sgl, nents), dir))
 			return;
 	} else if (!dmaverify_check_release(ctx, obj, DV_KIND_SG, 0, dir,
 					    (unsigned long)sgl, nents)) {
@@ -529,13 +360,13 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 	if (obj && (obj->flags & DV_OBJ_BOUNCED)) {
 		atomic_long_dec(&ctx->bounced);
 		dmaverify_bounce_unmap_sg(ctx, obj, sgl, attrs);
-		released(ctx, obj);
+		dmaverify_released(ctx, obj);
 		module_put(THIS_MODULE);
 		return;
 	}
 	dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
 	if (obj)
-		released(ctx, obj);
+		dmaverify_released(ctx, obj);
 }
 
 /* === Syncs === */
@@ -549,9 +380,9 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 {
 	struct dmaverify_obj obj;
 
-	if (used_failed_mapping(ctx, addr, *size, dir))
+	if (dmaverify_used_failed_mapping(ctx, addr, *size, dir))
 		return false;
-	if (!verifying()) {
+	if (!dmaverify_verifying()) {
 		/* Bounced data must still move, checks or not. */
 		if (!atomic_long_read(&ctx->bounced) || in_nmi() ||
 		    (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
@@ -609,7 +440,7 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 {
 	struct dmaverify_obj obj;
 
-	if (!verifying()) {
+	if (!dmaverify_verifying()) {
 		if (!atomic_long_read(&ctx->bounced) || in_nmi() ||
 		    !dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj) ||
 		    !(obj.flags & DV_OBJ_BOUNCED))
@@ -682,7 +513,7 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 				*dma_handle = obj->dma;
 				dmaverify_check_dma_addr(ctx, obj, obj->dma, size, true);
 				dmaverify_stats_add(ctx, DV_KIND_COHERENT, size);
-				track_obj(ctx, obj);
+				dmaverify_track_obj(ctx, obj);
 				sleeper_out(ctx);
 				return cpu;
 			}
@@ -701,7 +532,7 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 	tmpl.kind = DV_KIND_COHERENT;
 	tmpl.dir = DMA_BIDIRECTIONAL;
 	dmaverify_check_dma_addr(ctx, &tmpl, *dma_handle, size, true);
-	track(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl);
 	sleeper_out(ctx);
 	return cpu;
 }
@@ -717,15 +548,16 @@ static void dmaverify_free(struct device *dev, size_t size, void *cpu,
 		dmaverify_check_context(ctx, false, true);
 	sleeper_in(ctx);
 	enter(dev);
-	obj = find_release(ctx, DV_DOUBLE_FREE, DV_KIND_COHERENT, dma, size,
-			   DMA_BIDIRECTIONAL, (unsigned long)cpu, &forward);
+	obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_COHERENT, dma,
+				     size, DMA_BIDIRECTIONAL, (unsigned long)cpu,
+				     &forward);
 	if (obj && (obj->flags & DV_OBJ_REDZONED)) {
 		dmaverify_redzone_free(ctx, obj, attrs);
-		released(ctx, obj);
+		dmaverify_released(ctx, obj);
 		module_put(THIS_MODULE);
 	} else if (obj) {
 		dma_free_attrs(ctx->twin, obj->size, (void *)obj->phys, dma, attrs);
-		released(ctx, obj);
+		dmaverify_released(ctx, obj);
 	} else if (forward) {
 		dma_free_attrs(ctx->twin, size, cpu, dma, attrs);
 	}
@@ -757,7 +589,7 @@ static struct page *dmaverify_alloc_pages(struct device *dev, size_t size,
 	tmpl.kind = DV_KIND_PAGES;
 	tmpl.dir = dir;
 	dmaverify_check_dma_addr(ctx, &tmpl, *dma_handle, size, true);
-	track(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl);
 	sleeper_out(ctx);
 	return page;
 }
@@ -772,11 +604,11 @@ static void dmaverify_free_pages(struct device *dev, size_t size,
 
 	sleeper_in(ctx);
 	enter(dev);
-	obj = find_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES, dma, size, dir, 0,
-			   &forward);
+	obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES, dma,
+				     size, dir, 0, &forward);
 	if (obj) {
 		dma_free_pages(ctx->twin, obj->size, page, dma, obj->dir);
-		released(ctx, obj);
+		dmaverify_released(ctx, obj);
 	} else if (forward) {
 		dma_free_pages(ctx->twin, size, page, dma, dir);
 	}

@@ -172,56 +172,77 @@ static bool find_corruption(const u8 *p, size_t len, u8 byte, size_t *first,
 	return true;
 }
 
-/* Report a redzone corruption: at a call, or found by a scan. */
-static void report_redzone(struct dmaverify_dev *ctx, enum dmaverify_violation v,
-			   const struct dmaverify_obj *obj, bool scan,
-			   const char *detail)
+/* A corrupted redzone, described for the report. */
+struct redzone_finding {
+	enum dmaverify_violation v;
+	char detail[200];
+};
+
+/*
+ * Look at the redzones around [buf, buf + size) inside [start, end) and
+ * describe each corrupted side in @out (before, after).  Reads and formats
+ * only, so that a scan can call it under the tracker's lock.
+ * Return: the number of findings (0: intact).
+ */
+static int inspect_redzones(const u8 *start, const u8 *buf, size_t size,
+			    const u8 *end, const char *when,
+			    struct redzone_finding out[2])
 {
-	if (!dmaverify_check_on(v))
+	size_t first, last, n;
+	int found = 0;
+
+	if (find_corruption(start, buf - start, REDZONE_BYTE, &first, &last)) {
+		size_t before = buf - start;
+
+		n = min_t(size_t, last - first + 1, 16);
+		out[found].v = DV_OVERRUN_BEFORE;
+		snprintf(out[found++].detail, sizeof(out->detail),
+			 "found at %s: %zu bytes before the %zu-byte buffer modified, from offset -%zu to -%zu: %*ph (expected 0x%02x)",
+			 when, last - first + 1, size, before - first, before - last,
+			 (int)n, start + first, REDZONE_BYTE);
+	}
+	if (find_corruption(buf + size, end - (buf + size), REDZONE_BYTE, &first,
+			    &last)) {
+		n = min_t(size_t, last - first + 1, 16);
+		out[found].v = DV_OVERRUN_AFTER;
+		snprintf(out[found++].detail, sizeof(out->detail),
+			 "found at %s: %zu bytes after the %zu-byte buffer modified, at offset %zu to %zu: %*ph (expected 0x%02x)",
+			 when, last - first + 1, size, size + first, size + last,
+			 (int)n, buf + size + first, REDZONE_BYTE);
+	}
+	return found;
+}
+
+/* Report a redzone corruption: at a call, or found by a scan. */
+static void report_redzone(struct dmaverify_dev *ctx,
+			   const struct dmaverify_obj *obj, bool scan,
+			   const struct redzone_finding *f)
+{
+	if (!dmaverify_check_on(f->v))
 		return;
 	if (scan)
-		dmaverify_violation_found(ctx, v, obj, "%s", detail);
+		dmaverify_violation_found(ctx, f->v, obj, "%s", f->detail);
 	else
-		dmaverify_violation(ctx, v, obj, obj->dma, obj->size, obj->dir, "%s",
-				    detail);
+		dmaverify_violation(ctx, f->v, obj, obj->dma, obj->size, obj->dir,
+				    "%s", f->detail);
 }
 
 /*
- * Check the redzones around [buf, buf + size) inside [start, end), report
- * a corruption once per side.  Return: true if intact.
+ * Check the redzones around [buf, buf + size) inside [start, end) at a call
+ * that owns the object, report a corruption once per side.
+ * Return: true if intact.
  */
 static bool check_redzones(struct dmaverify_dev *ctx,
 			   const struct dmaverify_obj *obj, const u8 *start,
 			   const u8 *buf, size_t size, const u8 *end,
 			   const char *when)
 {
-	bool scan = !strcmp(when, "scan");
-	size_t first, last, n;
-	char detail[200];
-	bool ok = true;
+	struct redzone_finding f[2];
+	int i, n = inspect_redzones(start, buf, size, end, when, f);
 
-	if (find_corruption(start, buf - start, REDZONE_BYTE, &first, &last)) {
-		size_t before = buf - start;
-
-		n = min_t(size_t, last - first + 1, 16);
-		snprintf(detail, sizeof(detail),
-			 "found at %s: %zu bytes before the %zu-byte buffer modified, from offset -%zu to -%zu: %*ph (expected 0x%02x)",
-			 when, last - first + 1, size, before - first, before - last,
-			 (int)n, start + first, REDZONE_BYTE);
-		report_redzone(ctx, DV_OVERRUN_BEFORE, obj, scan, detail);
-		ok = false;
-	}
-	if (find_corruption(buf + size, end - (buf + size), REDZONE_BYTE, &first,
-			    &last)) {
-		n = min_t(size_t, last - first + 1, 16);
-		snprintf(detail, sizeof(detail),
-			 "found at %s: %zu bytes after the %zu-byte buffer modified, at offset %zu to %zu: %*ph (expected 0x%02x)",
-			 when, last - first + 1, size, size + first, size + last,
-			 (int)n, buf + size + first, REDZONE_BYTE);
-		report_redzone(ctx, DV_OVERRUN_AFTER, obj, scan, detail);
-		ok = false;
-	}
-	return ok;
+	for (i = 0; i < n; i++)
+		report_redzone(ctx, obj, false, &f[i]);
+	return !n;
 }
 
 /* === Bounce buffers === */
@@ -651,14 +672,36 @@ void dmaverify_reclaim(struct dmaverify_dev *ctx)
 
 /* === Scans === */
 
+/*
+ * A scan looks at the redzones of live coherent buffers, which their driver
+ * may free at any moment: under the tracker's lock, so that the memory is
+ * still the buffer's.  Findings are reported after the walk; more than fit
+ * here are found again by the next scan.
+ */
+struct scan_state {
+	unsigned int n;
+	struct {
+		struct dmaverify_obj obj;
+		struct redzone_finding f;
+	} found[8];
+};
+
 static void scan_obj(const struct dmaverify_obj *obj, void *arg)
 {
+	struct scan_state *st = arg;
+	struct redzone_finding f[2];
 	u8 *start, *buf, *end;
+	int i, n;
 
 	if (!(obj->flags & DV_OBJ_REDZONED))
 		return;
 	redzone_geometry(obj, &start, &buf, &end);
-	check_redzones(arg, obj, start, buf, obj->size, end, "scan");
+	n = inspect_redzones(start, buf, obj->size, end, "scan", f);
+	for (i = 0; i < n && st->n < ARRAY_SIZE(st->found); i++, st->n++) {
+		st->found[st->n].obj = *obj;
+		st->found[st->n].obj.next = NULL;
+		st->found[st->n].f = f[i];
+	}
 }
 
 /**
@@ -671,10 +714,18 @@ static void scan_obj(const struct dmaverify_obj *obj, void *arg)
 void dmaverify_scan_dev(struct dmaverify_dev *ctx)
 {
 	struct dmaverify_bounce *b;
+	struct scan_state *st;
 	unsigned long flags;
+	unsigned int i;
 	LIST_HEAD(list);
 
-	dmaverify_tracker_for_each(&ctx->tracker, scan_obj, ctx);
+	st = kzalloc(sizeof(*st), GFP_KERNEL);
+	if (st) {
+		dmaverify_tracker_walk_locked(&ctx->tracker, scan_obj, st);
+		for (i = 0; i < st->n; i++)
+			report_redzone(ctx, &st->found[i].obj, true, &st->found[i].f);
+		kfree(st);
+	}
 	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
 	list_splice_init(&ctx->quarantine, &list);
 	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);

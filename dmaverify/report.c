@@ -166,27 +166,13 @@ static __printf(2, 3) void out(struct seq_file *seq, const char *fmt, ...)
 	va_end(args);
 }
 
-/* Is @ip a frame of dmaverify itself or of the DMA API core? */
-static bool own_frame(unsigned long ip)
-{
-	char sym[KSYM_NAME_LEN + 32];
-
-	if (within_module(ip, THIS_MODULE))
-		return true;
-	snprintf(sym, sizeof(sym), "%ps", (void *)ip);
-	return str_has_prefix(sym, "dma_") || str_has_prefix(sym, "__dma_") ||
-	       str_has_prefix(sym, "debug_dma_") ||
-	       str_has_prefix(sym, "dmam_") || str_has_prefix(sym, "dmaverify_") ||
-	       str_has_prefix(sym, "stack_trace_save");
-}
-
 /* Frames to skip so that a stack starts at the caller of the DMA API. */
 static unsigned int skipnr(const unsigned long *entries, unsigned int nr)
 {
 	unsigned int i;
 
 	for (i = 0; i < nr; i++)
-		if (!own_frame(entries[i]))
+		if (!dmaverify_own_frame(entries[i]))
 			return i;
 	return 0;
 }
@@ -408,7 +394,7 @@ void dmaverify_report(const struct dmaverify_report *r)
 	atomic_long_inc(&r->ctx->violations[r->v]);
 	atomic_long_inc(&dmaverify_total_violations[r->v]);
 	nr = stack_trace_save(entries, ARRAY_SIZE(entries), 1);
-	skip = skipnr(entries, nr);
+	skip = dmaverify_stack_start(entries, nr);
 	ip = nr ? entries[skip] : 0;
 	trace_violation(r->ctx->dev, r->ctx->driver, c->code, c->sub, c->slug,
 			r->addr, ip);
@@ -452,7 +438,7 @@ void dmaverify_report(const struct dmaverify_report *r)
 	if (r->detail)
 		out(NULL, ": %s", r->detail);
 	out(NULL, "\n");
-	print_stack(NULL, entries, nr);
+	print_stack(NULL, entries + skip, nr - skip);
 	if (r->obj) {
 		out(NULL, "\n");
 		dmaverify_print_obj(NULL, r->obj);

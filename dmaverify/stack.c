@@ -31,31 +31,63 @@
 #define DV_STACK_RAW	1UL
 
 /*
- * Frames of the DMA core (dma_map_page_attrs(), __dma_map_sg_attrs(), ...)
- * are told from the driver's by name.  Looking a symbol up is slow, so the
- * answer is cached per return address in a small direct-mapped table: a
- * handful of call sites in the DMA core and in the verified drivers fill
- * it, and a collision only costs another lookup.  Bit 0 of an entry says
- * "DMA core".
+ * Frames above the driver's: dmaverify's own, the DMA core's
+ * (dma_map_page_attrs(), __dma_map_sg_attrs(), ...) and, in observe-only
+ * mode, those of kprobes and ftrace that run the observer.  The core's and
+ * the probes' are told by name.  Looking a symbol up is slow, so the answer
+ * is cached per return address in a small direct-mapped table: a handful of
+ * call sites in the DMA core and in the verified drivers fill it, and a
+ * collision only costs another lookup.  Bit 0 of an entry says "not the
+ * driver's".
  */
 #define IP_CACHE_BITS	8
 static unsigned long ip_cache[1 << IP_CACHE_BITS];
 
-static bool dma_core_frame(unsigned long ip)
+static const char *const own_prefixes[] = {
+	"dma_", "__dma_", "dmam_", "debug_dma_", "dmaverify_",
+	"stack_trace_save",
+	/* kprobes on ftrace, kretprobes and their trampolines */
+	"kprobe_", "kretprobe_", "__kretprobe", "pre_handler_kretprobe",
+	"aggr_pre_handler", "rethook_", "arch_rethook", "ftrace_", "__ftrace",
+	"arch_ftrace",
+};
+
+static bool own_symbol(unsigned long ip)
+{
+	char sym[KSYM_SYMBOL_LEN];
+	int i;
+
+	sprint_symbol_no_offset(sym, ip);
+	/* No symbol: an ftrace or kprobe trampoline page. */
+	if (str_has_prefix(sym, "0x"))
+		return true;
+	for (i = 0; i < ARRAY_SIZE(own_prefixes); i++)
+		if (str_has_prefix(sym, own_prefixes[i]))
+			return true;
+	return false;
+}
+
+/**
+ * dmaverify_own_frame() - whether a frame is above the DMA API's caller
+ * @ip: a return address
+ *
+ * Return: true for frames of dmaverify, of the DMA core and of the probes
+ * that run dmaverify in observe-only mode.
+ */
+bool dmaverify_own_frame(unsigned long ip)
 {
 	unsigned long *slot = &ip_cache[hash_long(ip, IP_CACHE_BITS)];
 	unsigned long cached = READ_ONCE(*slot);
-	char sym[KSYM_SYMBOL_LEN];
-	bool core;
+	bool own;
 
+	if (within_module(ip, THIS_MODULE))
+		return true;
 	if ((cached & ~1UL) == (ip & ~1UL) && cached)
 		return cached & 1;
-	sprint_symbol_no_offset(sym, ip);
-	core = str_has_prefix(sym, "dma_") || str_has_prefix(sym, "__dma_") ||
-	       str_has_prefix(sym, "dmam_") || str_has_prefix(sym, "debug_dma_");
+	own = own_symbol(ip);
 	/* Addresses one byte apart are in the same function: same answer. */
-	WRITE_ONCE(*slot, (ip & ~1UL) | core);
-	return core;
+	WRITE_ONCE(*slot, (ip & ~1UL) | own);
+	return own;
 }
 
 /* Frames of dmaverify and of the DMA core at the top of @entries. */
@@ -64,10 +96,63 @@ static unsigned int own_frames(const unsigned long *entries, unsigned int nr)
 	unsigned int i;
 
 	for (i = 0; i < nr; i++)
-		if (!within_module(entries[i], THIS_MODULE) &&
-		    !dma_core_frame(entries[i]))
+		if (!dmaverify_own_frame(entries[i]))
 			break;
 	return i < nr ? i : 0;
+}
+
+/*
+ * In observe-only mode a handler runs at the probed function's entry,
+ * before the function set up its frame: a frame-pointer unwinder goes from
+ * the probe's trampoline straight to the caller's caller, and the line that
+ * called the DMA API would be lost.  The observer records that return
+ * address here for the time its handler runs (preemption is disabled
+ * there), tagged with the context it runs in, so that an interrupt on the
+ * same CPU does not take it for its own.
+ */
+static DEFINE_PER_CPU(unsigned long, observed_caller);
+static DEFINE_PER_CPU(unsigned int, observed_level);
+
+static unsigned int context_level(void)
+{
+	return preempt_count() & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK);
+}
+
+/**
+ * dmaverify_set_observed_caller() - the DMA API's caller, seen by a probe
+ * @ip: the probed function's return address, or 0 when the handler ends
+ *
+ * Context: a kprobe handler (preemption disabled).
+ */
+void dmaverify_set_observed_caller(unsigned long ip)
+{
+	this_cpu_write(observed_level, context_level());
+	this_cpu_write(observed_caller, ip);
+}
+
+/**
+ * dmaverify_stack_start() - where the DMA API's caller is in a stack trace
+ * @entries: frames from stack_trace_save(); one may be replaced
+ * @nr: their number
+ *
+ * Skips dmaverify's, the DMA core's and the probes' frames, and puts back
+ * the caller an observer recorded if the unwinder missed it.
+ *
+ * Return: the index of the first frame of the driver.
+ */
+unsigned int dmaverify_stack_start(unsigned long *entries, unsigned int nr)
+{
+	unsigned int skip = own_frames(entries, nr);
+	unsigned long caller = 0;
+
+	preempt_disable_notrace();
+	if (this_cpu_read(observed_level) == context_level())
+		caller = this_cpu_read(observed_caller);
+	preempt_enable_notrace();
+	if (!caller || !skip || entries[skip] == caller)
+		return skip;
+	entries[skip - 1] = caller;
+	return skip - 1;
 }
 
 /**
@@ -81,10 +166,10 @@ noinline unsigned long dmaverify_save_stack(void)
 	unsigned int want = READ_ONCE(dmaverify_stack_depth);
 	unsigned int nr, skip;
 
-	/* Room for dmaverify's and the DMA core's frames on top. */
-	nr = stack_trace_save(entries, min_t(unsigned int, max(want, 1U) + 8,
+	/* Room for dmaverify's, the DMA core's and the probes' frames on top. */
+	nr = stack_trace_save(entries, min_t(unsigned int, max(want, 1U) + 12,
 					     DV_MAX_STACK), 1);
-	skip = own_frames(entries, nr);
+	skip = dmaverify_stack_start(entries, nr);
 	if (skip >= nr)
 		return 0;
 #ifdef DMAVERIFY_HAVE_STACK_DEPOT

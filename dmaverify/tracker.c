@@ -418,3 +418,36 @@ unsigned long dmaverify_tracker_for_each(struct dmaverify_tracker *t,
 	return n;
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_tracker_for_each);
+
+/**
+ * dmaverify_tracker_walk_locked() - call @fn on each object, in place
+ * @t: the device's tracker
+ * @fn: called with the object's bucket lock held (a raw spinlock, interrupts
+ *	off): it must not sleep, allocate or print
+ * @arg: passed to @fn
+ *
+ * For looking at the memory of an object (its redzones): while the lock is
+ * held the object cannot be released, so its buffer cannot be freed and
+ * reused under @fn, which a copy (dmaverify_tracker_for_each()) allows.
+ *
+ * Return: the number of objects visited.
+ */
+unsigned long dmaverify_tracker_walk_locked(struct dmaverify_tracker *t,
+					    dmaverify_obj_fn fn, void *arg)
+{
+	unsigned long n = 0, flags;
+	size_t b, nb = 1UL << t->bits;
+
+	for (b = 0; t->keys && b < nb; b++) {
+		struct dmaverify_obj *obj;
+
+		if (!data_race(t->keys[b]))	/* Racy peek; rechecked below. */
+			continue;
+		raw_spin_lock_irqsave(key_lock(t, b), flags);
+		for (obj = t->keys[b]; obj; obj = obj->next, n++)
+			fn(obj, arg);
+		raw_spin_unlock_irqrestore(key_lock(t, b), flags);
+		cond_resched();
+	}
+	return n;
+}

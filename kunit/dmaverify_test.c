@@ -277,6 +277,8 @@ static int dv_init(struct kunit *test)
 	if (!t)
 		return -ENOMEM;
 	test->priv = t;
+	if (!dmaverify_interposer_available())
+		kunit_skip(test, "no per-device dma_map_ops in this kernel (observe-only)");
 	reset_observed();
 	WRITE_ONCE(dmaverify_enabled, true);
 	WRITE_ONCE(dmaverify_checks, ~0UL);
@@ -1520,8 +1522,237 @@ static struct kunit_suite dmaverify_tracker_suite = {
 	.test_cases = dmaverify_tracker_cases,
 };
 
+/* ===== Observe-only mode ===== */
+
+/*
+ * The same rules seen through kprobes on the DMA API (observe.c) instead of
+ * dma_map_ops, on a dma-direct device: this suite runs on every kernel,
+ * with per-device dma_map_ops or without.  Observed calls are not stopped,
+ * so only violations that are harmless on dma-direct are made for real.
+ */
+
+static struct device *observed_dev(struct kunit *test)
+{
+	struct dv_test *t = test->priv;
+	struct device *dev;
+
+	dev = kunit_device_register(test, "dmaverify-observe");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dev));
+	dev->dma_mask = &dev->coherent_dma_mask;
+	t->parms.max_segment_size = SZ_64K;
+	t->parms.segment_boundary_mask = ULONG_MAX;
+	dev->dma_parms = &t->parms;
+	KUNIT_ASSERT_EQ(test, dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)), 0);
+	KUNIT_ASSERT_EQ(test, dmaverify_attach_device_mode(dev, DV_MODE_OBSERVE), 0);
+	/* Nothing installed on the device: its calls go where they went. */
+	KUNIT_ASSERT_NULL(test, (void *)get_dma_ops(dev));
+	t->dev = dev;
+	return dev;
+}
+
+static int observe_init(struct kunit *test)
+{
+	struct dv_test *t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+
+	if (!t)
+		return -ENOMEM;
+	test->priv = t;
+	if (!IS_ENABLED(CONFIG_KRETPROBES))
+		kunit_skip(test, "no kretprobes in this kernel");
+	reset_observed();
+	WRITE_ONCE(dmaverify_enabled, true);
+	WRITE_ONCE(dmaverify_checks, ~0UL);
+	return 0;
+}
+
+static void test_observe_correct(struct kunit *test)
+{
+	struct device *dev = observed_dev(test);
+	struct scatterlist *sgl = make_sg(test, 3, 512);
+	u8 *buf = kunit_kzalloc(test, 1024, GFP_KERNEL);
+	struct sg_table sgt = { .sgl = sgl, .orig_nents = 3 };
+	dma_addr_t a, c;
+	void *cpu;
+	int n;
+
+	a = dma_map_single(dev, buf, 1024, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_sync_single_for_cpu(dev, a, 1024, DMA_BIDIRECTIONAL);
+	dma_sync_single_range_for_device(dev, a, 512, 512, DMA_BIDIRECTIONAL);
+	n = dma_map_sg(dev, sgl, 3, DMA_TO_DEVICE);
+	KUNIT_ASSERT_GT(test, n, 0);
+	dma_sync_sg_for_device(dev, sgl, 3, DMA_TO_DEVICE);
+	dma_unmap_sg(dev, sgl, 3, DMA_TO_DEVICE);
+	KUNIT_ASSERT_EQ(test, dma_map_sgtable(dev, &sgt, DMA_TO_DEVICE, 0), 0);
+	dma_unmap_sgtable(dev, &sgt, DMA_TO_DEVICE, 0);
+	cpu = dma_alloc_coherent(dev, 8192, &c, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	dma_free_coherent(dev, 8192, cpu, c);
+	dma_unmap_single(dev, a, 1024, DMA_BIDIRECTIONAL);
+	/* And the leak check at release finds nothing outstanding. */
+	dmaverify_release_device(dev);
+	EXPECT_NO_REPORT(test);
+}
+
+static void test_observe_double_unmap(struct kunit *test)
+{
+	struct device *dev = observed_dev(test);
+	void *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 256, DMA_TO_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+	/* Harmless on dma-direct without swiotlb: made for real. */
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_observe_double_unmap);
+	KUNIT_EXPECT_TRUE(test, report_says("released "));
+}
+
+static void test_observe_double_unmap_sg(struct kunit *test)
+{
+	struct device *dev = observed_dev(test);
+	struct scatterlist *sgl = make_sg(test, 2, 128);
+
+	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 2, DMA_FROM_DEVICE), 0);
+	dma_unmap_sg(dev, sgl, 2, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+	dma_unmap_sg(dev, sgl, 2, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP_SG, test_observe_double_unmap_sg);
+}
+
+static void test_observe_wrong_size(struct kunit *test)
+{
+	struct device *dev = observed_dev(test);
+	void *buf = kunit_kzalloc(test, 1024, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 1024, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 1000, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_WRONG_SIZE, test_observe_wrong_size);
+	KUNIT_EXPECT_TRUE(test, report_says("mapped 1024 bytes, released 1000 bytes"));
+}
+
+static void test_observe_sync_unmapped(struct kunit *test)
+{
+	struct device *dev = observed_dev(test);
+	void *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 128, DMA_FROM_DEVICE);
+	dma_sync_single_for_cpu(dev, a, 128, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_SYNC_UNMAPPED, test_observe_sync_unmapped);
+}
+
+static void test_observe_leak(struct kunit *test)
+{
+	struct device *dev = observed_dev(test);
+	void *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE), c;
+	void *cpu = dma_alloc_coherent(dev, 2048, &c, GFP_KERNEL);
+	char title[64];
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	dmaverify_release_device(dev);
+	/* Titled with the creating function, from the stack saved at entry. */
+	KUNIT_EXPECT_EQ(test, READ_ONCE(observed.nreports), 2);
+	snprintf(title, sizeof(title), ") in %s+", __func__);
+	KUNIT_EXPECT_TRUE(test, report_says(title));
+	reset_observed();
+	/* Unobserved again, the buffers are released the plain way. */
+	dmaverify_detach_device(dev);
+	((struct dv_test *)test->priv)->dev = NULL;
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	dma_free_coherent(dev, 2048, cpu, c);
+	EXPECT_NO_REPORT(test);
+}
+
+static void test_observe_use_after_release(struct kunit *test)
+{
+	struct device *dev = observed_dev(test);
+	void *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+	dma_addr_t a;
+
+	dmaverify_release_device(dev);
+	EXPECT_NO_REPORT(test);
+	a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_USE_AFTER_RELEASE, test_observe_use_after_release);
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_USE_AFTER_RELEASE, test_observe_use_after_release);
+}
+
+/* Another device's calls are seen by the probes, and ignored. */
+static void test_observe_other_device(struct kunit *test)
+{
+	struct device *other = kunit_device_register(test, "dmaverify-other");
+	void *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a;
+
+	observed_dev(test);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(other));
+	other->dma_mask = &other->coherent_dma_mask;
+	KUNIT_ASSERT_EQ(test, dma_set_mask_and_coherent(other, DMA_BIT_MASK(64)), 0);
+	a = dma_map_single(other, buf, 256, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(other, a));
+	dma_unmap_single(other, a, 256, DMA_TO_DEVICE);
+	dma_unmap_single(other, a, 256, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
+/*
+ * After the observer missed a creation, an unknown release may be the
+ * release of the object it missed; after it missed a release, an object
+ * created before may be one it missed the release of.  Counted, never
+ * reported.
+ */
+static void test_observe_missed_no_false_report(struct kunit *test)
+{
+	struct device *dev = observed_dev(test);
+	void *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 256, DMA_TO_DEVICE);
+	dma_addr_t b = dma_map_single(dev, buf + 256, 256, DMA_TO_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, b));
+	dmaverify_observe_forget(dev);
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+	/* b may be stale: not a leak, not a wrong size. */
+	dmaverify_release_device(dev);
+	EXPECT_NO_REPORT(test);
+	dmaverify_detach_device(dev);
+	((struct dv_test *)test->priv)->dev = NULL;
+	dma_unmap_single(dev, b, 256, DMA_TO_DEVICE);
+}
+
+static struct kunit_case dmaverify_observe_cases[] = {
+	KUNIT_CASE(test_observe_correct),
+	KUNIT_CASE(test_observe_double_unmap),
+	KUNIT_CASE(test_observe_double_unmap_sg),
+	KUNIT_CASE(test_observe_wrong_size),
+	KUNIT_CASE(test_observe_sync_unmapped),
+	KUNIT_CASE(test_observe_leak),
+	KUNIT_CASE(test_observe_use_after_release),
+	KUNIT_CASE(test_observe_other_device),
+	KUNIT_CASE(test_observe_missed_no_false_report),
+	{}
+};
+
+static struct kunit_suite dmaverify_observe_suite = {
+	.name = "dmaverify_observe",
+	.init = observe_init,
+	.exit = dv_exit,
+	.suite_init = dv_suite_init,
+	.suite_exit = dv_suite_exit,
+	.test_cases = dmaverify_observe_cases,
+};
+
 kunit_test_suites(&dmaverify_param_suite, &dmaverify_tracker_suite,
-		  &dmaverify_suite);
+		  &dmaverify_suite, &dmaverify_observe_suite);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for dmaverify");

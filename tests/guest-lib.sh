@@ -57,10 +57,12 @@ dv_load()
 	step "dmaverify loaded: $(grep '^drivers:' $DV/stats)"
 }
 
-# dv_path DRIVER: the forwarding path(s) of DRIVER's attach lines, one a line.
+# dv_path DRIVER: the forwarding path(s) of DRIVER's attach lines, one a
+# line; "observe" for a device observed through kprobes (mode=observe).
 dv_path()
 {
-	dmesg | sed -n "s/.*dmaverify: verifying DMA of driver $1 (mode: [^,]*, forwarding to \([^)]*\)).*/\1/p" | sort -u
+	dmesg | sed -n -e "s/.*dmaverify: verifying DMA of driver $1 (mode: [^,]*, forwarding to \([^)]*\)).*/\1/p" \
+		-e "s/.*dmaverify: verifying DMA of driver $1 (mode: observe,.*/observe (kprobes)/p" | sort -u
 }
 
 # dv_attached DRIVER: number of attach lines of DRIVER.

@@ -21,8 +21,8 @@ t_fail()
 }
 
 case "$T_KERNEL" in
-test | test-debug | debian-6.1 | debian-6.12 | debian-7) ;;
-*) t_fail "usage: $0 KERNEL (test, debian-6.1, debian-6.12, debian-7)" ;;
+test | test-debug | test-noops | debian-6.1 | debian-6.12 | debian-7) ;;
+*) t_fail "usage: $0 KERNEL (test, test-noops, debian-6.1, debian-6.12, debian-7)" ;;
 esac
 
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dmaverify-$T_NAME.XXXXXX")

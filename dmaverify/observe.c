@@ -1,0 +1,948 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmaverify: observe-only mode, for kernels without per-device dma_map_ops.
+ *
+ * Where dmaverify cannot put its own dma_map_ops on a device (no
+ * CONFIG_ARCH_HAS_DMA_OPS: most arm64 and riscv kernels, x86 without XEN or
+ * the GART driver), it watches the DMA API's exported entry points with
+ * kprobes instead (mode=observe; mode=auto picks it on such kernels).  A
+ * kretprobe on each call that creates an object (map, alloc) checks the
+ * call at entry and tracks the object it returned; a kprobe on each release
+ * and sync checks the call before it runs.  The calls themselves go
+ * through unchanged, so:
+ *
+ *  - a violation is reported, but not prevented (a double unmap still
+ *    reaches the DMA core; action=panic stops the kernel before it does);
+ *  - there are no redzones, bounce buffers or failure injection: those need
+ *    to own the memory the device sees;
+ *  - the calling context is seen from inside a kprobe handler, with
+ *    preemption disabled: "may sleep" is judged by interrupts and
+ *    softirq/hardirq state only, as on kernels without preempt counting.
+ *
+ * The kprobes see every device's calls; a table of observed devices (RCU,
+ * hashed by device) filters them, and a call of another device costs the
+ * probe and one lookup.  The probes are registered when the first device is
+ * observed and stay until unload, so interposed devices never pay for them.
+ *
+ * Kprobes do not nest: a DMA call from an interrupt that arrives while a
+ * handler runs on the same CPU is missed (and counted by the kprobe core).
+ * A missed creation would make its release look unknown, and a missed
+ * release would make a leak: once the observer has missed a call, releases
+ * of unknown objects and leaks are counted as unverifiable, not reported.
+ *
+ * The handlers run from ftrace (kprobes on function entry), never from an
+ * int3 trap, which counts as NMI: registration fails where that is not so.
+ */
+
+#define pr_fmt(fmt) "dmaverify: " fmt
+
+#include <linux/dma-mapping.h>
+#include <linux/hashtable.h>
+#include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/ptrace.h>
+#include <linux/scatterlist.h>
+#include <linux/seq_file.h>
+
+#include "dmaverify.h"
+
+static DEFINE_HASHTABLE(observed, 6);
+static DEFINE_SPINLOCK(observed_lock);
+static DEFINE_MUTEX(probes_lock);
+static bool probes_on;
+
+/* The device's context if it is observed.  Context: RCU read side. */
+static struct dmaverify_dev *observed_ctx(struct device *dev)
+{
+	struct dmaverify_dev *ctx;
+
+	hash_for_each_possible_rcu(observed, ctx, observe_node, (unsigned long)dev)
+		if (ctx->dev == dev)
+			return ctx;
+	return NULL;
+}
+
+static inline unsigned long arg(struct pt_regs *regs, unsigned int n)
+{
+	return regs_get_kernel_argument(regs, n);
+}
+
+/* At the probed function's entry: its return address, the DMA API's caller. */
+static unsigned long caller_of(struct pt_regs *regs)
+{
+#if defined(CONFIG_X86)
+	return regs_get_kernel_stack_nth(regs, 0);
+#elif defined(CONFIG_ARM64)
+	return procedure_link_pointer(regs);
+#else
+	return 0;
+#endif
+}
+
+/* A call of an observed device: the released-driver rule first. */
+static struct dmaverify_dev *enter(struct device *dev)
+{
+	struct dmaverify_dev *ctx = observed_ctx(dev);
+
+	if (ctx && unlikely(READ_ONCE(ctx->state) == DV_STATE_RELEASED) &&
+	    dmaverify_check_on(DV_USE_AFTER_RELEASE))
+		dmaverify_violation(ctx, DV_USE_AFTER_RELEASE, NULL, 0, 0, DMA_NONE,
+				    "driver %s was released from the device",
+				    ctx->driver);
+	return ctx;
+}
+
+/*
+ * Since 6.12, dma_set_mask() (in the driver's probe, after attach) sets
+ * dma_skip_sync on a coherent dma-direct device, and then
+ * dma_need_unmap() tells drivers that they may skip unmapping, which the
+ * block layer does since 6.17: every mapping would look leaked.  An
+ * observed device keeps it clear, as at attach; the flag is written only
+ * when set, so once per dma_set_mask().
+ */
+static void keep_unmaps(struct device *dev)
+{
+#if defined(DMAVERIFY_HAVE_DEV_DMA_SKIP_SYNC_ACCESSOR)
+	if (unlikely(dev_dma_skip_sync(dev)))
+		dv_clear_skip_sync(dev);
+#elif defined(DMAVERIFY_HAVE_DEV_DMA_SKIP_SYNC_FIELD)
+	if (unlikely(dev->dma_skip_sync))
+		dv_clear_skip_sync(dev);
+#endif
+}
+
+/*
+ * What a creating call's entry handler leaves for its return handler: the
+ * device and its context then (a different context at return means the
+ * device was detached meanwhile), the arguments, and the caller's stack.
+ */
+struct call {
+	struct device *dev;
+	struct dmaverify_dev *ctx;
+	unsigned long a[5];
+	unsigned long stack;
+};
+
+static struct call *call_of(struct kretprobe_instance *ri)
+{
+	return (struct call *)ri->data;
+}
+
+/* The context a return handler may use, or NULL.  Context: RCU. */
+static struct dmaverify_dev *returning(struct call *c)
+{
+	struct dmaverify_dev *ctx = observed_ctx(c->dev);
+
+	return ctx == c->ctx ? ctx : NULL;
+}
+
+/*
+ * Start a creating call: 0 to see its return, 1 to let it go.  Context:
+ * RCU read side, held by the caller until it is done with c->ctx.
+ */
+static int begin(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct call *c = call_of(ri);
+
+	c->dev = (struct device *)arg(regs, 0);
+	c->ctx = enter(c->dev);
+	if (!c->ctx)
+		return 1;
+	keep_unmaps(c->dev);
+	c->stack = dmaverify_verifying() ? dmaverify_save_stack() : 0;
+	return 0;
+}
+
+/* === Streaming maps === */
+
+/*
+ * dma_map_phys(dev, phys, size, dir, attrs) where the kernel has it (every
+ * other single map is a wrapper of it); dma_map_page_attrs(dev, page,
+ * offset, size, dir, attrs) and dma_map_resource(dev, phys, size, dir,
+ * attrs) before.
+ */
+static int map_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
+		     phys_addr_t phys, size_t size, int dir, unsigned long attrs,
+		     int kind)
+{
+	struct call *c = call_of(ri);
+	int ret = 1;
+
+	rcu_read_lock();
+	if (begin(ri, regs))
+		goto out;
+	c->a[0] = phys;
+	c->a[1] = size;
+	c->a[2] = dir;
+	c->a[3] = kind;
+	c->a[4] = attrs;
+	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
+		dmaverify_check_map_buffer(c->ctx, phys, NULL, size, dir);
+		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+			dmaverify_check_overlap(c->ctx, phys, size, dir);
+	}
+	ret = 0;
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+#ifdef DMAVERIFY_HAVE_DMA_MAP_PHYS
+static int map_phys_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	unsigned long attrs = arg(regs, 4);
+
+	return map_entry(ri, regs, arg(regs, 1), arg(regs, 2), arg(regs, 3),
+			 attrs, attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
+}
+#else
+static int map_page_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct page *page = (struct page *)arg(regs, 1);
+
+	return map_entry(ri, regs, page_to_phys(page) + arg(regs, 2),
+			 arg(regs, 3), arg(regs, 4), arg(regs, 5), DV_KIND_MAP);
+}
+
+static int map_resource_entry(struct kretprobe_instance *ri,
+			      struct pt_regs *regs)
+{
+	return map_entry(ri, regs, arg(regs, 1), arg(regs, 2), arg(regs, 3),
+			 arg(regs, 4), DV_KIND_RESOURCE);
+}
+#endif
+
+static int map_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct call *c = call_of(ri);
+	dma_addr_t addr = regs_return_value(regs);
+	struct dmaverify_obj tmpl = {};
+	struct dmaverify_dev *ctx;
+
+	if (addr == DMA_MAPPING_ERROR)
+		return 0;
+	rcu_read_lock();
+	ctx = returning(c);
+	if (ctx) {
+		tmpl.key = addr;
+		tmpl.dma = addr;
+		tmpl.phys = c->a[0];
+		tmpl.size = c->a[1];
+		tmpl.dir = c->a[2];
+		tmpl.kind = c->a[3];
+		tmpl.stack = c->stack;
+		/* Device-writable maps go in the physical index, for overlaps. */
+		if (tmpl.kind == DV_KIND_MAP && tmpl.dir != DMA_TO_DEVICE &&
+		    !(c->a[4] & DMA_ATTR_SKIP_CPU_SYNC))
+			tmpl.flags |= DV_OBJ_PHYS_INDEXED;
+		dmaverify_check_dma_addr(ctx, &tmpl, addr, tmpl.size, false);
+		dmaverify_track_new(ctx, &tmpl);
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+/* dma_unmap_{phys,page_attrs,resource}(dev, addr, size, dir, attrs) */
+static void unmap(struct pt_regs *regs, int kind)
+{
+	struct dmaverify_dev *ctx;
+	dma_addr_t addr = arg(regs, 1);
+	size_t size = arg(regs, 2);
+	int dir = arg(regs, 3);
+
+	rcu_read_lock();
+	ctx = enter((struct device *)arg(regs, 0));
+	if (ctx && dmaverify_verifying() &&
+	    !dmaverify_used_failed_mapping(ctx, addr, size, dir)) {
+		struct dmaverify_obj *obj;
+		bool forward;
+
+		obj = dmaverify_find_release(ctx, DV_DOUBLE_UNMAP, kind, addr, size,
+					     dir, 0, &forward);
+		if (obj)
+			dmaverify_released(ctx, obj);
+	}
+	rcu_read_unlock();
+}
+
+#ifdef DMAVERIFY_HAVE_DMA_MAP_PHYS
+static int unmap_phys_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	unmap(regs, arg(regs, 4) & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
+	return 0;
+}
+#else
+static int unmap_page_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	unmap(regs, DV_KIND_MAP);
+	return 0;
+}
+
+static int unmap_resource_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	unmap(regs, DV_KIND_RESOURCE);
+	return 0;
+}
+#endif
+
+/* === Scatter/gather lists === */
+
+static int map_sg_begin(struct kretprobe_instance *ri, struct pt_regs *regs,
+			struct scatterlist *sgl, int nents, int dir,
+			unsigned long attrs, struct sg_table *sgt)
+{
+	struct call *c = call_of(ri);
+	struct scatterlist *s;
+	int i, ret = 1;
+
+	rcu_read_lock();
+	if (begin(ri, regs))
+		goto out;
+	c->a[0] = (unsigned long)sgl;
+	c->a[1] = nents;
+	c->a[2] = dir;
+	c->a[3] = (unsigned long)sgt;
+	ret = 0;
+	if (!dmaverify_verifying())
+		goto out;
+	for_each_sg(sgl, s, nents, i) {
+		dmaverify_check_map_buffer(c->ctx, sg_phys(s), NULL, s->length, dir);
+		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+			dmaverify_check_overlap(c->ctx, sg_phys(s), s->length, dir);
+	}
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+/* dma_map_sg_attrs(dev, sgl, nents, dir, attrs): the mapped count, or 0 */
+static int map_sg_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return map_sg_begin(ri, regs, (struct scatterlist *)arg(regs, 1),
+			    arg(regs, 2), arg(regs, 3), arg(regs, 4), NULL);
+}
+
+/* dma_map_sgtable(dev, sgt, dir, attrs): 0 or an errno; sgt->nents */
+static int map_sgtable_entry(struct kretprobe_instance *ri,
+			     struct pt_regs *regs)
+{
+	struct sg_table *sgt = (struct sg_table *)arg(regs, 1);
+
+	return map_sg_begin(ri, regs, sgt->sgl, sgt->orig_nents, arg(regs, 2),
+			    arg(regs, 3), sgt);
+}
+
+static int map_sg_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct call *c = call_of(ri);
+	struct sg_table *sgt = (struct sg_table *)c->a[3];
+	struct scatterlist *sgl = (struct scatterlist *)c->a[0];
+	long ret = (int)regs_return_value(regs);
+	struct dmaverify_obj tmpl = {};
+	struct dmaverify_dev *ctx;
+	int mapped = sgt ? (ret ? 0 : sgt->nents) : ret;
+	int nents = c->a[1];
+	struct scatterlist *s;
+	size_t total = 0;
+	int i;
+
+	if (mapped <= 0)
+		return 0;
+	rcu_read_lock();
+	ctx = returning(c);
+	if (ctx) {
+		for_each_sg(sgl, s, nents, i)
+			total += s->length;
+		if (dmaverify_verifying())
+			dmaverify_check_sg_segments(ctx, sgl, mapped);
+		tmpl.key = (unsigned long)sgl;
+		tmpl.dma = sg_dma_address(sgl);
+		tmpl.size = total;
+		tmpl.phys = (unsigned long)sgl;
+		tmpl.kind = DV_KIND_SG;
+		tmpl.dir = c->a[2];
+		tmpl.nents = nents;
+		tmpl.mapped = mapped;
+		tmpl.csum = dmaverify_sg_csum(sgl, nents);
+		tmpl.stack = c->stack;
+		dmaverify_track_new(ctx, &tmpl);
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+/* dma_unmap_sg_attrs(dev, sgl, nents, dir, attrs) */
+static int unmap_sg_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct scatterlist *sgl = (struct scatterlist *)arg(regs, 1);
+	int nents = arg(regs, 2), dir = arg(regs, 3);
+	struct dmaverify_obj *obj, other;
+	struct dmaverify_dev *ctx;
+
+	rcu_read_lock();
+	ctx = enter((struct device *)arg(regs, 0));
+	if (!ctx || !dmaverify_verifying())
+		goto out;
+	obj = dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL);
+	if (obj) {
+		if (!dmaverify_observe_stale(ctx, obj))
+			dmaverify_check_release(ctx, obj, DV_KIND_SG, 0, dir,
+						(unsigned long)sgl, nents);
+		dmaverify_released(ctx, obj);
+		goto out;
+	}
+	/* A single mapping released as a list? */
+	if (dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
+	    !atomic_long_read(&ctx->untracked) && !dmaverify_observe_lossy(ctx)) {
+		if (dmaverify_check_on(DV_WRONG_FUNCTION))
+			dmaverify_violation(ctx, DV_WRONG_FUNCTION, &other,
+					    (unsigned long)sgl, 0, dir,
+					    "created as %s, released as sg",
+					    dmaverify_kind_names[other.kind]);
+		goto out;
+	}
+	{
+		struct scatterlist *s;
+		size_t total = 0;
+		int i;
+
+		for_each_sg(sgl, s, nents, i)
+			total += s->length;
+		dmaverify_unknown_release(ctx, DV_DOUBLE_UNMAP_SG, DV_KIND_SG,
+					  (unsigned long)sgl, total, dir);
+	}
+out:
+	rcu_read_unlock();
+	return 0;
+}
+
+/* === Coherent buffers === */
+
+/* dma_alloc_attrs(dev, size, &dma_handle, gfp, attrs): the CPU address */
+static int alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct call *c = call_of(ri);
+	int ret = 1;
+
+	rcu_read_lock();
+	if (begin(ri, regs))
+		goto out;
+	c->a[0] = arg(regs, 1);
+	c->a[1] = arg(regs, 2);
+	if (READ_ONCE(dmaverify_enabled))
+		dmaverify_check_context(c->ctx,
+					gfpflags_allow_blocking((__force gfp_t)arg(regs, 3)),
+					false);
+	ret = 0;
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+static int alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct call *c = call_of(ri);
+	void *cpu = (void *)regs_return_value(regs);
+	struct dmaverify_obj tmpl = {};
+	struct dmaverify_dev *ctx;
+	dma_addr_t dma;
+
+	if (!cpu)
+		return 0;
+	dma = *(dma_addr_t *)c->a[1];
+	rcu_read_lock();
+	ctx = returning(c);
+	if (ctx) {
+		tmpl.key = dma;
+		tmpl.dma = dma;
+		tmpl.size = c->a[0];
+		tmpl.phys = (unsigned long)cpu;
+		tmpl.kind = DV_KIND_COHERENT;
+		tmpl.dir = DMA_BIDIRECTIONAL;
+		tmpl.stack = c->stack;
+		dmaverify_check_dma_addr(ctx, &tmpl, dma, tmpl.size, true);
+		dmaverify_track_new(ctx, &tmpl);
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+/* dma_free_attrs(dev, size, cpu, dma, attrs) */
+static int free_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct dmaverify_dev *ctx;
+
+	/* Freeing NULL does nothing (the core returns before its ops). */
+	if (!arg(regs, 2))
+		return 0;
+	rcu_read_lock();
+	ctx = enter((struct device *)arg(regs, 0));
+	if (ctx && READ_ONCE(dmaverify_enabled))
+		dmaverify_check_context(ctx, false, true);
+	if (ctx && dmaverify_verifying()) {
+		struct dmaverify_obj *obj;
+		bool forward;
+
+		obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_COHERENT,
+					     arg(regs, 3), arg(regs, 1),
+					     DMA_BIDIRECTIONAL, arg(regs, 2),
+					     &forward);
+		if (obj)
+			dmaverify_released(ctx, obj);
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+/* === Syncs === */
+
+/*
+ * [__]dma_sync_single_for_{cpu,device}(dev, addr, size, dir).  Since 6.12
+ * the public names are inline wrappers that skip the call when the device
+ * needs no sync; dmaverify clears dma_skip_sync on an observed device.
+ */
+static void sync_single(struct pt_regs *regs, bool for_cpu)
+{
+	dma_addr_t addr = arg(regs, 1);
+	size_t size = arg(regs, 2);
+	int dir = arg(regs, 3);
+	struct dmaverify_dev *ctx;
+	struct dmaverify_obj obj;
+
+	rcu_read_lock();
+	ctx = enter((struct device *)arg(regs, 0));
+	if (!ctx || !dmaverify_verifying() ||
+	    dmaverify_used_failed_mapping(ctx, addr, size, dir))
+		goto out;
+	if (dmaverify_lookup(&ctx->tracker, addr, false, &obj) ||
+	    dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) {
+		/* A stale object may hide the mapping the sync is about. */
+		if (!dmaverify_observe_stale(ctx, &obj))
+			dmaverify_check_sync(ctx, &obj, addr, size, dir, for_cpu);
+	} else if (!atomic_long_read(&ctx->untracked) &&
+		 !dmaverify_observe_lossy(ctx) &&
+		 dmaverify_check_on(DV_SYNC_UNMAPPED))
+		dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, size, dir,
+				    "DMA address %pad, %zu bytes, %s", &addr, size,
+				    dmaverify_dir_name(dir));
+out:
+	rcu_read_unlock();
+}
+
+static int sync_single_cpu_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	sync_single(regs, true);
+	return 0;
+}
+
+static int sync_single_dev_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	sync_single(regs, false);
+	return 0;
+}
+
+/* [__]dma_sync_sg_for_{cpu,device}(dev, sgl, nents, dir) */
+static void sync_sg(struct pt_regs *regs, bool for_cpu)
+{
+	struct scatterlist *sgl = (struct scatterlist *)arg(regs, 1);
+	int nents = arg(regs, 2), dir = arg(regs, 3);
+	struct dmaverify_dev *ctx;
+	struct dmaverify_obj obj;
+
+	rcu_read_lock();
+	ctx = enter((struct device *)arg(regs, 0));
+	if (!ctx || !dmaverify_verifying())
+		goto out;
+	if (dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
+		if (!dmaverify_observe_stale(ctx, &obj))
+			dmaverify_check_sync_sg(ctx, &obj, nents, dir, for_cpu);
+	} else if (!atomic_long_read(&ctx->untracked) &&
+		 !dmaverify_observe_lossy(ctx) &&
+		 dmaverify_check_on(DV_SYNC_SG_UNMAPPED))
+		dmaverify_violation(ctx, DV_SYNC_SG_UNMAPPED, NULL,
+				    (unsigned long)sgl, 0, dir,
+				    "list %p, %d entries, %s", sgl, nents,
+				    dmaverify_dir_name(dir));
+out:
+	rcu_read_unlock();
+}
+
+static int sync_sg_cpu_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	sync_sg(regs, true);
+	return 0;
+}
+
+static int sync_sg_dev_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	sync_sg(regs, false);
+	return 0;
+}
+
+/* === The probes === */
+
+/*
+ * One probed entry point: the first of @names this kernel has.  A
+ * kretprobe when the call creates an object (@entry, @ret), a kprobe when
+ * it only needs checking before it runs (@pre).  Without a @required one
+ * the observer cannot track objects at all.
+ */
+struct probe {
+	const char *names[2];
+	kretprobe_handler_t entry, ret;
+	kprobe_pre_handler_t pre;
+	bool required;
+	bool release;
+	bool on;
+	struct kretprobe rp;
+	struct kprobe kp;
+};
+
+#define CREATE(n1, n2, e, r)	{ .names = { n1, n2 }, .entry = e, .ret = r, .required = true }
+#define RELEASE(n1, p)		{ .names = { n1 }, .pre = p, .required = true, .release = true }
+#define CHECK(n1, n2, p)	{ .names = { n1, n2 }, .pre = p }
+
+static struct probe probes[] = {
+#ifdef DMAVERIFY_HAVE_DMA_MAP_PHYS
+	CREATE("dma_map_phys", NULL, map_phys_entry, map_return),
+	RELEASE("dma_unmap_phys", unmap_phys_pre),
+#else
+	CREATE("dma_map_page_attrs", NULL, map_page_entry, map_return),
+	RELEASE("dma_unmap_page_attrs", unmap_page_pre),
+	CREATE("dma_map_resource", NULL, map_resource_entry, map_return),
+	RELEASE("dma_unmap_resource", unmap_resource_pre),
+#endif
+	CREATE("dma_map_sg_attrs", NULL, map_sg_entry, map_sg_return),
+	CREATE("dma_map_sgtable", NULL, map_sgtable_entry, map_sg_return),
+	RELEASE("dma_unmap_sg_attrs", unmap_sg_pre),
+	CREATE("dma_alloc_attrs", NULL, alloc_entry, alloc_return),
+	RELEASE("dma_free_attrs", free_pre),
+	CHECK("__dma_sync_single_for_cpu", "dma_sync_single_for_cpu",
+	      sync_single_cpu_pre),
+	CHECK("__dma_sync_single_for_device", "dma_sync_single_for_device",
+	      sync_single_dev_pre),
+	CHECK("__dma_sync_sg_for_cpu", "dma_sync_sg_for_cpu", sync_sg_cpu_pre),
+	CHECK("__dma_sync_sg_for_device", "dma_sync_sg_for_device",
+	      sync_sg_dev_pre),
+};
+
+static struct kprobe *probe_kp(struct probe *p)
+{
+	return p->entry ? &p->rp.kp : &p->kp;
+}
+
+/*
+ * Every handler runs through these, which tell stack traces taken inside
+ * it where the DMA API was called from (see dmaverify_stack_start()).
+ *
+ * Interrupts stay as the caller had them.  Disabling them here would not
+ * shorten the window in which a nested call is missed: the kprobe stays
+ * busy until the kprobe core returns, after the handler, and an interrupt
+ * held back during the handler would arrive exactly then.
+ */
+static int run_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct probe *p = container_of(get_kretprobe(ri), struct probe, rp);
+	int ret;
+
+	dmaverify_set_observed_caller(caller_of(regs));
+	ret = p->entry(ri, regs);
+	dmaverify_set_observed_caller(0);
+	return ret;
+}
+
+static int run_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct probe *p = container_of(get_kretprobe(ri), struct probe, rp);
+	int ret;
+
+	dmaverify_set_observed_caller(get_kretprobe_retaddr(ri));
+	ret = p->ret(ri, regs);
+	dmaverify_set_observed_caller(0);
+	return ret;
+}
+
+static int run_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct probe *p = container_of(kp, struct probe, kp);
+	int ret;
+
+	dmaverify_set_observed_caller(caller_of(regs));
+	ret = p->pre(kp, regs);
+	dmaverify_set_observed_caller(0);
+	return ret;
+}
+
+static int register_one(struct probe *p)
+{
+	int i, ret = -ENOENT;
+
+	for (i = 0; i < ARRAY_SIZE(p->names) && p->names[i] && ret == -ENOENT; i++) {
+		struct kprobe *kp = probe_kp(p);
+
+		memset(&p->rp, 0, sizeof(p->rp));
+		memset(&p->kp, 0, sizeof(p->kp));
+		kp->symbol_name = p->names[i];
+		if (p->entry) {
+			p->rp.entry_handler = run_entry;
+			p->rp.handler = run_return;
+			p->rp.data_size = sizeof(struct call);
+			/* Calls in flight at once, sleeping allocations included. */
+			p->rp.maxactive = max_t(int, 64, 16 * num_possible_cpus());
+			ret = register_kretprobe(&p->rp);
+		} else {
+			kp->pre_handler = run_pre;
+			ret = register_kprobe(kp);
+		}
+	}
+	if (ret)
+		return ret;
+	p->on = true;
+	/* From an int3 trap the handler would run as if in NMI: unusable. */
+	if (!(probe_kp(p)->flags & KPROBE_FLAG_FTRACE)) {
+		pr_err("observe: the probe on %s is not ftrace-based (needs CONFIG_KPROBES_ON_FTRACE)\n",
+		       probe_kp(p)->symbol_name);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static void unregister_all(void)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
+		struct probe *p = &probes[i];
+
+		if (!p->on)
+			continue;
+		if (p->entry)
+			unregister_kretprobe(&p->rp);
+		else
+			unregister_kprobe(&p->kp);
+		p->on = false;
+	}
+}
+
+/* Register every probe once.  Context: process, may sleep. */
+static int start_probes(void)
+{
+	int i, ret = 0, n = 0;
+
+	mutex_lock(&probes_lock);
+	if (probes_on)
+		goto out;
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
+		struct probe *p = &probes[i];
+		int err = register_one(p);
+
+		if (!err) {
+			n++;
+			continue;
+		}
+		if (err == -EOPNOTSUPP || p->required) {
+			pr_err("observe: cannot probe %s (%d); observe-only mode is not available\n",
+			       p->names[0], err);
+			unregister_all();
+			ret = err;
+			goto out;
+		}
+		pr_info("observe: no %s in this kernel (%d): not checked\n",
+			p->names[0], err);
+	}
+	probes_on = true;
+	pr_info("observe: %d DMA API entry points probed\n", n);
+out:
+	mutex_unlock(&probes_lock);
+	return ret;
+}
+
+/* Calls missed so far by the probes that create (or release) objects. */
+static unsigned long missed(bool creations, bool releases)
+{
+	unsigned long n = 0;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
+		struct probe *p = &probes[i];
+
+		if (!READ_ONCE(p->on) || !(p->entry ? creations :
+					   p->release ? releases : false))
+			continue;
+		n += READ_ONCE(probe_kp(p)->nmissed);
+		if (p->entry)
+			n += READ_ONCE(p->rp.nmissed);
+	}
+	return n;
+}
+
+/**
+ * dmaverify_observe_missed() - calls the observer's probes missed so far
+ *
+ * Return: the kprobe core's count of handlers not run (nesting on one CPU,
+ * no free kretprobe instance), over every probe.
+ */
+unsigned long dmaverify_observe_missed(void)
+{
+	int i;
+	unsigned long n = missed(true, true);
+
+	for (i = 0; i < ARRAY_SIZE(probes); i++)
+		if (READ_ONCE(probes[i].on) && !probes[i].entry && !probes[i].release)
+			n += READ_ONCE(probes[i].kp.nmissed);
+	return n;
+}
+
+/**
+ * dmaverify_observe_missed_creations() - creating calls missed so far
+ *
+ * A missed creation makes its object's release look unknown.
+ * Return: the count over the probes of maps and allocations.
+ */
+unsigned long dmaverify_observe_missed_creations(void)
+{
+	return missed(true, false);
+}
+
+/*
+ * A missed release leaves its object in the tracker for good: it would
+ * look leaked, and overlap later mappings.  The count of missed releases is
+ * polled; when it changed, the time is noted: every object created up to
+ * then may be such a stale one.
+ */
+static unsigned long release_misses_seen;
+static unsigned long stale_until;	/* jiffies; valid once misses were seen */
+static bool stale_valid;
+static DEFINE_RAW_SPINLOCK(stale_lock);
+
+/**
+ * dmaverify_observe_stale() - whether a tracked object may be stale
+ * @ctx: device context
+ * @obj: one of its objects
+ *
+ * Return: true if @ctx is observed and a release may have been missed since
+ * @obj was created: then @obj cannot be blamed for anything.
+ */
+bool dmaverify_observe_stale(struct dmaverify_dev *ctx,
+			     const struct dmaverify_obj *obj)
+{
+	unsigned long n, flags;
+	bool stale;
+
+	if (!ctx->observe)
+		return false;
+	n = missed(false, true);
+	raw_spin_lock_irqsave(&stale_lock, flags);
+	if (n != release_misses_seen) {
+		release_misses_seen = n;
+		stale_until = jiffies;
+		stale_valid = true;
+	}
+	/* Same jiffy as the miss counts as before it. */
+	stale = stale_valid && !time_after32(obj->when, (u32)stale_until);
+	raw_spin_unlock_irqrestore(&stale_lock, flags);
+	return stale;
+}
+
+/**
+ * dmaverify_observe_attach() - observe a device's DMA calls
+ * @ctx: a new context, not yet visible to anyone
+ *
+ * Context: process context; the device's driver has not probed yet.
+ * Return: 0 or a negative errno (no kprobes, or the DMA API cannot be
+ * probed in this kernel).
+ */
+int dmaverify_observe_attach(struct dmaverify_dev *ctx)
+{
+	int ret;
+
+	if (!IS_ENABLED(CONFIG_KRETPROBES)) {
+		dev_err(ctx->dev, "dmaverify: observe-only mode needs CONFIG_KRETPROBES\n");
+		return -EOPNOTSUPP;
+	}
+	ret = start_probes();
+	if (ret)
+		return ret;
+	ctx->observe = true;
+	ctx->missed_base = dmaverify_observe_missed_creations();
+	/* Since 6.12 the core skips syncs of such devices before the probe. */
+	dv_clear_skip_sync(ctx->dev);
+	spin_lock(&observed_lock);
+	hash_add_rcu(observed, &ctx->observe_node, (unsigned long)ctx->dev);
+	spin_unlock(&observed_lock);
+	return 0;
+}
+
+/**
+ * dmaverify_observe_detach() - stop observing a device
+ * @ctx: an observed context
+ *
+ * Handlers may still use @ctx until an RCU grace period has passed.
+ */
+void dmaverify_observe_detach(struct dmaverify_dev *ctx)
+{
+	spin_lock(&observed_lock);
+	hash_del_rcu(&ctx->observe_node);
+	spin_unlock(&observed_lock);
+}
+
+/* Module unload, after every device was detached. */
+void dmaverify_observe_exit(void)
+{
+	mutex_lock(&probes_lock);
+	unregister_all();
+	probes_on = false;
+	mutex_unlock(&probes_lock);
+}
+
+/**
+ * dmaverify_observe_forget() - pretend the observer missed a call
+ * @dev: an observed device
+ *
+ * For KUnit: the tracker of @dev is from now on treated as incomplete, as
+ * after a missed creation and a missed release.
+ */
+void dmaverify_observe_forget(struct device *dev)
+{
+	struct dmaverify_dev *ctx;
+
+	unsigned long flags;
+
+	rcu_read_lock();
+	ctx = observed_ctx(dev);
+	if (ctx)
+		ctx->missed_base = dmaverify_observe_missed_creations() - 1;
+	rcu_read_unlock();
+	/* And a release: every object created until now may be stale. */
+	raw_spin_lock_irqsave(&stale_lock, flags);
+	stale_until = jiffies;
+	stale_valid = true;
+	raw_spin_unlock_irqrestore(&stale_lock, flags);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_observe_forget);
+
+/**
+ * dmaverify_observe_show() - the observer's probes and their misses
+ * @seq: the stats file
+ */
+void dmaverify_observe_show(struct seq_file *seq)
+{
+	int i;
+
+	if (!READ_ONCE(probes_on))
+		return;
+	seq_puts(seq, "observer probes:");
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
+		struct probe *p = &probes[i];
+		unsigned long n;
+
+		if (!READ_ONCE(p->on))
+			continue;
+		n = READ_ONCE(probe_kp(p)->nmissed) +
+		    (p->entry ? READ_ONCE(p->rp.nmissed) : 0);
+		seq_printf(seq, " %s", probe_kp(p)->symbol_name);
+		if (n)
+			seq_printf(seq, " (missed %lu)", n);
+	}
+	seq_putc(seq, '\n');
+}
