@@ -227,8 +227,13 @@ static void restore(struct dmaverify_dev *ctx)
 	}
 }
 
+/*
+ * Context: process context, dmaverify_devices_lock not held: removing the
+ * debugfs files waits for their readers, which take that lock.
+ */
 static void free_ctx(struct dmaverify_dev *ctx)
 {
+	dmaverify_debugfs_remove_dev(ctx);
 	/* Bounce buffers are freed through the twin: before it goes. */
 	dmaverify_quarantine_flush(ctx);
 	dmaverify_reclaim(ctx);
@@ -252,7 +257,6 @@ static void retire(struct dmaverify_dev *ctx, struct list_head *graveyard)
 	/* Its devres action must never run with the context gone. */
 	devres_destroy(ctx->dev, release_action, match_ctx, ctx);
 	list_move(&ctx->list, graveyard);
-	dmaverify_debugfs_remove_dev(ctx);
 	if (left)
 		dev_info(ctx->dev, "dmaverify: %ld DMA objects still outstanding; they stay valid and are released through the original DMA path\n",
 			 left);
@@ -392,9 +396,10 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 		interpose_live(ctx);
 
 	list_add_tail(&ctx->list, &dmaverify_devices);
-	dmaverify_debugfs_add_dev(ctx);
 	mutex_unlock(&dmaverify_devices_lock);
+	/* The old context's files (same name) go first, without the lock. */
 	bury(&graveyard);
+	dmaverify_debugfs_add_dev(ctx);
 	if (ctx->observe)
 		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: observe, kprobes on the DMA API; no redzones or bounce buffers)\n",
 			 ctx->driver);

@@ -6,7 +6,8 @@
 # interrupts off, with and without bounce buffers, while debugfs is read and
 # control commands are written in a loop and another device (edu) is bound
 # and unbound over and over.  Then: rmmod with mappings outstanding, PCI
-# removal with mappings outstanding, a failing probe, and (on kernels with
+# removal (sysfs) and hot-unplug (QEMU device_del) with mappings
+# outstanding, a failing probe, and (on kernels with
 # fault injection) dmaverify's own allocations failing.  Any report, oops or
 # WARNING fails the run; counters must balance.
 #
@@ -83,7 +84,7 @@ modprobe dmaverify driver=edu_sample bounce=1 action=log
 modprobe edu_sample bug=leak transfers=1
 echo 1 > /sys/bus/pci/devices/$EDU/remove
 [ -e /sys/bus/pci/devices/$EDU ] && fail "device not removed" || ok "device removed with mappings outstanding"
-ls $D/devices/ | grep -q . && fail "context left after removal: $(ls $D/devices)" || ok "context gone after removal"
+[ -e $D/devices/$EDU ] && fail "context left after removal: $(ls $D/devices)" || ok "context gone after removal"
 echo 1 > /sys/bus/pci/rescan
 sleep 1
 [ -e /sys/bus/pci/drivers/edu_sample/$EDU ] && ok "rescan rebinds" || fail "no rebind after rescan"
@@ -104,6 +105,24 @@ modprobe edu_sample bug=no-such-bug 2>/dev/null
 dmesg | grep -q "BUG: dmaverify" && fail "report after failed probe" || ok "failed probe: no report"
 rmmod edu_sample 2>/dev/null
 rmmod dmaverify || fail "final rmmod"
+
+# Hot-unplug through QEMU (device_del, as a user would) of a device under
+# dmaverify with mappings outstanding: its leaks are reported at release,
+# its context goes, the other device stays verified.
+EDU2=0000:01:00.0
+modprobe dmaverify driver=edu_sample bounce=1 action=log
+modprobe edu_sample bug=leak transfers=1
+[ -d $D/devices/$EDU2 ] && [ -d $D/devices/$EDU ] || fail "hot-plug slot: both edu devices should be verified: $(ls $D/devices | tr "\n" " ")"
+dmesg -c > /dev/null
+echo "vmrun-host: device_del edu1"
+i=0; while [ -e /sys/bus/pci/devices/$EDU2 ] && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+[ -e /sys/bus/pci/devices/$EDU2 ] && fail "device_del: $EDU2 still present after 60 s" || ok "device_del: $EDU2 unplugged with mappings outstanding"
+[ -e $D/devices/$EDU2 ] && fail "context left after hot-unplug" || ok "context gone after hot-unplug"
+n=$(dmesg | grep -c "BUG: dmaverify: leak")
+[ "$n" -ge 1 ] && ok "hot-unplug: $n leak reports for the unplugged device" || fail "hot-unplug: no leak report"
+[ -d $D/devices/$EDU ] && ok "the other device stays verified" || fail "the other device lost its context"
+rmmod edu_sample
+rmmod dmaverify || fail "rmmod after hot-unplug"
 
 # dmaverify out of memory: never a false report, the untracked count says so.
 if [ -d $D/fail_track ] || { modprobe dmaverify driver=dvstress && [ -d $D/fail_track ]; }; then
@@ -143,7 +162,11 @@ echo "RESULT failed=$FAILED"
 logdir=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
 mkdir -p "$logdir"
 log=$logdir/stress-$kernel.log
+# The second edu sits in a PCIe root port with native hot-plug (pciehp), so
+# that the guest can ask for its removal.
 if ! "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
+	--qemu '-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off' \
+	--qemu '-device pcie-root-port,id=rp1,chassis=1 -device edu,bus=rp1,id=edu1,dma_mask=0xffffffff' \
 	--allow 'BUG: dmaverify: leak' --allow 'kmemleak: [0-9]+ new suspected' --timeout $((secs * 6 + cycles + 600)) \
 	--mem 1024 --log "$log" -- "$script" > /dev/null 2>&1; then
 	grep -a -E '^(ok|FAIL|skip|debugfs-loops|bind-cycles|leak reports)|dmaverify_stress: done|BUG|WARNING|Oops|circular|KASAN|kmemleak' "$log" | head -40
