@@ -59,6 +59,9 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 		   atomic_long_read(&ctx->tracker.count),
 		   atomic_long_read(&ctx->untracked_total),
 		   atomic_long_read(&ctx->untracked));
+	if (atomic_long_read(&ctx->bounce_skipped))
+		seq_printf(seq, "  bounce skipped %ld (released bounce buffers waiting to be freed)\n",
+			   atomic_long_read(&ctx->bounce_skipped));
 	if (ctx->observe)
 		seq_printf(seq, "  observer: missed %lu calls since load (%lu creations since attach), unverifiable %ld\n",
 			   dmaverify_observe_missed(),

@@ -236,6 +236,8 @@ struct dmaverify_kind_stats {
  * @sleepers: callbacks that may sleep, running now (see attach.c)
  * @bounced: bounced objects outstanding: their syncs need dmaverify even
  *	while verification is disabled
+ * @bounce_skipped: maps not bounced because too many released bounce
+ *	buffers were still waiting to be freed
  * @quarantine_lock: guards @quarantine and @nr_quarantined
  * @quarantine: released bounce buffers, oldest first (redzone.c)
  * @nr_quarantined: entries in @quarantine
@@ -267,6 +269,7 @@ struct dmaverify_dev {
 	atomic_long_t untracked_total;
 	atomic_t sleepers;
 	atomic_long_t bounced;
+	atomic_long_t bounce_skipped;
 	raw_spinlock_t quarantine_lock;
 	struct list_head quarantine;
 	unsigned int nr_quarantined;

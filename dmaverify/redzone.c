@@ -96,6 +96,16 @@ static DEFINE_RAW_SPINLOCK(free_lock);
 static void free_work_fn(struct work_struct *work);
 static DECLARE_WORK(free_work, free_work_fn);
 
+/*
+ * Bytes waiting in free_list.  Maps from interrupts at a high rate can
+ * release bounce buffers faster than the worker gets to run (seen under
+ * the stress test's hrtimers on a debug kernel: out of memory).  Past this
+ * much, new maps are not bounced (they are still checked and tracked)
+ * until the worker catches up.
+ */
+#define PENDING_FREE_MAX	(32UL << 20)
+static atomic_long_t pending_free;
+
 /* === Helpers === */
 
 static inline u8 *inner(const struct dmaverify_bounce *b)
@@ -262,6 +272,10 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 	if (should_fail(&dmaverify_fail_bounce, size))
 		return NULL;
 #endif
+	if (atomic_long_read(&pending_free) > PENDING_FREE_MAX) {
+		atomic_long_inc(&ctx->bounce_skipped);
+		return NULL;
+	}
 	b = kzalloc(sizeof(*b), GFP_ATOMIC | __GFP_NOWARN);
 	if (!b)
 		return NULL;
@@ -296,15 +310,26 @@ static void free_work_fn(struct work_struct *work)
 	raw_spin_lock_irqsave(&free_lock, flags);
 	list_splice_init(&free_list, &list);
 	raw_spin_unlock_irqrestore(&free_lock, flags);
-	list_for_each_entry_safe(b, tmp, &list, node)
+	list_for_each_entry_safe(b, tmp, &list, node) {
+		atomic_long_sub(b->total, &pending_free);
 		bounce_free_now(b);
+		cond_resched();
+	}
 }
 
-/* Free from any context: the twin is kept alive until then. */
+/*
+ * Free from any context: at once where sleeping is allowed, else through
+ * the worker; the twin is kept alive until then.
+ */
 static void bounce_free(struct dmaverify_bounce *b)
 {
 	unsigned long flags;
 
+	if (preemptible()) {
+		bounce_free_now(b);
+		return;
+	}
+	atomic_long_add(b->total, &pending_free);
 	raw_spin_lock_irqsave(&free_lock, flags);
 	list_add_tail(&b->node, &free_list);
 	raw_spin_unlock_irqrestore(&free_lock, flags);

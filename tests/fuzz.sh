@@ -66,7 +66,7 @@ logdir=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
 mkdir -p "$logdir"
 log=$logdir/fuzz-$kernel.log
 if ! "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
-	--allow 'BUG: dmaverify: double-unmap' --timeout $((rounds + 240)) --log "$log" \
+	--allow 'BUG: dmaverify: double-unmap' --timeout $((rounds * 2 + 240)) --log "$log" \
 	-- "$script" > /dev/null 2>&1; then
 	grep -a -E '^(ok|FAIL|ACCEPTED|bad-load|load-error)|BUG|WARNING|Oops' "$log" | head -30
 	echo "FAIL fuzz $kernel: the VM run failed (console: $log)"

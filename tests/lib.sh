@@ -71,7 +71,10 @@ t_result()
 {
 	local res bad
 	res=$(t_console | grep -a '^DVT-RESULT ' | tail -1 || true)
-	bad=$(t_console | grep -aE 'Oops|Kernel panic|BUG: |WARNING: |general protection|UBSAN:|KASAN|^qemu-system-x86_64: ' |
+	# From the command's start on (as vmrun: the kernel's own boot is not
+	# the test's business).
+	bad=$(t_console | sed -n '/vmrun: guest up/,$p' |
+		grep -aE 'Oops|Kernel panic|BUG: |WARNING: |general protection|UBSAN:|KASAN|^qemu-system-x86_64: ' |
 		grep -av '^qemu-system-x86_64: warning: ' | head -3 || true)
 	# Not grep -q: with pipefail, tr would die of SIGPIPE on a long log and
 	# the test would fail at random.
