@@ -31,6 +31,7 @@
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/rcupdate.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -325,7 +326,8 @@ static void bounce_free(struct dmaverify_bounce *b)
 {
 	unsigned long flags;
 
-	if (preemptible()) {
+	/* Not inside a preemptible RCU reader either: it must not sleep. */
+	if (preemptible() && !rcu_preempt_depth()) {
 		bounce_free_now(b);
 		return;
 	}
