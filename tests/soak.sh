@@ -39,7 +39,7 @@ fio --name=soak --filename=/dev/$nv --direct=1 --ioengine=libaio --iodepth=16 \
 	--verify_fatal=1 --output=/tmp/fio.out > /dev/null 2>&1 &
 fiopid=$!
 # e1000e: transfers until the end, each checked.
-( n=0; mkfifo /tmp/hold; make_data /tmp/tx 2
+( n=0; mkfifo /tmp/hold; exec 3<> /tmp/hold; make_data /tmp/tx 2
   while [ $(date +%s) -lt $end ]; do
 	ip netns exec peer nc -l -p 5001 < /tmp/hold > /tmp/rx &
 	r=$!; sleep 0.5
@@ -80,7 +80,8 @@ UNLOAD="not attempted"
 NOTE="soak $S s, peak tracked objects $peak, tracker entries ${obj:-?} bytes"
 dv_pass
 GUEST
-T_TIMEOUT=$((secs + 400)) t_vm --mem 1024 \
+T_TIMEOUT=$((secs + 400))
+t_vm --mem 1024 \
 	--qemu "-drive file=$nvme,if=none,id=d0,format=raw -device nvme,drive=d0,serial=soak" \
 	--qemu '-netdev hubport,id=h0,hubid=0 -device e1000e,netdev=h0 -netdev hubport,id=h1,hubid=0 -device e1000e,netdev=h1' \
 	--qemu "-device qemu-xhci,id=xhci -drive file=$usb,if=none,id=u0,format=raw -device usb-storage,bus=xhci.0,drive=u0"
