@@ -145,6 +145,7 @@ if [ -r /proc/lockdep_stats ]; then
 	grep -q "debug_locks: *1" /proc/lockdep_stats && ok "lockdep: no report before the hot-unplug" ||
 		fail "lockdep reported before the hot-unplug"
 fi
+rmmod edu_sample 2>/dev/null; rmmod dmaverify 2>/dev/null
 modprobe dmaverify driver=edu_sample bounce=1 action=log
 modprobe edu_sample bug=leak transfers=1
 [ -d $D/devices/$EDU2 ] && [ -d $D/devices/$EDU ] || fail "hot-plug slot: both edu devices should be verified: $(ls $D/devices | tr "\n" " ")"
