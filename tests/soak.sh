@@ -42,8 +42,11 @@ fiopid=$!
 ( n=0; mkfifo /tmp/hold; exec 3<> /tmp/hold; make_data /tmp/tx 2
   while [ $(date +%s) -lt $end ]; do
 	ip netns exec peer nc -l -p 5001 < /tmp/hold > /tmp/rx &
-	r=$!; sleep 0.5
-	nc 10.99.0.2 5001 < /tmp/tx > /dev/null
+	r=$!
+	# The listener may take a while to come up (debug kernel): retry.
+	t=0; until sleep 0.5; nc 10.99.0.2 5001 < /tmp/tx > /dev/null; do
+		t=$((t + 1)); [ $t -lt 20 ] || { kill $r; echo "NET-FAIL: no listener"; break 2; }
+	done
 	wait $r
 	[ "$(sha /tmp/rx)" = "$(sha /tmp/tx)" ] || { echo "NET-FAIL after $n transfers"; break; }
 	n=$((n + 1))
@@ -81,7 +84,8 @@ NOTE="soak $S s, peak tracked objects $peak, tracker entries ${obj:-?} bytes"
 dv_pass
 GUEST
 T_TIMEOUT=$((secs + 400))
-t_vm --mem 1024 \
+# A long soak on a busy host: an NVMe request may wait, give it 2 minutes.
+t_vm --mem 1024 --append nvme_core.io_timeout=120 \
 	--qemu "-drive file=$nvme,if=none,id=d0,format=raw -device nvme,drive=d0,serial=soak" \
 	--qemu '-netdev hubport,id=h0,hubid=0 -device e1000e,netdev=h0 -netdev hubport,id=h1,hubid=0 -device e1000e,netdev=h1' \
 	--qemu "-device qemu-xhci,id=xhci -drive file=$usb,if=none,id=u0,format=raw -device usb-storage,bus=xhci.0,drive=u0"
