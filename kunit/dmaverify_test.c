@@ -212,12 +212,13 @@ struct dv_test {
 	struct device_dma_parameters parms;
 };
 
-static struct device *setup_dev(struct kunit *test, bool fake)
+/* A KUnit device with DMA parameters, not yet verified. */
+static struct device *new_dev(struct kunit *test, const char *name, bool fake)
 {
 	struct dv_test *t = test->priv;
 	struct device *dev;
 
-	dev = kunit_device_register(test, "dmaverify-test");
+	dev = kunit_device_register(test, name);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(dev));
 	/* A KUnit device has no DMA mask of its own. */
 	dev->dma_mask = &dev->coherent_dma_mask;
@@ -227,6 +228,14 @@ static struct device *setup_dev(struct kunit *test, bool fake)
 	if (fake)
 		set_dma_ops(dev, &fake_ops);
 	KUNIT_ASSERT_EQ(test, dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)), 0);
+	return dev;
+}
+
+static struct device *setup_dev(struct kunit *test, bool fake)
+{
+	struct dv_test *t = test->priv;
+	struct device *dev = new_dev(test, "dmaverify-test", fake);
+
 	KUNIT_ASSERT_EQ(test, dmaverify_attach_device(dev), 0);
 	KUNIT_ASSERT_PTR_NE(test, (void *)get_dma_ops(dev), (void *)&fake_ops);
 	t->dev = dev;
@@ -1534,15 +1543,8 @@ static struct kunit_suite dmaverify_tracker_suite = {
 static struct device *observed_dev(struct kunit *test)
 {
 	struct dv_test *t = test->priv;
-	struct device *dev;
+	struct device *dev = new_dev(test, "dmaverify-observe", false);
 
-	dev = kunit_device_register(test, "dmaverify-observe");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(dev));
-	dev->dma_mask = &dev->coherent_dma_mask;
-	t->parms.max_segment_size = SZ_64K;
-	t->parms.segment_boundary_mask = ULONG_MAX;
-	dev->dma_parms = &t->parms;
-	KUNIT_ASSERT_EQ(test, dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)), 0);
 	KUNIT_ASSERT_EQ(test, dmaverify_attach_device_mode(dev, DV_MODE_OBSERVE), 0);
 	/* Nothing installed on the device: its calls go where they went. */
 	KUNIT_ASSERT_NULL(test, (void *)get_dma_ops(dev));
