@@ -6,7 +6,10 @@
 #   make [KDIR=...] [C=2]   build dmaverify.ko (and the samples) here
 #   make KERNEL=test        build for a prepared kernel, into build/test/
 #   make demo               the demo: a real DMA bug found in a VM
-#   make check              every test; ends with "N passed, N failed"
+#   make check              the tests CI runs (tier 1; see scripts/check);
+#                           ends with "N passed, N failed"
+#   make check-all          every test on every kernel (tier 2)
+#   make harness-selftest   the VM harness alone: boots and NVMe I/O, no dmaverify
 #   make kunit              the KUnit suite in a VM
 #   make bench              the benchmark
 #   make stress             the long robustness run (debug kernel)
@@ -23,7 +26,7 @@ BDIR := $(TOP)
 KMAKE := $(MAKE) -C $(KDIR)
 endif
 
-.PHONY: all modules clean check demo kunit bench stress sparse checkpatch
+.PHONY: all modules clean check check-all harness-selftest demo kunit bench stress sparse checkpatch
 
 all: modules
 
@@ -52,6 +55,12 @@ demo:
 
 check:
 	scripts/check
+
+check-all:
+	CHECK_TIER=2 scripts/check
+
+harness-selftest:
+	scripts/harness-selftest --boots 10 --fio 3 test debian-6.12 debian-6.1 debian-7
 
 kunit:
 	scripts/run-kunit

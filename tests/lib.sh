@@ -17,7 +17,46 @@ T_LOG="$T_LOGDIR/$T_NAME${DV_PARAMS:+-$(echo $DV_PARAMS | tr -c "a-z0-9\n" -)}-$
 t_fail()
 {
 	echo "FAIL $T_NAME ${T_KERNEL:-?}: $*"
+	t_environment
 	exit 1
+}
+
+# Symptoms of the environment (the emulator, the host's load) that a failed
+# test may show: each with the number of times it appeared while dmaverify
+# was loaded and while it was not, in the same boot.  Seen without
+# dmaverify too, the symptom is the environment's; seen only with it, it
+# may be dmaverify's.  Either way the test has failed: nothing is retried.
+T_SYMPTOMS=(
+	'NVMe I/O timeout|I/O tag [0-9]+ .*timeout'
+	'NVMe controller reset|resetting controller|reset controller'
+	'oops on a stale breakpoint (text patching)|Oops: int3'
+	'RCU stall|rcu: INFO: .* detected stalls'
+	'soft lockup|soft lockup - CPU'
+	'hung task|blocked for more than [0-9]+ seconds'
+)
+
+t_environment()
+{
+	[ -s "${T_LOG:-}" ] || return 0
+	local entry name re counts
+	for entry in "${T_SYMPTOMS[@]}"; do
+		name=${entry%%|*}
+		re=${entry#*|}
+		# awk: "dmaverify: loaded" and "dmaverify: unloaded" delimit the
+		# time the module was in the kernel.
+		counts=$(tr -d '\r' < "$T_LOG" | awk -v re="$re" '
+			/dmaverify: loaded: / { on = 1 }
+			/dmaverify: unloaded/ { on = 0 }
+			$0 ~ re { if (on) w++; else wo++ }
+			END { printf "%d %d", w, wo }')
+		set -- $counts
+		[ "$1" = 0 ] && [ "$2" = 0 ] && continue
+		if [ "$2" != 0 ]; then
+			echo "  environment: $name: $1 with dmaverify loaded, $2 without it in this boot (the emulator or host, not dmaverify)"
+		else
+			echo "  environment: $name: $1 with dmaverify loaded, none without it in this boot"
+		fi
+	done
 }
 
 case "$T_KERNEL" in

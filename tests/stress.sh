@@ -184,7 +184,7 @@ if ! "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffff
 	--qemu '-device pcie-root-port,id=rp1,chassis=1 -device edu,bus=rp1,id=edu1,dma_mask=0xffffffff' \
 	--allow 'BUG: dmaverify: leak' --allow 'kmemleak: [0-9]+ new suspected' \
 	--allow 'possible circular locking dependency detected' --timeout $((secs * 6 + cycles * 2 + 600)) \
-	--mem 1024 --log "$log" -- "$script" > /dev/null 2>&1; then
+	--mem 1024 --smp 2 --log "$log" -- "$script" > /dev/null 2>&1; then
 	grep -a -E '^(ok|FAIL|skip|debugfs-loops|bind-cycles|leak reports)|dmaverify_stress: done|BUG|WARNING|Oops|circular|KASAN|kmemleak' "$log" | head -40
 	# A hang: what vmrun's watchdog dumped (blocked tasks, backtraces).
 	grep -a -A60 'vmrun: the command still runs' "$log" | grep -a -E 'still runs|task:|^\[ *[0-9.]+\]  [a-z_]' | head -60 || true
