@@ -445,7 +445,7 @@ echo "=== (e) CLI subcommands"
 t "dmaverify help: exit 0, usage" eval 'cli 0 help && grep -q "^Usage: dmaverify" /tmp/o'
 t "dmaverify (no arguments): exit 0, usage" eval 'cli 0 && grep -q "^Usage: dmaverify" /tmp/o'
 for args in "bogus" "action" "action log warn" "checks" "add" "add edu_sample --frob" "remove" \
-	"enable now" "disable now" "reset now" "scan now" "query now" "rebind" \
+	"enable now" "disable now" "reset now" "scan now" "rebind" \
 	"dump --kind" "dump --kind bogus" "dump --frob" "dump a b" "violations --xml" "unload now" \
 	"load --driver" "load --bogus" "load --param nonsense" "load --ko" \
 	"set" "set stack_depth" "set a b c" "set bogus 1" "set hash_bits 8" "set mode ops" "set ../x 1" \
@@ -467,7 +467,7 @@ for args in "bogus" "action" "action log warn" "checks" "add" "add edu_sample --
 done
 for args in "action bogus" "checks nope" "checks all,-nope" "multishot maybe" "add a/b" \
 	"remove not_selected" "rebind not_selected" "dump 0000:99:99.9" \
-	"set stack_depth 99" "set action bogus" "set max_objects 0" "query 0000:99:99.9"; do
+	"set stack_depth 99" "set action bogus" "set max_objects 0" "query 0000:99:99.9" "query now"; do
 	before=$(snap)
 	if cli 1 $args; then
 		if [ ! -s /tmp/e ]; then
