@@ -726,6 +726,30 @@ echo "=== end"
 t "dmaverify unload: exit 0" cli 0 unload
 t "unloaded: no module, no debugfs directory" eval '! loaded && [ ! -e $DV ]'
 t "dmaverify query after unload: exit 1" cli 1 query
+
+echo "=== (h) query in observe mode"
+if cli 0 load --driver edu_sample --param mode=observe; then
+	modprobe edu_sample transfers=2
+	if cli 0 query; then
+		cat /tmp/o
+		t "query, observe mode: the device in mode observe, its observer counts" \
+			eval 'grep -q "^device $EDU  driver edu_sample  attached  mode observe$" /tmp/o && grep -qE "^  observer: [0-9]+ calls missed since load \([0-9]+ creations since attach\), [0-9]+ unverifiable$" /tmp/o && grep -q "^observer probes: " /tmp/o'
+	else
+		bad "dmaverify query in observe mode failed"
+	fi
+	if cli 0 query --json; then
+		json query "$(cat /tmp/o)"
+		t "query --json, observe mode: mode, observer counts, probes" \
+			eval 'grep -q "\"mode\":\"observe\"" /tmp/o && grep -qE "\"observer\":\{\"missed\":[0-9]+,\"missed_creations\":[0-9]+,\"unverifiable\":[0-9]+\}" /tmp/o && grep -q "\"observer_probes\":\"" /tmp/o'
+	else
+		bad "dmaverify query --json in observe mode failed"
+	fi
+	rmmod edu_sample
+	t "dmaverify gate, observe mode, no bug: exit 0" cli 0 gate
+	t "dmaverify unload (observe mode): exit 0" cli 0 unload
+else
+	bad "dmaverify load --param mode=observe failed"
+fi
 e=$(dmesg | grep -E 'Oops|WARNING:|general protection|UBSAN|KASAN|dmaverify: cannot attach|reprobe failed' | head -3)
 [ -z "$e" ] && ok "no kernel warnings" || bad "kernel messages: $e"
 sleep 1
