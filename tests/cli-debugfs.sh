@@ -6,7 +6,10 @@
 # (-EINVAL, nothing changed), module parameter validation, parameter
 # descriptions, every scripts/dmaverify subcommand (and its exit codes on
 # wrong usage), enable/disable consistency under DMA, and the permissions of
-# the debugfs files.
+# the debugfs files; the CLI's query --json, set, reset --all, load --ko,
+# explain (from the checkout here, installed in the guest), watch, gate
+# (exit 3 after a planted bug) and --version.  The JSON the guest prints is
+# checked with python3 -m json.tool (or jq) here.
 #
 # Usage: tests/cli-debugfs.sh KERNEL
 # kernels: test debian-6.12
@@ -67,6 +70,54 @@ EOF
 gcc -static -O2 -o "$tmp/dvwrite" "$tmp/dvwrite.c" ||
 	{ echo "FAIL cli-debugfs $kernel: cannot build the write helper"; exit 1; }
 
+# Host checks of the commands that need no module: --version, explain from
+# the checkout and from a copy installed elsewhere.
+hostres=''
+hok() { hostres+="ok   host: $*"$'\n'; }
+hbad() { hostres+="FAIL host: $*"$'\n'; }
+# h EXPECTED-STATUS DESCRIPTION COMMAND...: output in $tmp/o.
+h()
+{
+	local want=$1 d=$2 rc=0
+	shift 2
+	"$@" > "$tmp/o" 2>&1 || rc=$?
+	if [ "$rc" = "$want" ]; then hok "$d: exit $rc"; else hbad "$d: exit $rc, not $want: $(head -c 300 "$tmp/o" | tr '\n' '|')"; fi
+}
+cli=$TOP/scripts/dmaverify
+h 0 "dmaverify --version" "$cli" --version
+grep -qx "dmaverify $(head -1 "$TOP/VERSION")" "$tmp/o" && hok "--version prints VERSION ($(cat "$tmp/o"))" || hbad "--version says '$(cat "$tmp/o")'"
+h 0 "dmaverify explain double-unmap (checkout)" "$cli" explain double-unmap
+grep -q "unmapped twice" "$tmp/o" && grep -q "^double-unmap: bug check 0xE6, parameter 1 0x05" "$tmp/o" &&
+	hok "explain double-unmap: its paragraph" || hbad "explain double-unmap: $(head -3 "$tmp/o")"
+h 0 "dmaverify explain 0x0F (a code of three rules)" "$cli" explain 0x0F
+[ "$(grep -c '^[a-z-]*: bug check 0xE6, parameter 1 0x0f' "$tmp/o")" = 3 ] && hok "explain 0x0F: overrun-before, overrun-after, write-after-unmap" || hbad "explain 0x0F: $(grep -c 'bug check' "$tmp/o") rules"
+h 0 "dmaverify explain 0xE6/0x0f/0x05" "$cli" explain 0xE6/0x0f/0x05
+[ "$(grep -c 'bug check' "$tmp/o")" = 1 ] && grep -q '^overrun-after:' "$tmp/o" && hok "explain 0xE6/0x0f/0x05: overrun-after only" || hbad "explain 0xE6/0x0f/0x05: $(head -2 "$tmp/o")"
+h 2 "dmaverify explain no-such-rule" "$cli" explain no-such-rule
+h 2 "dmaverify explain (no argument)" "$cli" explain
+h 0 "dmaverify explain --list" "$cli" explain --list
+n=$(grep -c '^0x' "$tmp/o")
+nrules=$(grep -c '^[a-z0-9-]*:$' "$TOP/Documentation/dmaverify-codes.txt")
+[ "$n" = "$nrules" ] && hok "explain --list: $n rules, as many as documented" || hbad "explain --list: $n rules, $nrules documented"
+undoc=''
+for slug in $(awk '/^0x/ { print $3 }' "$tmp/o"); do
+	"$cli" explain "$slug" 2>&1 | grep -q "not documented" && undoc="$undoc $slug"
+done
+[ -z "$undoc" ] && hok "explain: every rule has its paragraph" || hbad "explain: undocumented:$undoc"
+# Installed elsewhere: no docs next to it, then DMAVERIFY_DOC, then a prefix.
+mkdir -p "$tmp/inst/bin" "$tmp/inst/share/doc/dmaverify"
+cp "$cli" "$tmp/inst/bin/dmaverify"
+h 1 "an installed copy without docs: explain fails" env DMAVERIFY_DOC= "$tmp/inst/bin/dmaverify" explain leak-map
+grep -q "cannot find dmaverify-codes.txt" "$tmp/o" && hok "explain without docs says where it looked" || hbad "explain without docs: $(cat "$tmp/o")"
+h 0 "an installed copy: --version without VERSION file (built-in)" "$tmp/inst/bin/dmaverify" --version
+cp "$TOP/Documentation/dmaverify-codes.txt" "$tmp/inst/share/doc/dmaverify/"
+h 0 "an installed copy: explain from PREFIX/share/doc/dmaverify" "$tmp/inst/bin/dmaverify" explain leak-map
+grep -q "^leak-map:" "$tmp/o" && hok "explain leak-map from the installed docs" || hbad "explain leak-map installed: $(head -2 "$tmp/o")"
+ln -s "$tmp/inst/bin/dmaverify" "$tmp/dv-link"
+h 0 "a symbolic link to the installed copy: explain" "$tmp/dv-link" explain leak-map
+h 0 "dmaverify help" "$cli" help
+grep -q "^  3  gate: violations were recorded" "$tmp/o" && hok "help documents exit status 3" || hbad "help: no exit status 3"
+
 cat > "$tmp/cli.sh" <<'GUEST'
 set +e
 DV=/sys/kernel/debug/dmaverify
@@ -96,6 +147,15 @@ untracked_out() { sed -n "s/^  tracked .*(outstanding \([0-9]*\))$/\1/p" $DV/sta
 attached() { grep -q "^device $EDU driver edu_sample state attached" $DV/stats; }
 nattach() { dmesg | grep -c "dmaverify: verifying DMA of driver edu_sample"; }
 violations() { field violations; }
+# json NAME TEXT: TEXT's lines on the console for the host's JSON check
+# (console messages held back meanwhile).
+json()
+{
+	lvl=$(cut -f1 /proc/sys/kernel/printk)
+	echo 1 > /proc/sys/kernel/printk
+	printf '%s\n' "$2" | sed "s/^/JSON-$1: /"
+	echo "$lvl" > /proc/sys/kernel/printk
+}
 # cli EXPECTED-STATUS ARGS...: run scripts/dmaverify; output in /tmp/o, /tmp/e.
 cli()
 {
@@ -194,6 +254,31 @@ t "dmaverify load --driver bad,,list: exit 1" cli 1 load --driver bad,,list
 grep -q "not a driver name" /tmp/e && ok "load with a bad list shows the kernel's reason" ||
 	bad "load with a bad list: no reason: $(cat /tmp/e)"
 t "dmaverify load --frob: exit 2" cli 2 load --frob
+t "dmaverify set stack_depth 8 without the module: exit 1" cli 1 set stack_depth 8
+t "dmaverify gate without the module: exit 1" cli 1 gate
+t "dmaverify watch without the module: exit 1" cli 1 watch --count 1
+t "dmaverify reset --all without the module: exit 1" cli 1 reset --all
+t "dmaverify query --json without the module: exit 1" cli 1 query --json
+t "dmaverify --version: exit 0" eval 'cli 0 --version && grep -q "^dmaverify [0-9]" /tmp/o'
+t "dmaverify explain without installed docs: exit 1, says where it looked" \
+	eval 'cli 1 explain double-unmap && grep -q "/usr/share/doc/dmaverify" /tmp/e'
+mkdir -p /usr/share/doc/dmaverify && cp dmaverify-codes.txt /usr/share/doc/dmaverify/
+t "dmaverify explain double-unmap with /usr/share/doc/dmaverify: exit 0, its paragraph" \
+	eval 'cli 0 explain double-unmap && grep -q "unmapped twice" /tmp/o'
+t "dmaverify explain 0x05: the same rule" eval 'cli 0 explain 0x05 && grep -q "^double-unmap:" /tmp/o'
+t "dmaverify explain bogus: exit 2" cli 2 explain bogus
+KO=/lib/modules/$(uname -r)/extra/dmaverify.ko
+t "dmaverify load --ko (no value): exit 2" cli 2 load --ko
+t "dmaverify load --ko /nonexistent.ko: exit 1" cli 1 load --ko /nonexistent.ko
+loaded && { bad "a failed load --ko left the module loaded"; rmmod dmaverify; }
+if cli 0 load --ko $KO --driver edu_sample --param stack_depth=8 --action log; then
+	t "dmaverify load --ko $KO: insmod'ed with the options as parameters" \
+		eval '[ "$(cat $P/driver)/$(cat $P/stack_depth)/$(cat $P/action)" = edu_sample/8/log ] && grep -q "loaded $KO" /tmp/e'
+	t "dmaverify load --ko when loaded: exit 1" cli 1 load --ko $KO
+	t "dmaverify unload after load --ko: exit 0" cli 0 unload
+else
+	bad "dmaverify load --ko $KO failed"
+fi
 t "dmaverify load --driver (no value): exit 2" cli 2 load --driver
 loaded && { bad "a failed load left the module loaded"; rmmod dmaverify; }
 if cli 0 load --driver edu_sample --bounce --checks all,-leak --action warn; then
@@ -360,9 +445,13 @@ echo "=== (e) CLI subcommands"
 t "dmaverify help: exit 0, usage" eval 'cli 0 help && grep -q "^Usage: dmaverify" /tmp/o'
 t "dmaverify (no arguments): exit 0, usage" eval 'cli 0 && grep -q "^Usage: dmaverify" /tmp/o'
 for args in "bogus" "action" "action log warn" "checks" "add" "add edu_sample --frob" "remove" \
-	"enable now" "disable now" "reset now" "scan now" "query now" "rebind" \
+	"enable now" "disable now" "reset now" "scan now" "rebind" \
 	"dump --kind" "dump --kind bogus" "dump --frob" "dump a b" "violations --xml" "unload now" \
-	"load --driver" "load --bogus" "load --param nonsense"; do
+	"load --driver" "load --bogus" "load --param nonsense" "load --ko" \
+	"set" "set stack_depth" "set a b c" "set bogus 1" "set hash_bits 8" "set mode ops" "set ../x 1" \
+	"explain" "explain bogus" "explain a b" "explain 0x99" "watch --count" "watch --count 0" \
+	"watch --interval x" "watch --frob" "gate --frob" "reset --frob" "reset --all now" "query --xml" \
+	"query a b" "--version now" "attach" "detach"; do
 	before=$(snap)
 	if cli 2 $args; then
 		if [ ! -s /tmp/e ]; then
@@ -377,7 +466,8 @@ for args in "bogus" "action" "action log warn" "checks" "add" "add edu_sample --
 	fi
 done
 for args in "action bogus" "checks nope" "checks all,-nope" "multishot maybe" "add a/b" \
-	"remove not_selected" "rebind not_selected" "dump 0000:99:99.9"; do
+	"remove not_selected" "rebind not_selected" "dump 0000:99:99.9" \
+	"set stack_depth 99" "set action bogus" "set max_objects 0" "query 0000:99:99.9" "query now"; do
 	before=$(snap)
 	if cli 1 $args; then
 		if [ ! -s /tmp/e ]; then
@@ -403,6 +493,10 @@ t "dmaverify multishot on" eval 'cli 0 multishot on && [ "$(cat $P/multishot)" =
 t "dmaverify multishot off" eval 'cli 0 multishot off && [ "$(cat $P/multishot)" = N ]'
 t "dmaverify add foo_drv,bar_drv" eval 'cli 0 add foo_drv,bar_drv && [ "$(field drivers)" = edu_sample,foo_drv,bar_drv ]'
 t "dmaverify remove foo_drv bar_drv" eval 'cli 0 remove foo_drv bar_drv && [ "$(field drivers)" = edu_sample ]'
+t "dmaverify attach foo_drv (alias of add)" eval 'cli 0 attach foo_drv && [ "$(field drivers)" = edu_sample,foo_drv ]'
+t "dmaverify detach foo_drv (alias of remove)" eval 'cli 0 detach foo_drv && [ "$(field drivers)" = edu_sample ]'
+t "dmaverify set stack_depth 99: the kernel's reason" eval 'cli 1 set stack_depth 99; grep -q "not a number from 0 to 32" /tmp/e'
+t "dmaverify set hash_bits 8: says load time" eval 'cli 2 set hash_bits 8; grep -q "load time" /tmp/e'
 t "dmaverify scan" cli 0 scan
 t "dmaverify reset" eval 'cli 0 reset && [ "$(violations)" = 0 ]'
 modprobe edu_sample transfers=1
@@ -417,10 +511,25 @@ if cli 0 query; then
 	cat /tmp/o
 	t "dmaverify query: settings" grep -q "^dmaverify: enabled, action log, checks all" /tmp/o
 	t "dmaverify query: drivers" grep -q "^selected drivers: edu_sample" /tmp/o
-	t "dmaverify query: the device" grep -q "^device $EDU  driver edu_sample  attached" /tmp/o
+	t "dmaverify query: the device and its mode" grep -q "^device $EDU  driver edu_sample  attached  mode ops$" /tmp/o
+	missing=
+	for f in $P/*; do
+		grep -qE "^  ${f##*/} +(run-time|load-time) " /tmp/o || missing="$missing ${f##*/}"
+	done
+	t "dmaverify query: every parameter of $P (missing:$missing)" [ -z "$missing" ]
+	t "dmaverify query: stack_depth run-time, hash_bits load-time" \
+		eval 'grep -qE "^  stack_depth +run-time +16$" /tmp/o && grep -qE "^  hash_bits +load-time +14$" /tmp/o'
 	t "dmaverify query: map counters" grep -qE '^  map +[1-9][0-9]* +[1-9][0-9]* +0 ' /tmp/o
 else
 	bad "dmaverify query failed"
+fi
+t "dmaverify query $EDU: that device" eval 'cli 0 query $EDU && grep -q "^device $EDU " /tmp/o'
+if cli 0 query --json; then
+	json query "$(cat /tmp/o)"
+	t "query --json: one line, version, parameters, the device in mode ops" \
+		eval '[ "$(wc -l < /tmp/o)" = 1 ] && grep -q "^{\"version\":\"[0-9]" /tmp/o && grep -q "\"stack_depth\":{\"value\":16,\"writable\":true}" /tmp/o && grep -q "\"hash_bits\":{\"value\":14,\"writable\":false}" /tmp/o && grep -q "\"device\":\"$EDU\",\"driver\":\"edu_sample\",\"state\":\"attached\",\"mode\":\"ops\"" /tmp/o'
+else
+	bad "dmaverify query --json failed"
 fi
 rmmod edu_sample
 
@@ -453,6 +562,72 @@ t "unbind with leaks: leak-map and leak-coherent reported" \
 	eval 'cli 0 violations --json && grep -q "\"slug\":\"leak-map\"" /tmp/o && grep -q "\"slug\":\"leak-coherent\"" /tmp/o'
 t "after unbind: dump shows the device released" eval 'cli 0 dump && grep -q "state released" /tmp/o'
 t "dmaverify reset after the leaks: 0 violations" eval 'cli 0 reset && [ "$(violations)" = 0 ] && [ -z "$(cat $DV/violations)" ]'
+
+echo "=== (h) set, gate, watch, reset --all"
+cli 0 reset
+t "dmaverify gate with no violation: exit 0" eval 'cli 0 gate && grep -q "passed" /tmp/e'
+dmaverify watch --count 1 --interval 0.2 > /tmp/watch 2> /tmp/watch.err &
+wpid=$!
+sleep 1
+modprobe edu_sample bug=double-unmap transfers=1
+i=0
+while kill -0 $wpid 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if kill -0 $wpid 2>/dev/null; then
+	kill $wpid
+	bad "dmaverify watch --count 1: still running 10 s after a violation ($(cat /tmp/watch.err))"
+else
+	wait $wpid
+	wrc=$?
+	cat /tmp/watch
+	t "dmaverify watch --count 1: exit 0 after the planted double-unmap, its line" \
+		eval '[ $wrc = 0 ] && [ "$(wc -l < /tmp/watch)" = 1 ] && grep -q "device=$EDU driver=edu_sample code=0x05 sub=0x00 slug=double-unmap " /tmp/watch'
+fi
+if cli 3 gate; then
+	cat /tmp/o
+	t "dmaverify gate after a planted bug: exit 3, the rule and the log line" \
+		eval 'grep -q "FAILED, 1 violation" /tmp/o && grep -q "0x05/0x00 double-unmap: 1" /tmp/o && grep -q "slug=double-unmap " /tmp/o'
+else
+	bad "dmaverify gate after a planted bug: not exit 3"
+fi
+if cli 3 gate --json; then
+	json gate "$(cat /tmp/o)"
+	t "dmaverify gate --json: exit 3, JSON on stdout, the summary on stderr" \
+		eval 'grep -q "\"slug\":\"double-unmap\"" /tmp/o && grep -q "FAILED" /tmp/e && ! grep -q FAILED /tmp/o'
+else
+	bad "dmaverify gate --json after a planted bug: not exit 3"
+fi
+# watch --json, stopped by SIGTERM: exit 0; it prints only new violations.
+dmaverify watch --json --interval 0.2 > /tmp/watch 2> /tmp/watch.err &
+wpid=$!
+sleep 1
+rmmod edu_sample
+modprobe edu_sample bug=double-unmap transfers=1
+sleep 1
+kill -TERM $wpid
+wait $wpid
+wrc=$?
+cat /tmp/watch
+json watch "$(cat /tmp/watch)"
+t "dmaverify watch --json: the new violation only, exit 0 on SIGTERM" \
+	eval '[ $wrc = 0 ] && [ "$(wc -l < /tmp/watch)" = 1 ] && grep -q "\"slug\":\"double-unmap\"" /tmp/watch'
+rmmod edu_sample
+t "dmaverify set stack_depth 8" eval 'cli 0 set stack_depth 8 && [ "$(cat $P/stack_depth)" = 8 ]'
+t "dmaverify set bounce on" eval 'cli 0 set bounce on && [ "$(cat $P/bounce)" = Y ]'
+t "dmaverify set fail_every 3" eval 'cli 0 set fail_every 3 && [ "$(cat $P/fail_every)" = 3 ]'
+t "dmaverify set multishot 1" eval 'cli 0 set multishot 1 && [ "$(cat $P/multishot)" = Y ]'
+t "dmaverify set action warn" eval 'cli 0 set action warn && [ "$(field action)" = warn ]'
+t "dmaverify query shows the set values" \
+	eval 'cli 0 query && grep -qE "^  stack_depth +run-time +8$" /tmp/o && grep -qE "^  fail_every +run-time +3$" /tmp/o && grep -qE "^  bounce +run-time +Y$" /tmp/o'
+t "dmaverify reset --all: exit 0" cli 0 reset --all
+cat /tmp/e
+t "reset --all: violations 0, log empty, parameters at their defaults, selection kept" \
+	eval '[ "$(violations)" = 0 ] && [ -z "$(cat $DV/violations)" ] && [ "$(cat $P/stack_depth)/$(cat $P/bounce)/$(cat $P/fail_every)/$(cat $P/multishot)/$(cat $P/action)/$(cat $P/driver)" = 16/N/0/N/warn/edu_sample ]'
+t "reset --all: says the allocation counters cannot be zeroed" grep -q "cannot be zeroed" /tmp/e
+t "dmaverify gate after reset --all: exit 0" cli 0 gate
+cli 0 action log
 
 echo "=== (f) disable/enable consistency"
 cli 0 reset
@@ -551,6 +726,30 @@ echo "=== end"
 t "dmaverify unload: exit 0" cli 0 unload
 t "unloaded: no module, no debugfs directory" eval '! loaded && [ ! -e $DV ]'
 t "dmaverify query after unload: exit 1" cli 1 query
+
+echo "=== (h) query in observe mode"
+if cli 0 load --driver edu_sample --param mode=observe; then
+	modprobe edu_sample transfers=2
+	if cli 0 query; then
+		cat /tmp/o
+		t "query, observe mode: the device in mode observe, its observer counts" \
+			eval 'grep -q "^device $EDU  driver edu_sample  attached  mode observe$" /tmp/o && grep -qE "^  observer: [0-9]+ calls missed since load \([0-9]+ creations since attach\), [0-9]+ unverifiable$" /tmp/o && grep -q "^observer probes: " /tmp/o'
+	else
+		bad "dmaverify query in observe mode failed"
+	fi
+	if cli 0 query --json; then
+		json query "$(cat /tmp/o)"
+		t "query --json, observe mode: mode, observer counts, probes" \
+			eval 'grep -q "\"mode\":\"observe\"" /tmp/o && grep -qE "\"observer\":\{\"missed\":[0-9]+,\"missed_creations\":[0-9]+,\"unverifiable\":[0-9]+\}" /tmp/o && grep -q "\"observer_probes\":\"" /tmp/o'
+	else
+		bad "dmaverify query --json in observe mode failed"
+	fi
+	rmmod edu_sample
+	t "dmaverify gate, observe mode, no bug: exit 0" cli 0 gate
+	t "dmaverify unload (observe mode): exit 0" cli 0 unload
+else
+	bad "dmaverify load --param mode=observe failed"
+fi
 e=$(dmesg | grep -E 'Oops|WARNING:|general protection|UBSAN|KASAN|dmaverify: cannot attach|reprobe failed' | head -3)
 [ -z "$e" ] && ok "no kernel warnings" || bad "kernel messages: $e"
 sleep 1
@@ -563,13 +762,35 @@ start=$(date +%s)
 set +e
 "$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
 	--allow 'BUG: dmaverify:' --timeout "${T_TIMEOUT:-240}" --log "$log" \
-	--file "$tmp/dvwrite" --file "$tmp/cli.sh" -- sh cli.sh > "$tmp/vmrun.out" 2>&1
+	--file "$tmp/dvwrite" --file "$tmp/cli.sh" --file "$TOP/Documentation/dmaverify-codes.txt" -- sh cli.sh > "$tmp/vmrun.out" 2>&1
 rc=$?
 set -e
 [ -s "$log" ] || cp "$tmp/vmrun.out" "$log"
 secs=$(($(date +%s) - start))
 
 results=$(tr -d '\r' < "$log" | sed -n '/^CLI-RESULTS-BEGIN$/,/^CLI-RESULTS-END$/p' | grep -aE '^(ok|FAIL) ' || true)
+# The JSON printed by the guest: each line valid.
+jsoncheck=''
+if command -v python3 > /dev/null; then
+	jsoncheck='python3 -m json.tool'
+elif command -v jq > /dev/null; then
+	jsoncheck='jq .'
+fi
+for name in query gate watch; do
+	lines=$(tr -d '\r' < "$log" | sed -n "s/^JSON-$name: //p")
+	if [ -z "$jsoncheck" ]; then
+		hostres+="ok   host: $name JSON not checked (neither python3 nor jq here)"$'\n'
+	elif [ -z "$lines" ]; then
+		hostres+="FAIL host: no $name JSON from the guest"$'\n'
+	else
+		bad=0
+		while IFS= read -r l; do
+			$jsoncheck <<< "$l" > /dev/null 2>&1 || { bad=1; hostres+="FAIL host: invalid $name JSON: ${l:0:200}"$'\n'; }
+		done <<< "$lines"
+		[ $bad = 1 ] || hostres+="ok   host: $name JSON valid ($jsoncheck, $(wc -l <<< "$lines") line(s))"$'\n'
+	fi
+done
+results=$(printf '%s%s' "$hostres" "$results")
 [ -n "$results" ] && echo "$results"
 fail=0
 if [ "$rc" != 0 ]; then

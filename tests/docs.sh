@@ -29,6 +29,45 @@ for p in $(grep -ohE 'module_param(_cb|_named)?\(([a-z_]+)' dmaverify/*.c | sed 
 		fail=1
 	fi
 done
+# The CLI's copies: its rule table is report.c's, its defaults (reset --all)
+# are the parameter table's, its built-in version is VERSION.
+cli=scripts/dmaverify
+want=$(sed -n 's/.*CODE(DV_[A-Z0-9_]*, *\(0x[0-9A-Fa-f]*\), *\(0x[0-9A-Fa-f]*\|0\), *"\([a-z0-9-]*\)", *"\([a-z]*\)".*/\1 \2 \3 \4/p' dmaverify/report.c |
+	awk '{ printf "%s %s %s %s\n", tolower($1), ($2 == "0" ? "0x00" : tolower($2)), $3, $4 }')
+got=$(sed -n "/^RULES='/,/'\$/p" $cli | sed "s/^RULES='//; s/'\$//")
+if [ "$want" = "$got" ]; then
+	echo "ok   $cli: its rule table (explain) is dmaverify/report.c's"
+else
+	echo "FAIL $cli: RULES differs from dmaverify/report.c: $(diff <(echo "$want") <(echo "$got") | grep '^[<>]' | head -3 | tr '\n' ' ')"
+	fail=1
+fi
+for d in $(sed -n "s/^DEFAULTS='\(.*\)'\$/\1/p" $cli); do
+	n=${d%%=*} v=${d#*=}
+	doc=$(sed -n "s/^\`\`$n\`\` *\([^ ]*\) .*/\1/p" Documentation/dmaverify.rst | head -1)
+	if [ "$doc" = "$v" ]; then
+		echo "ok   $cli: default $n=$v as documented"
+	else
+		echo "FAIL $cli: default $n=$v, Documentation/dmaverify.rst says '$doc'"
+		fail=1
+	fi
+done
+bv=$(sed -n 's/^BUILTIN_VERSION=//p' $cli)
+if [ "$bv" = "$(head -1 VERSION)" ]; then
+	echo "ok   $cli: built-in version $bv is VERSION's"
+else
+	echo "FAIL $cli: BUILTIN_VERSION=$bv, VERSION says $(head -1 VERSION)"
+	fail=1
+fi
+if command -v shellcheck > /dev/null; then
+	if out=$(shellcheck $cli 2>&1); then
+		echo "ok   $cli is shellcheck-clean"
+	else
+		echo "FAIL shellcheck $cli: $(echo "$out" | head -5)"
+		fail=1
+	fi
+else
+	echo "skip shellcheck $cli: shellcheck is not installed"
+fi
 # The reStructuredText is valid (docutils, warnings are errors).
 if out=$(rst2html --halt=warning --report=warning Documentation/dmaverify.rst 2>&1 >/dev/null); then
 	echo "ok   Documentation/dmaverify.rst renders without warnings"
