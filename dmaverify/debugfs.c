@@ -100,6 +100,7 @@ static int stats_show(struct seq_file *seq, void *unused)
 				   dmaverify_codes[v].slug,
 				   atomic_long_read(&dmaverify_total_violations[v]));
 	dmaverify_observe_show(seq);
+	dmaverify_stack_show(seq);
 	mutex_lock(&dmaverify_devices_lock);
 	list_for_each_entry(ctx, &dmaverify_devices, list)
 		show_dev_stats(seq, ctx);
@@ -131,7 +132,7 @@ static void dump_obj(const struct dmaverify_obj *obj, void *arg)
 	dmaverify_print_obj(d->seq, obj);
 	seq_printf(d->seq, " age %u.%03us\n", ms / 1000, ms % 1000);
 	if (d->stacks)
-		dmaverify_print_stack(d->seq, obj->stack);
+		dmaverify_print_creator(d->seq, obj->stack);
 }
 
 /*

@@ -308,6 +308,7 @@ extern unsigned int dmaverify_stack_depth;
 extern unsigned int dmaverify_hash_bits;
 extern bool dmaverify_multishot;
 extern bool dmaverify_free_stacks;
+extern bool dmaverify_object_stacks;
 extern bool dmaverify_rebind;
 extern unsigned int dmaverify_leak_report_max;
 extern unsigned int dmaverify_fail_every;
@@ -332,12 +333,37 @@ static inline bool dmaverify_check_on(enum dmaverify_violation v)
 /* === Stacks (stack.c) === */
 
 unsigned long dmaverify_save_stack(void);
+unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip);
+unsigned long dmaverify_site_stack(unsigned long handle, unsigned long *when);
+void dmaverify_stack_show(struct seq_file *seq);
+
 bool dmaverify_own_frame(unsigned long ip);
 void dmaverify_set_observed_caller(unsigned long ip);
 unsigned int dmaverify_stack_start(unsigned long *entries, unsigned int nr);
 unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 				   unsigned int max);
 int dmaverify_stack_init(void);
+
+/*
+ * In an ops callback (not in a function it calls): the stack slot holding
+ * the callback's return address into the DMA core, for
+ * dmaverify_creator_stack().  __builtin_frame_address(0) gives the
+ * callback a frame record (also without CONFIG_FRAME_POINTER), whose
+ * second word is the return address on x86-64 and arm64.  The comparison
+ * guards against another layout (the compiler folds it where it knows):
+ * NULL makes the creator an unwind.
+ */
+#define DV_RA_SLOT()							\
+	dmaverify_ra_slot(__builtin_frame_address(0),			\
+			  __builtin_return_address(0))
+
+static __always_inline const unsigned long *dmaverify_ra_slot(void *fp,
+							      void *ret)
+{
+	const unsigned long *slot = (const unsigned long *)fp + 1;
+
+	return READ_ONCE_NOCHECK(*slot) == (unsigned long)ret ? slot : NULL;
+}
 
 /* === Tracker (tracker.c) === */
 
@@ -407,6 +433,7 @@ void dmaverify_violation_found(struct dmaverify_dev *ctx,
 const char *dmaverify_dir_name(int dir);
 void dmaverify_print_obj(struct seq_file *seq, const struct dmaverify_obj *obj);
 void dmaverify_print_stack(struct seq_file *seq, unsigned long handle);
+void dmaverify_print_creator(struct seq_file *seq, unsigned long handle);
 int dmaverify_violations_show(struct seq_file *seq);
 void dmaverify_reports_reset(void);
 extern atomic_long_t dmaverify_total_violations[DV_VIOLATION_COUNT];
@@ -536,7 +563,8 @@ void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size);
 void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size);
 void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj);
 void dmaverify_track_new(struct dmaverify_dev *ctx,
-			 const struct dmaverify_obj *tmpl);
+			 const struct dmaverify_obj *tmpl,
+			 const unsigned long *ra);
 bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
 			       enum dmaverify_violation v, int kind,
 			       unsigned long key, size_t size, int dir);

@@ -68,13 +68,16 @@ void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
  * dmaverify_track_new() - track a new object, or count it untracked
  * @ctx: device context
  * @tmpl: the object's description, copied into a tracker entry
+ * @ra: DV_RA_SLOT() of the ops callback, or NULL (see
+ *	dmaverify_creator_stack()); unused if @tmpl has its stack already
  *
  * When dmaverify is disabled or out of memory the object is counted
  * untracked instead: its release is then unknown, and must not be reported
  * (see dmaverify_dev.untracked).
  */
 void dmaverify_track_new(struct dmaverify_dev *ctx,
-			 const struct dmaverify_obj *tmpl)
+			 const struct dmaverify_obj *tmpl,
+			 const unsigned long *ra)
 {
 	struct dmaverify_obj *obj;
 
@@ -86,6 +89,8 @@ void dmaverify_track_new(struct dmaverify_dev *ctx,
 		return;
 	}
 	*obj = *tmpl;
+	if (!obj->stack)
+		obj->stack = dmaverify_creator_stack(ra, 0);
 	dmaverify_track_obj(ctx, obj);
 }
 

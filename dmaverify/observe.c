@@ -149,7 +149,8 @@ static int begin(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!c->ctx)
 		return 1;
 	keep_unmaps(c->dev);
-	c->stack = dmaverify_verifying() ? dmaverify_save_stack() : 0;
+	c->stack = dmaverify_verifying() ?
+		   dmaverify_creator_stack(NULL, caller_of(regs)) : 0;
 	return 0;
 }
 
@@ -236,7 +237,7 @@ static int map_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		    !(c->a[4] & DMA_ATTR_SKIP_CPU_SYNC))
 			tmpl.flags |= DV_OBJ_PHYS_INDEXED;
 		dmaverify_check_dma_addr(ctx, &tmpl, addr, tmpl.size, false);
-		dmaverify_track_new(ctx, &tmpl);
+		dmaverify_track_new(ctx, &tmpl, NULL);
 	}
 	rcu_read_unlock();
 	return 0;
@@ -365,7 +366,7 @@ static int map_sg_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		tmpl.mapped = mapped;
 		tmpl.csum = dmaverify_sg_csum(sgl, nents);
 		tmpl.stack = c->stack;
-		dmaverify_track_new(ctx, &tmpl);
+		dmaverify_track_new(ctx, &tmpl, NULL);
 	}
 	rcu_read_unlock();
 	return 0;
@@ -461,7 +462,7 @@ static int alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		tmpl.dir = DMA_BIDIRECTIONAL;
 		tmpl.stack = c->stack;
 		dmaverify_check_dma_addr(ctx, &tmpl, dma, tmpl.size, true);
-		dmaverify_track_new(ctx, &tmpl);
+		dmaverify_track_new(ctx, &tmpl, NULL);
 	}
 	rcu_read_unlock();
 	return 0;

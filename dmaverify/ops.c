@@ -101,9 +101,11 @@ static void owned_obj_fail(struct dmaverify_obj *obj)
 
 /* === Streaming maps === */
 
+/* @ra: DV_RA_SLOT() of the callback, to find the creator without an unwind. */
 static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 			  struct page *page, unsigned long offset, size_t size,
-			  int dir, unsigned long attrs, int kind)
+			  int dir, unsigned long attrs, int kind,
+			  const unsigned long *ra)
 {
 	struct dmaverify_obj tmpl = {};
 	dma_addr_t addr;
@@ -127,6 +129,7 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 			if (!dmaverify_bounce_map(ctx, obj, attrs)) {
 				atomic_long_inc(&ctx->bounced);
 				dmaverify_stats_add(ctx, kind, size);
+				obj->stack = dmaverify_creator_stack(ra, 0);
 				dmaverify_track_obj(ctx, obj);
 				return obj->dma;
 			}
@@ -155,7 +158,7 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		tmpl.flags |= DV_OBJ_PHYS_INDEXED;
 	dmaverify_check_dma_addr(ctx, &tmpl, addr, size, false);
-	dmaverify_track_new(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl, ra);
 	return addr;
 }
 
@@ -205,7 +208,8 @@ static dma_addr_t dmaverify_map_phys(struct device *dev, phys_addr_t phys,
 				     unsigned long attrs)
 {
 	return map_one(enter(dev), phys, NULL, 0, size, dir, attrs,
-		       attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
+		       attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP,
+		       DV_RA_SLOT());
 }
 
 static void dmaverify_unmap_phys(struct device *dev, dma_addr_t addr,
@@ -222,7 +226,7 @@ static dma_addr_t dmaverify_map_page(struct device *dev, struct page *page,
 				     unsigned long attrs)
 {
 	return map_one(enter(dev), page_to_phys(page) + offset, page, offset,
-		       size, dir, attrs, DV_KIND_MAP);
+		       size, dir, attrs, DV_KIND_MAP, DV_RA_SLOT());
 }
 
 static void dmaverify_unmap_page(struct device *dev, dma_addr_t addr,
@@ -237,7 +241,7 @@ static dma_addr_t dmaverify_map_resource(struct device *dev, phys_addr_t phys,
 					 unsigned long attrs)
 {
 	return map_one(enter(dev), phys, NULL, 0, size, dir, attrs,
-		       DV_KIND_RESOURCE);
+		       DV_KIND_RESOURCE, DV_RA_SLOT());
 }
 
 static void dmaverify_unmap_resource(struct device *dev, dma_addr_t addr,
@@ -299,6 +303,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 				atomic_long_inc(&ctx->bounced);
 				obj->csum = dmaverify_sg_csum(sgl, nents);
 				dmaverify_stats_add(ctx, DV_KIND_SG, total);
+				obj->stack = dmaverify_creator_stack(DV_RA_SLOT(), 0);
 				dmaverify_track_obj(ctx, obj);
 				return nents;
 			}
@@ -321,7 +326,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	tmpl.nents = nents;
 	tmpl.mapped = sgt.nents;
 	tmpl.csum = dmaverify_sg_csum(sgl, nents);
-	dmaverify_track_new(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl, DV_RA_SLOT());
 	return sgt.nents;
 }
 
@@ -513,6 +518,7 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 				*dma_handle = obj->dma;
 				dmaverify_check_dma_addr(ctx, obj, obj->dma, size, true);
 				dmaverify_stats_add(ctx, DV_KIND_COHERENT, size);
+				obj->stack = dmaverify_creator_stack(DV_RA_SLOT(), 0);
 				dmaverify_track_obj(ctx, obj);
 				sleeper_out(ctx);
 				return cpu;
@@ -532,7 +538,7 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 	tmpl.kind = DV_KIND_COHERENT;
 	tmpl.dir = DMA_BIDIRECTIONAL;
 	dmaverify_check_dma_addr(ctx, &tmpl, *dma_handle, size, true);
-	dmaverify_track_new(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl, DV_RA_SLOT());
 	sleeper_out(ctx);
 	return cpu;
 }
@@ -589,7 +595,7 @@ static struct page *dmaverify_alloc_pages(struct device *dev, size_t size,
 	tmpl.kind = DV_KIND_PAGES;
 	tmpl.dir = dir;
 	dmaverify_check_dma_addr(ctx, &tmpl, *dma_handle, size, true);
-	dmaverify_track_new(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl, DV_RA_SLOT());
 	sleeper_out(ctx);
 	return page;
 }

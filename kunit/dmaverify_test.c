@@ -308,6 +308,7 @@ static void dv_exit(struct kunit *test)
 	WRITE_ONCE(dmaverify_enabled, true);
 	WRITE_ONCE(dmaverify_fail_every, 0);
 	WRITE_ONCE(dmaverify_bounce, false);
+	WRITE_ONCE(dmaverify_object_stacks, false);
 	atomic_set(&dmaverify_test_fail_allocs, 0);
 }
 
@@ -505,6 +506,45 @@ static void test_leak_sg(struct kunit *test)
 	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 2, DMA_TO_DEVICE), 0);
 	dmaverify_release_device(dev);
 	EXPECT_REPORT(test, DV_LEAK_SG, test_leak_sg);
+}
+
+/*
+ * By default an object records its caller without an unwind (read from
+ * the stack at a distance learnt from the first call of each DMA-core
+ * return site), and its call site keeps one full stack.  The third mapping
+ * from one call site has its caller from that read: the leak report's
+ * title must name this function, and the site's stack must be shown.
+ */
+static void test_creator_call_site(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a[3];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		a[i] = dma_map_single(dev, buf + i * 64, 64, DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a[i]));
+	}
+	dma_unmap_single(dev, a[0], 64, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a[1], 64, DMA_TO_DEVICE);
+	dmaverify_release_device(dev);
+	EXPECT_REPORT(test, DV_LEAK_MAP, test_creator_call_site);
+	KUNIT_EXPECT_TRUE(test, report_says("a mapping from this call site was created by"));
+}
+
+/* object_stacks=1: the object's own full stack, no call-site stack. */
+static void test_object_stacks(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	dma_addr_t a;
+
+	WRITE_ONCE(dmaverify_object_stacks, true);
+	KUNIT_ASSERT_NOT_NULL(test, dma_alloc_coherent(dev, 512, &a, GFP_KERNEL));
+	WRITE_ONCE(dmaverify_object_stacks, false);
+	dmaverify_release_device(dev);
+	EXPECT_REPORT(test, DV_LEAK_COHERENT, test_object_stacks);
+	KUNIT_EXPECT_FALSE(test, report_says("a mapping from this call site"));
 }
 
 static void test_no_leak(struct kunit *test)
@@ -1236,6 +1276,8 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_leak_coherent),
 	KUNIT_CASE(test_leak_map),
 	KUNIT_CASE(test_leak_sg),
+	KUNIT_CASE(test_creator_call_site),
+	KUNIT_CASE(test_object_stacks),
 	KUNIT_CASE(test_no_leak),
 	KUNIT_CASE(test_use_after_release),
 	KUNIT_CASE(test_sync_overflow),
