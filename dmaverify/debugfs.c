@@ -47,18 +47,16 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 		   READ_ONCE(ctx->state) == DV_STATE_ATTACHED ? "attached" : "released",
 		   ctx->observe ? "observe" : "ops");
 	for (k = 0; k < DV_KIND_COUNT; k++) {
-		struct dmaverify_kind_stats *s = &ctx->kinds[k];
+		struct dmaverify_kind_stats s;
 
+		dmaverify_kind_stats(ctx, k, &s);
 		seq_printf(seq, "  %-22s allocated %ld freed %ld outstanding %ld peak %ld bytes %ld\n",
-			   kind_titles[k], atomic_long_read(&s->allocated),
-			   atomic_long_read(&s->freed),
-			   atomic_long_read(&s->outstanding),
-			   atomic_long_read(&s->peak), atomic_long_read(&s->bytes));
+			   kind_titles[k], s.allocated, s.freed, s.outstanding,
+			   s.peak, s.bytes);
 	}
 	seq_printf(seq, "  tracked %ld untracked %ld (outstanding %ld)\n",
 		   atomic_long_read(&ctx->tracker.count),
-		   atomic_long_read(&ctx->untracked_total),
-		   atomic_long_read(&ctx->untracked));
+		   dmaverify_untracked_total(ctx), dmaverify_untracked(ctx));
 	if (atomic_long_read(&ctx->bounce_skipped))
 		seq_printf(seq, "  bounce skipped %ld (released bounce buffers waiting to be freed)\n",
 			   atomic_long_read(&ctx->bounce_skipped));

@@ -394,7 +394,7 @@ static int unmap_sg_pre(struct kprobe *p, struct pt_regs *regs)
 	}
 	/* A single mapping released as a list? */
 	if (dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
-	    !atomic_long_read(&ctx->untracked) && !dmaverify_observe_lossy(ctx)) {
+	    !dmaverify_untracked(ctx) && !dmaverify_observe_lossy(ctx)) {
 		if (dmaverify_check_on(DV_WRONG_FUNCTION))
 			dmaverify_violation(ctx, DV_WRONG_FUNCTION, &other,
 					    (unsigned long)sgl, 0, dir,
@@ -520,7 +520,7 @@ static void sync_single(struct pt_regs *regs, bool for_cpu)
 		/* A stale object may hide the mapping the sync is about. */
 		if (!dmaverify_observe_stale(ctx, &obj))
 			dmaverify_check_sync(ctx, &obj, addr, size, dir, for_cpu);
-	} else if (!atomic_long_read(&ctx->untracked) &&
+	} else if (!dmaverify_untracked(ctx) &&
 		 !dmaverify_observe_lossy(ctx) &&
 		 dmaverify_check_on(DV_SYNC_UNMAPPED))
 		dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, size, dir,
@@ -557,7 +557,7 @@ static void sync_sg(struct pt_regs *regs, bool for_cpu)
 	if (dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
 		if (!dmaverify_observe_stale(ctx, &obj))
 			dmaverify_check_sync_sg(ctx, &obj, nents, dir, for_cpu);
-	} else if (!atomic_long_read(&ctx->untracked) &&
+	} else if (!dmaverify_untracked(ctx) &&
 		 !dmaverify_observe_lossy(ctx) &&
 		 dmaverify_check_on(DV_SYNC_SG_UNMAPPED))
 		dmaverify_violation(ctx, DV_SYNC_SG_UNMAPPED, NULL,

@@ -345,7 +345,7 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 	if (!obj) {
 		/* A single mapping released as a list? */
 		if (dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
-		    !atomic_long_read(&ctx->untracked)) {
+		    !dmaverify_untracked(ctx)) {
 			if (dmaverify_check_on(DV_WRONG_FUNCTION))
 				dmaverify_violation(ctx, DV_WRONG_FUNCTION, &other,
 						    (unsigned long)sgl, 0, dir,
@@ -401,7 +401,7 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 	}
 	if (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
 	    !dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) {
-		if (atomic_long_read(&ctx->untracked))
+		if (dmaverify_untracked(ctx))
 			return true;
 		if (dmaverify_check_on(DV_SYNC_UNMAPPED))
 			dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, *size,
@@ -454,7 +454,7 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		return false;
 	}
 	if (!dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
-		if (atomic_long_read(&ctx->untracked))
+		if (dmaverify_untracked(ctx))
 			return true;
 		if (dmaverify_check_on(DV_SYNC_SG_UNMAPPED))
 			dmaverify_violation(ctx, DV_SYNC_SG_UNMAPPED, NULL,

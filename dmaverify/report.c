@@ -509,18 +509,11 @@ static void vviolation(struct dmaverify_dev *ctx, enum dmaverify_violation v,
 		.v = v, .ctx = ctx, .obj = obj, .addr = addr, .size = size,
 		.dir = dir, .creator_title = creator,
 	};
-	struct dmaverify_freed freed;
 	char detail[256];
 
 	if (fmt) {
 		vscnprintf(detail, sizeof(detail), fmt, args);
 		r.detail = detail;
-	}
-	if ((v == DV_DOUBLE_UNMAP || v == DV_DOUBLE_FREE ||
-	     v == DV_DOUBLE_UNMAP_SG) && !obj &&
-	    dmaverify_find_freed(ctx, addr, v == DV_DOUBLE_UNMAP_SG, &freed)) {
-		r.obj = &freed.obj;
-		r.freed = &freed;
 	}
 	dmaverify_report(&r);
 }
