@@ -341,10 +341,13 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 		dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
 		return;
 	}
-	obj = dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL);
+	obj = atomic_long_read(&ctx->tracker.count) ?
+	      dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL) :
+	      NULL;
 	if (!obj) {
 		/* A single mapping released as a list? */
-		if (dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
+		if (atomic_long_read(&ctx->tracker.count) &&
+		    dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
 		    !dmaverify_untracked(ctx)) {
 			if (dmaverify_check_on(DV_WRONG_FUNCTION))
 				dmaverify_violation(ctx, DV_WRONG_FUNCTION, &other,

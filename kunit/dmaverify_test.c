@@ -963,6 +963,30 @@ static void test_disable_enable(struct kunit *test)
 	EXPECT_NO_REPORT(test);
 }
 
+/*
+ * A double unmap while verification is off is not reported, and must not
+ * use up the allowance of an untracked object still mapped: that one's
+ * unmap, after verification is on again, is correct.
+ */
+static void test_disabled_double_unmap(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
+	dma_addr_t a, b;
+
+	WRITE_ONCE(dmaverify_enabled, false);
+	a = dma_map_single(dev, buf, 256, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	b = dma_map_single(dev, buf + 256, 256, DMA_TO_DEVICE);
+	WRITE_ONCE(dmaverify_enabled, true);
+	EXPECT_NO_REPORT(test);
+	dma_unmap_single(dev, b, 256, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+	dma_unmap_single(dev, b, 256, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_disabled_double_unmap);
+}
+
 /* When dmaverify cannot allocate a tracker entry, it never lies. */
 static void test_untracked_no_false_report(struct kunit *test)
 {
@@ -1311,6 +1335,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_free_irqs_off),
 	KUNIT_CASE(test_call_in_nmi),
 	KUNIT_CASE(test_disable_enable),
+	KUNIT_CASE(test_disabled_double_unmap),
 	KUNIT_CASE(test_untracked_no_false_report),
 	KUNIT_CASE(test_checks_disabled),
 	KUNIT_CASE(test_counters),
