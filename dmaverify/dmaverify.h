@@ -592,6 +592,7 @@ void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size);
 void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size);
 void dmaverify_kind_stats(struct dmaverify_dev *ctx, int kind,
 			  struct dmaverify_kind_stats *out);
+void dmaverify_untracked_new(struct dmaverify_dev *ctx, int kind, size_t size);
 long dmaverify_untracked(struct dmaverify_dev *ctx);
 long dmaverify_untracked_total(struct dmaverify_dev *ctx);
 bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,

@@ -145,6 +145,21 @@ static bool take_untracked(struct dmaverify_dev *ctx)
 }
 
 /**
+ * dmaverify_untracked_new() - count an object that is not tracked
+ * @ctx: device context
+ * @kind: &enum dmaverify_kind
+ * @size: its size
+ *
+ * Verification is off (or no entry could be allocated): the object is
+ * counted, and its release will be let through unreported.
+ */
+void dmaverify_untracked_new(struct dmaverify_dev *ctx, int kind, size_t size)
+{
+	dmaverify_stats_add(ctx, kind, size);
+	add_untracked(ctx);
+}
+
+/**
  * dmaverify_untracked() - untracked objects a release may still name
  * @ctx: device context
  *
@@ -290,7 +305,7 @@ void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
  *
  * When dmaverify is disabled or out of memory the object is counted
  * untracked instead: its release is then unknown, and must not be reported
- * (see dmaverify_dev.untracked).
+ * (see dmaverify_untracked()).
  */
 void dmaverify_track_new(struct dmaverify_dev *ctx,
 			 const struct dmaverify_obj *tmpl,
@@ -298,12 +313,12 @@ void dmaverify_track_new(struct dmaverify_dev *ctx,
 {
 	struct dmaverify_obj *obj;
 
-	dmaverify_stats_add(ctx, tmpl->kind, tmpl->size);
 	obj = dmaverify_verifying() ? dmaverify_obj_alloc() : NULL;
 	if (!obj) {
-		add_untracked(ctx);
+		dmaverify_untracked_new(ctx, tmpl->kind, tmpl->size);
 		return;
 	}
+	dmaverify_stats_add(ctx, tmpl->kind, tmpl->size);
 	*obj = *tmpl;
 	if (!obj->stack)
 		obj->stack = dmaverify_creator_stack(ra, 0);

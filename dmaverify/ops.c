@@ -146,6 +146,11 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 #endif
 	if (dma_mapping_error(ctx->twin, addr))
 		return DMA_MAPPING_ERROR;
+	if (unlikely(!dmaverify_verifying())) {
+		/* Forwarding only: counted, not tracked (as dmaverify_track_new()). */
+		dmaverify_untracked_new(ctx, kind, size);
+		return addr;
+	}
 
 	tmpl.key = addr;
 	tmpl.dma = addr;
