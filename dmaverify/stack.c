@@ -239,6 +239,7 @@ noinline unsigned long dmaverify_save_stack(void)
 #define RET_LEVELS	4	/* DMA-core frames above a callback, at most. */
 #define RET_MAX_OFF	256	/* Words between two return slots, at most. */
 #define RET_BAD		(-1L)	/* This return site is always unwound. */
+#define RET_MAX_CALIBRATIONS 1024	/* Then calls the table lacks are unwound. */
 
 static struct {
 	unsigned long key;	/* A return address in the DMA core; 0: free. */
@@ -478,7 +479,9 @@ static noinline unsigned long creator_slow(const unsigned long *ra,
 			atomic_long_inc(&nr_mismatches);
 			if (ra)
 				ret_site_learn(READ_ONCE_NOCHECK(*ra), RET_BAD);
-		} else if (ra && learn) {
+		} else if (ra && learn &&
+			   atomic_long_read(&nr_calibrations) < RET_MAX_CALIBRATIONS) {
+			/* Bounded: a full table would otherwise learn forever. */
 			calibrate(ra);
 		}
 		ip = entries[skip];
