@@ -488,8 +488,10 @@ static int __init dmaverify_init(void)
 	if (ret)
 		return ret;
 	ret = dmaverify_tracker_cache_init();
-	if (ret)
+	if (ret) {
+		dmaverify_stack_exit();
 		return ret;
+	}
 	dmaverify_checks_init();
 	dmaverify_redzone_init();
 	dmaverify_debugfs_init();
@@ -513,6 +515,7 @@ err:
 	dmaverify_debugfs_exit();
 	dmaverify_redzone_exit();
 	dmaverify_tracker_cache_exit();
+	dmaverify_stack_exit();
 	return ret;
 }
 
@@ -523,6 +526,7 @@ static void __exit dmaverify_exit(void)
 	dmaverify_redzone_exit();
 	dmaverify_debugfs_exit();
 	dmaverify_tracker_cache_exit();
+	dmaverify_stack_exit();
 	pr_info("unloaded\n");
 }
 

@@ -374,6 +374,7 @@ unsigned int dmaverify_stack_start(unsigned long *entries, unsigned int nr);
 unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 				   unsigned int max);
 int dmaverify_stack_init(void);
+void dmaverify_stack_exit(void);
 
 /*
  * In an ops callback (not in a function it calls): the stack slot holding

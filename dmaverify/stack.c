@@ -221,9 +221,13 @@ noinline unsigned long dmaverify_save_stack(void)
  * DMA-core return site (dmam_alloc_attrs() calls dma_alloc_attrs(),
  * dma_map_sg_attrs() calls __dma_map_sg_attrs()) is looked up again.
  *
- * Only core kernel text is learnt: it never moves, so a learnt distance
- * stays right, and every slot the walk reads is a return-address slot of
- * the current call chain, on the current stack.  A return address a tracer
+ * Only kernel and module text is learnt (not trampolines): it does not
+ * move while it can run, so a learnt distance stays right, and every slot
+ * the walk reads is a return-address slot of the current call chain, on
+ * the current stack.  Module text is learnt too because drivers may carry
+ * their own out-of-line copy of a DMA API inline
+ * (dma_map_single_attrs.constprop.0 on 7.x); what was learnt of a module
+ * is forgotten when the module goes.  A return address a tracer
  * replaced with a trampoline (kretprobes, the function graph tracer) is
  * not a DMA-core return site, and such a call is unwound.  Each call site's
  * first sighting and its refreshes unwind anyway: the walk's answer is
@@ -327,13 +331,21 @@ static unsigned long *ret_ptr(struct unwind_state *st)
 #endif
 }
 
-/* Core kernel text (not a module, not a trampoline): it never moves. */
-static bool core_text(unsigned long ip)
+/*
+ * Kernel or module text, not a trampoline: it does not move while it can
+ * run, and a module's entries are forgotten when it goes (forget_module()).
+ */
+static bool fixed_text(unsigned long ip)
 {
 	char sym[KSYM_SYMBOL_LEN];
+	const char *mod;
 
 	sprint_symbol(sym, ip);
-	return !str_has_prefix(sym, "0x") && !strchr(sym, '[');
+	mod = strchr(sym, '[');
+	/* BPF programs and ftrace/kprobe trampolines come and go. */
+	return !str_has_prefix(sym, "0x") &&
+	       (!mod || (!str_has_prefix(mod, "[bpf]") &&
+			 !str_has_prefix(mod, "[__builtin__")));
 }
 
 /*
@@ -363,7 +375,7 @@ static noinline void calibrate(const unsigned long *ra)
 			prev = ra;
 			continue;
 		}
-		if (ptr <= prev || ptr - prev > RET_MAX_OFF || !core_text(*prev)) {
+		if (ptr <= prev || ptr - prev > RET_MAX_OFF || !fixed_text(*prev)) {
 			ret_site_learn(*prev, RET_BAD);
 			return;
 		}
@@ -611,12 +623,52 @@ unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 #endif
 }
 
+/*
+ * A module going away takes its text with it: forget its return sites,
+ * its call sites' stacks and its frames in the own-frame cache, so that a
+ * module loaded at the same address later starts afresh.
+ */
+static int forget_module(struct notifier_block *nb, unsigned long action,
+			 void *data)
+{
+	struct module *mod = data;
+	unsigned int i;
+
+	if (action != MODULE_STATE_GOING)
+		return NOTIFY_DONE;
+	for (i = 0; i < ARRAY_SIZE(ret_sites); i++)
+		if (within_module(READ_ONCE(ret_sites[i].key), mod))
+			WRITE_ONCE(ret_sites[i].off, 0);
+	for (i = 0; i < ARRAY_SIZE(sites); i++) {
+		if (within_module(READ_ONCE(sites[i].ip), mod)) {
+			WRITE_ONCE(sites[i].stack, 0);
+			WRITE_ONCE(sites[i].when, 0);
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(ip_cache); i++)
+		if (within_module(READ_ONCE(ip_cache[i]) & ~1UL, mod))
+			WRITE_ONCE(ip_cache[i], 0);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block module_nb = {
+	.notifier_call = forget_module,
+};
+
 int dmaverify_stack_init(void)
 {
 #ifdef DMAVERIFY_HAVE_STACK_DEPOT
-	return stack_depot_init();
+	int ret = stack_depot_init();
+
+	if (ret)
+		return ret;
 #else
 	pr_info("no stack depot in this kernel: objects record their caller only\n");
-	return 0;
 #endif
+	return register_module_notifier(&module_nb);
+}
+
+void dmaverify_stack_exit(void)
+{
+	unregister_module_notifier(&module_nb);
 }
