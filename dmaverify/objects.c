@@ -340,9 +340,11 @@ void dmaverify_track_new(struct dmaverify_dev *ctx,
  *
  * Return: true to forward the call.
  */
-bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
-			       enum dmaverify_violation v, int kind,
-			       unsigned long key, size_t size, int dir)
+/* Out of line: its buffers are not cleared on the path that lets a release through. */
+static noinline void report_unknown_release(struct dmaverify_dev *ctx,
+					    enum dmaverify_violation v,
+					    unsigned long key, size_t size,
+					    int dir)
 {
 	struct dmaverify_report r = {
 		.v = v, .ctx = ctx, .addr = key, .size = size, .dir = dir,
@@ -350,17 +352,6 @@ bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
 	struct dmaverify_freed freed;
 	char detail[96];
 
-	if (take_untracked(ctx)) {
-		/* Counted at creation: count its release (by the call's word). */
-		dmaverify_stats_sub(ctx, kind, size);
-		return true;
-	}
-	if (dmaverify_observe_lossy(ctx)) {
-		atomic_long_inc(&ctx->unverifiable);
-		return true;
-	}
-	if (!dmaverify_check_on(v))
-		return false;
 	if (v == DV_DOUBLE_UNMAP_SG) {
 		snprintf(detail, sizeof(detail), "list %p, %s", (void *)key,
 			 dmaverify_dir_name(dir));
@@ -377,6 +368,23 @@ bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
 		r.freed = &freed;
 	}
 	dmaverify_report(&r);
+}
+
+bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
+			       enum dmaverify_violation v, int kind,
+			       unsigned long key, size_t size, int dir)
+{
+	if (take_untracked(ctx)) {
+		/* Counted at creation: count its release (by the call's word). */
+		dmaverify_stats_sub(ctx, kind, size);
+		return true;
+	}
+	if (dmaverify_observe_lossy(ctx)) {
+		atomic_long_inc(&ctx->unverifiable);
+		return true;
+	}
+	if (dmaverify_check_on(v))
+		report_unknown_release(ctx, v, key, size, dir);
 	return false;
 }
 

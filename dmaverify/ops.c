@@ -101,13 +101,33 @@ static void owned_obj_fail(struct dmaverify_obj *obj)
 
 /* === Streaming maps === */
 
+/* Track a new streaming map (its template is cleared here, not on the forwarding-only path). */
+static void track_map(struct dmaverify_dev *ctx, dma_addr_t addr,
+		      phys_addr_t phys, size_t size, int dir,
+		      unsigned long attrs, int kind, const unsigned long *ra)
+{
+	struct dmaverify_obj tmpl = {};
+
+	tmpl.key = addr;
+	tmpl.dma = addr;
+	tmpl.size = size;
+	tmpl.phys = phys;
+	tmpl.kind = kind;
+	tmpl.dir = dir;
+	/* Device-writable maps go in the physical index, for overlaps. */
+	if (kind == DV_KIND_MAP && dir != DMA_TO_DEVICE &&
+	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		tmpl.flags |= DV_OBJ_PHYS_INDEXED;
+	dmaverify_check_dma_addr(ctx, &tmpl, addr, size, false);
+	dmaverify_track_new(ctx, &tmpl, ra);
+}
+
 /* @ra: DV_RA_SLOT() of the callback, to find the creator without an unwind. */
 static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 			  struct page *page, unsigned long offset, size_t size,
 			  int dir, unsigned long attrs, int kind,
 			  const unsigned long *ra)
 {
-	struct dmaverify_obj tmpl = {};
 	dma_addr_t addr;
 
 	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
@@ -152,18 +172,7 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 		return addr;
 	}
 
-	tmpl.key = addr;
-	tmpl.dma = addr;
-	tmpl.size = size;
-	tmpl.phys = phys;
-	tmpl.kind = kind;
-	tmpl.dir = dir;
-	/* Device-writable maps go in the physical index, for overlaps. */
-	if (kind == DV_KIND_MAP && dir != DMA_TO_DEVICE &&
-	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-		tmpl.flags |= DV_OBJ_PHYS_INDEXED;
-	dmaverify_check_dma_addr(ctx, &tmpl, addr, size, false);
-	dmaverify_track_new(ctx, &tmpl, ra);
+	track_map(ctx, addr, phys, size, dir, attrs, kind, ra);
 	return addr;
 }
 

@@ -246,7 +246,7 @@ noinline unsigned long dmaverify_save_stack(void)
 #define RET_MAX_CALIBRATIONS 1024	/* Then calls the table lacks are unwound. */
 
 static struct {
-	unsigned long key;	/* A return address in the DMA core; 0: free. */
+	unsigned long key;	/* A return address in the DMA API; 0: free. */
 	long off;		/* Words to the next return slot; 0: not yet. */
 } ret_sites[1 << RET_BITS];
 
