@@ -20,6 +20,9 @@
  *	for what dmaverify's stack saving costs: unwind1 and unwind16
  *	(stack_trace_save() of at most 1 or 16 frames), depot16 (the same 16
  *	frames, then stack_depot_save()); their frames= is the depth reached.
+ *	slab80 (kmem_cache_zalloc+free of 80 bytes, GFP_NOWAIT, what a
+ *	tracker entry costs) and irqsave (an uncontended raw spinlock taken
+ *	with local_irq_save and released).
  *	DEV is hooked or plain.  N threads, bound to the first N online
  *	CPUs, run R timed loops of I iterations each, all at the same time
  *	(I = 0: calibrated so that a loop takes about T ms).  Prints
@@ -130,7 +133,7 @@ static struct bdev *find_bdev(const char *name)
 
 enum bench_op {
 	OP_MAP_TO, OP_MAP_FROM, OP_SG16, OP_COHERENT, OP_SYNC,
-	OP_UNWIND1, OP_UNWIND16, OP_DEPOT16, NR_OPS
+	OP_UNWIND1, OP_UNWIND16, OP_DEPOT16, OP_SLAB80, OP_IRQSAVE, NR_OPS
 };
 
 static const char *const op_names[NR_OPS] = {
@@ -142,7 +145,12 @@ static const char *const op_names[NR_OPS] = {
 	[OP_UNWIND1] = "unwind1",
 	[OP_UNWIND16] = "unwind16",
 	[OP_DEPOT16] = "depot16",
+	[OP_SLAB80] = "slab80",
+	[OP_IRQSAVE] = "irqsave",
 };
+
+/* slab80: a cache of dmaverify_obj's size (80 bytes), as dmaverify has. */
+static struct kmem_cache *slab80;
 
 struct bench;
 
@@ -273,6 +281,25 @@ static int run_loop(struct bench *b, struct worker *w, unsigned long iters)
 		break;
 	}
 #endif
+	case OP_SLAB80:
+		for (i = 0; i < iters; i++) {
+			void *p = kmem_cache_zalloc(slab80, GFP_NOWAIT | __GFP_NOWARN);
+
+			if (!p)
+				return -ENOMEM;
+			kmem_cache_free(slab80, p);
+		}
+		break;
+	case OP_IRQSAVE: {
+		static DEFINE_RAW_SPINLOCK(lock);
+		unsigned long flags;
+
+		for (i = 0; i < iters; i++) {
+			raw_spin_lock_irqsave(&lock, flags);
+			raw_spin_unlock_irqrestore(&lock, flags);
+		}
+		break;
+	}
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -712,6 +739,9 @@ static int __init bench_init(void)
 {
 	int i, ret;
 
+	slab80 = kmem_cache_create("dvbench_slab80", 80, 0, 0, NULL);
+	if (!slab80)
+		return -ENOMEM;
 	for (i = 0; i < NR_DEVS; i++) {
 		ret = platform_driver_register(&bdevs[i].drv);
 		if (ret)
@@ -747,6 +777,7 @@ err_dev:
 err_drv:
 	while (--i >= 0)
 		platform_driver_unregister(&bdevs[i].drv);
+	kmem_cache_destroy(slab80);
 	return ret;
 }
 
@@ -758,6 +789,7 @@ static void __exit bench_exit(void)
 	bench_cleanup();
 	for (i = NR_DEVS - 1; i >= 0; i--)
 		platform_driver_unregister(&bdevs[i].drv);
+	kmem_cache_destroy(slab80);
 }
 
 module_init(bench_init);

@@ -142,6 +142,11 @@ variants()
 		param stack_depth 0
 		run op=$op dev=hooked tag=sd0
 		param stack_depth 16
+		if [ -e $P/object_stacks ]; then
+			param object_stacks Y
+			run op=$op dev=hooked tag=objstacks
+			param object_stacks N
+		fi
 		if [ -e $P/free_stacks ]; then
 			param free_stacks Y
 			run op=$op dev=hooked tag=freestacks
@@ -157,7 +162,7 @@ variants()
 			param bounce 0
 		fi
 	done
-	for op in unwind1 unwind16 depot16; do
+	for op in unwind1 unwind16 depot16 slab80 irqsave; do
 		run op=$op dev=plain tag=ref
 	done
 }

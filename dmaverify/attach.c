@@ -61,49 +61,6 @@ static const char *path_name(struct dmaverify_dev *ctx, char *buf, size_t size)
 	return buf;
 }
 
-/* === Released objects (for "freed by" in double-free reports) === */
-
-void dmaverify_remember_freed(struct dmaverify_dev *ctx,
-			      const struct dmaverify_obj *obj)
-{
-	/* A stack unwind per unmap is the largest cost: only on request. */
-	unsigned long stack = READ_ONCE(dmaverify_free_stacks) ?
-			      dmaverify_save_stack() : 0, flags;
-	struct dmaverify_freed *f;
-
-	raw_spin_lock_irqsave(&ctx->freed_lock, flags);
-	f = &ctx->freed[ctx->freed_head];
-	ctx->freed_head = (ctx->freed_head + 1) % DV_FREED_RING;
-	f->obj = *obj;
-	f->free_stack = stack;
-	f->free_when = (u32)jiffies;
-	raw_spin_unlock_irqrestore(&ctx->freed_lock, flags);
-}
-
-bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
-			  struct dmaverify_freed *out)
-{
-	unsigned long flags;
-	bool found = false;
-	unsigned int i;
-
-	raw_spin_lock_irqsave(&ctx->freed_lock, flags);
-	for (i = 1; i <= DV_FREED_RING; i++) {
-		struct dmaverify_freed *f =
-			&ctx->freed[(ctx->freed_head + DV_FREED_RING - i) % DV_FREED_RING];
-
-		bool is_sg = f->obj.kind == DV_KIND_SG;
-
-		if (f->free_when && f->obj.key == key && is_sg == sg) {
-			*out = *f;
-			found = true;
-			break;
-		}
-	}
-	raw_spin_unlock_irqrestore(&ctx->freed_lock, flags);
-	return found;
-}
-
 /* === Leak check === */
 
 struct leak_walk {
@@ -240,6 +197,7 @@ static void free_ctx(struct dmaverify_dev *ctx)
 	if (ctx->twin)
 		dmaverify_twin_destroy(ctx->twin);
 	dmaverify_tracker_destroy(&ctx->tracker);
+	dmaverify_objects_destroy(ctx);
 	put_device(ctx->dev);
 	kvfree(ctx);
 }
@@ -369,7 +327,8 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 		goto out;
 	if (dmaverify_tracker_init(&ctx->tracker, dmaverify_hash_bits))
 		goto out_ctx;
-	raw_spin_lock_init(&ctx->freed_lock);
+	if (dmaverify_objects_init(ctx))
+		goto out_tracker;
 	raw_spin_lock_init(&ctx->quarantine_lock);
 	INIT_LIST_HEAD(&ctx->quarantine);
 	strscpy(ctx->driver, dev->driver ? dev->driver->name : dev_driver_string(dev),
@@ -413,6 +372,7 @@ out_twin:
 		dmaverify_twin_destroy(ctx->twin);
 out_tracker:
 	dmaverify_tracker_destroy(&ctx->tracker);
+	dmaverify_objects_destroy(ctx);
 out_ctx:
 	kvfree(ctx);
 out:

@@ -33,6 +33,8 @@ bool dmaverify_multishot;
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_multishot);
 bool dmaverify_free_stacks;
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_free_stacks);
+bool dmaverify_object_stacks;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_object_stacks);
 bool dmaverify_rebind;
 unsigned int dmaverify_leak_report_max = 10;
 unsigned int dmaverify_fail_every;
@@ -449,7 +451,7 @@ MODULE_PARM_DESC(max_objects, "Outstanding DMA objects per device above which to
 
 static struct ranged stack_depth_range = { &dmaverify_stack_depth, 0, 32 };
 module_param_cb(stack_depth, &ranged_ops, &stack_depth_range, 0644);
-MODULE_PARM_DESC(stack_depth, "Frames saved per DMA object: 0 or 1 keeps the caller only, cheapest (default 16)");
+MODULE_PARM_DESC(stack_depth, "Frames saved per stack (one per call site, or per object with object_stacks=1): 0 or 1 keeps each object's caller only, cheapest (default 16)");
 
 static struct ranged hash_bits_range = { &dmaverify_hash_bits, 8, 20 };
 module_param_cb(hash_bits, &ranged_ops, &hash_bits_range, 0444);
@@ -467,6 +469,8 @@ module_param_named(enabled, dmaverify_enabled, bool, 0644);
 MODULE_PARM_DESC(enabled, "Verify (Y, default) or only forward (N); objects mapped while N are never reported");
 module_param_named(free_stacks, dmaverify_free_stacks, bool, 0644);
 MODULE_PARM_DESC(free_stacks, "Also save the stack of every unmap and free, for double-free reports (default N: costs a stack unwind per release)");
+module_param_named(object_stacks, dmaverify_object_stacks, bool, 0644);
+MODULE_PARM_DESC(object_stacks, "Save a full stack for every DMA object (default N: each object records its caller's address, and each call site keeps one stack; Y costs a stack unwind per mapping)");
 module_param_named(multishot, dmaverify_multishot, bool, 0644);
 MODULE_PARM_DESC(multishot, "Print every report, not once per violation and call site (default N)");
 module_param_named(rebind, dmaverify_rebind, bool, 0444);
@@ -484,8 +488,10 @@ static int __init dmaverify_init(void)
 	if (ret)
 		return ret;
 	ret = dmaverify_tracker_cache_init();
-	if (ret)
+	if (ret) {
+		dmaverify_stack_exit();
 		return ret;
+	}
 	dmaverify_checks_init();
 	dmaverify_redzone_init();
 	dmaverify_debugfs_init();
@@ -509,6 +515,7 @@ err:
 	dmaverify_debugfs_exit();
 	dmaverify_redzone_exit();
 	dmaverify_tracker_cache_exit();
+	dmaverify_stack_exit();
 	return ret;
 }
 
@@ -519,6 +526,7 @@ static void __exit dmaverify_exit(void)
 	dmaverify_redzone_exit();
 	dmaverify_debugfs_exit();
 	dmaverify_tracker_cache_exit();
+	dmaverify_stack_exit();
 	pr_info("unloaded\n");
 }
 

@@ -47,18 +47,16 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 		   READ_ONCE(ctx->state) == DV_STATE_ATTACHED ? "attached" : "released",
 		   ctx->observe ? "observe" : "ops");
 	for (k = 0; k < DV_KIND_COUNT; k++) {
-		struct dmaverify_kind_stats *s = &ctx->kinds[k];
+		struct dmaverify_kind_stats s;
 
+		dmaverify_kind_stats(ctx, k, &s);
 		seq_printf(seq, "  %-22s allocated %ld freed %ld outstanding %ld peak %ld bytes %ld\n",
-			   kind_titles[k], atomic_long_read(&s->allocated),
-			   atomic_long_read(&s->freed),
-			   atomic_long_read(&s->outstanding),
-			   atomic_long_read(&s->peak), atomic_long_read(&s->bytes));
+			   kind_titles[k], s.allocated, s.freed, s.outstanding,
+			   s.peak, s.bytes);
 	}
 	seq_printf(seq, "  tracked %ld untracked %ld (outstanding %ld)\n",
 		   atomic_long_read(&ctx->tracker.count),
-		   atomic_long_read(&ctx->untracked_total),
-		   atomic_long_read(&ctx->untracked));
+		   dmaverify_untracked_total(ctx), dmaverify_untracked(ctx));
 	if (atomic_long_read(&ctx->bounce_skipped))
 		seq_printf(seq, "  bounce skipped %ld (released bounce buffers waiting to be freed)\n",
 			   atomic_long_read(&ctx->bounce_skipped));
@@ -100,6 +98,7 @@ static int stats_show(struct seq_file *seq, void *unused)
 				   dmaverify_codes[v].slug,
 				   atomic_long_read(&dmaverify_total_violations[v]));
 	dmaverify_observe_show(seq);
+	dmaverify_stack_show(seq);
 	mutex_lock(&dmaverify_devices_lock);
 	list_for_each_entry(ctx, &dmaverify_devices, list)
 		show_dev_stats(seq, ctx);
@@ -131,7 +130,7 @@ static void dump_obj(const struct dmaverify_obj *obj, void *arg)
 	dmaverify_print_obj(d->seq, obj);
 	seq_printf(d->seq, " age %u.%03us\n", ms / 1000, ms % 1000);
 	if (d->stacks)
-		dmaverify_print_stack(d->seq, obj->stack);
+		dmaverify_print_creator(d->seq, obj->stack);
 }
 
 /*

@@ -170,7 +170,7 @@ struct dmaverify_freed {
 	u32 free_when;
 };
 
-#define DV_FREED_RING	64	/* Released objects remembered per device. */
+#define DV_FREED_RING	64	/* Released objects remembered per device and CPU. */
 #define DV_LOCKS	64	/* Lock stripes per index. */
 
 /**
@@ -205,13 +205,51 @@ enum dmaverify_state {
 	DV_STATE_RELEASED,	/* Driver unbound; any DMA call is a violation. */
 };
 
-/* Per-kind statistics of one device. */
+/* Per-kind statistics of one device, summed over its CPUs. */
 struct dmaverify_kind_stats {
-	atomic_long_t allocated;	/* Objects created. */
-	atomic_long_t freed;		/* Objects released. */
-	atomic_long_t outstanding;	/* Objects live now. */
-	atomic_long_t peak;		/* Highest @outstanding seen. */
-	atomic_long_t bytes;		/* Bytes mapped now. */
+	long allocated;		/* Objects created. */
+	long freed;		/* Objects released. */
+	long outstanding;	/* Objects live now. */
+	long peak;		/* Highest @outstanding sampled. */
+	long bytes;		/* Bytes mapped now. */
+};
+
+/* A released object, kept by the CPU that released it (objects.c). */
+struct dmaverify_freed_slot {
+	struct dmaverify_obj *obj;	/* Owned by the ring; NULL: empty. */
+	unsigned long free_stack;	/* Who released it (free_stacks=1), or 0. */
+	u32 free_when;			/* jiffies at the release. */
+};
+
+/**
+ * struct dmaverify_pcpu - one CPU's share of a device's tracking state
+ * @lock: guards @freed and @freed_head.  Taken on every release by the CPU
+ *	that owns it, so uncontended, and by a double-free report, which
+ *	scans every CPU's ring
+ * @freed_head: the slot of @freed the next release takes (the oldest)
+ * @freed: the last objects released on this CPU, not copied: the ring owns
+ *	them and frees the one it evicts
+ * @allocated: objects created on this CPU, per &enum dmaverify_kind
+ * @released: objects released on this CPU, per kind
+ * @bytes: bytes mapped minus bytes released on this CPU, per kind
+ * @untracked: objects created untracked on this CPU and not yet accounted
+ *	for by a release (on any CPU: atomic, other CPUs take from it)
+ * @untracked_total: objects ever created untracked on this CPU
+ * @peak_tick: creations since the peaks were last sampled
+ *
+ * Counters are written with this_cpu operations (safe from any context)
+ * and summed by readers (debugfs, tests), like struct percpu_counter.
+ */
+struct dmaverify_pcpu {
+	raw_spinlock_t lock;
+	unsigned int freed_head;
+	struct dmaverify_freed_slot freed[DV_FREED_RING];
+	long allocated[DV_KIND_COUNT];
+	long released[DV_KIND_COUNT];
+	long bytes[DV_KIND_COUNT];
+	atomic_long_t untracked;
+	long untracked_total;
+	unsigned int peak_tick;
 };
 
 /**
@@ -227,12 +265,12 @@ struct dmaverify_kind_stats {
  * @state: &enum dmaverify_state, read locklessly by the DMA paths
  * @driver: name of the driver bound when attached
  * @tracker: outstanding objects
- * @kinds: statistics per &enum dmaverify_kind
+ * @pcpu: per-CPU statistics, untracked objects and released objects
+ *	(objects.c).  Objects forwarded without tracking (no memory, or
+ *	verification disabled) may still be released: while any is
+ *	outstanding, a release of an unknown object is not reported
+ * @peak: highest outstanding objects sampled, per &enum dmaverify_kind
  * @violations: violations found per &enum dmaverify_violation, printed or not
- * @untracked: objects forwarded without tracking (no memory, or checks
- *	disabled) that may still be released; while non-zero, a release of an
- *	unknown object is not reported
- * @untracked_total: objects ever forwarded without tracking
  * @sleepers: callbacks that may sleep, running now (see attach.c)
  * @bounced: bounced objects outstanding: their syncs need dmaverify even
  *	while verification is disabled
@@ -241,9 +279,6 @@ struct dmaverify_kind_stats {
  * @quarantine_lock: guards @quarantine and @nr_quarantined
  * @quarantine: released bounce buffers, oldest first (redzone.c)
  * @nr_quarantined: entries in @quarantine
- * @freed_lock: guards @freed and @freed_head
- * @freed: the last released objects, to report "freed by" on a double free
- * @freed_head: next slot of @freed
  * @rcu: deferred free
  * @observe: observed through kprobes (observe.c), not interposed: no @ops,
  *	no @twin, no redzones or bounce buffers
@@ -263,19 +298,15 @@ struct dmaverify_dev {
 	int state;
 	char driver[32];
 	struct dmaverify_tracker tracker;
-	struct dmaverify_kind_stats kinds[DV_KIND_COUNT];
+	struct dmaverify_pcpu __percpu *pcpu;
+	atomic_long_t peak[DV_KIND_COUNT];
 	atomic_long_t violations[DV_VIOLATION_COUNT];
-	atomic_long_t untracked;
-	atomic_long_t untracked_total;
 	atomic_t sleepers;
 	atomic_long_t bounced;
 	atomic_long_t bounce_skipped;
 	raw_spinlock_t quarantine_lock;
 	struct list_head quarantine;
 	unsigned int nr_quarantined;
-	raw_spinlock_t freed_lock;
-	struct dmaverify_freed freed[DV_FREED_RING];
-	unsigned int freed_head;
 	struct rcu_head rcu;
 	bool observe;
 	struct hlist_node observe_node;
@@ -308,6 +339,7 @@ extern unsigned int dmaverify_stack_depth;
 extern unsigned int dmaverify_hash_bits;
 extern bool dmaverify_multishot;
 extern bool dmaverify_free_stacks;
+extern bool dmaverify_object_stacks;
 extern bool dmaverify_rebind;
 extern unsigned int dmaverify_leak_report_max;
 extern unsigned int dmaverify_fail_every;
@@ -332,12 +364,38 @@ static inline bool dmaverify_check_on(enum dmaverify_violation v)
 /* === Stacks (stack.c) === */
 
 unsigned long dmaverify_save_stack(void);
+unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip);
+unsigned long dmaverify_site_stack(unsigned long handle, unsigned long *when);
+void dmaverify_stack_show(struct seq_file *seq);
+
 bool dmaverify_own_frame(unsigned long ip);
 void dmaverify_set_observed_caller(unsigned long ip);
 unsigned int dmaverify_stack_start(unsigned long *entries, unsigned int nr);
 unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 				   unsigned int max);
 int dmaverify_stack_init(void);
+void dmaverify_stack_exit(void);
+
+/*
+ * In an ops callback (not in a function it calls): the stack slot holding
+ * the callback's return address into the DMA core, for
+ * dmaverify_creator_stack().  __builtin_frame_address(0) gives the
+ * callback a frame record (also without CONFIG_FRAME_POINTER), whose
+ * second word is the return address on x86-64 and arm64.  The comparison
+ * guards against another layout (the compiler folds it where it knows):
+ * NULL makes the creator an unwind.
+ */
+#define DV_RA_SLOT()							\
+	dmaverify_ra_slot(__builtin_frame_address(0),			\
+			  __builtin_return_address(0))
+
+static __always_inline const unsigned long *dmaverify_ra_slot(void *fp,
+							      void *ret)
+{
+	const unsigned long *slot = (const unsigned long *)fp + 1;
+
+	return READ_ONCE_NOCHECK(*slot) == (unsigned long)ret ? slot : NULL;
+}
 
 /* === Tracker (tracker.c) === */
 
@@ -407,6 +465,7 @@ void dmaverify_violation_found(struct dmaverify_dev *ctx,
 const char *dmaverify_dir_name(int dir);
 void dmaverify_print_obj(struct seq_file *seq, const struct dmaverify_obj *obj);
 void dmaverify_print_stack(struct seq_file *seq, unsigned long handle);
+void dmaverify_print_creator(struct seq_file *seq, unsigned long handle);
 int dmaverify_violations_show(struct seq_file *seq);
 void dmaverify_reports_reset(void);
 extern atomic_long_t dmaverify_total_violations[DV_VIOLATION_COUNT];
@@ -428,10 +487,6 @@ int dmaverify_bus_init(void);
 void dmaverify_bus_exit(void);
 int dmaverify_rebind_selected(const char *only);
 void dmaverify_check_leaks(struct dmaverify_dev *ctx);
-void dmaverify_remember_freed(struct dmaverify_dev *ctx,
-			      const struct dmaverify_obj *obj);
-bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
-			  struct dmaverify_freed *out);
 
 /* Attach a device directly (KUnit; the bus notifier does it otherwise). */
 int dmaverify_attach_device(struct device *dev);
@@ -532,11 +587,21 @@ static __always_inline bool dmaverify_verifying(void)
 	return READ_ONCE(dmaverify_enabled) && !in_nmi();
 }
 
+int dmaverify_objects_init(struct dmaverify_dev *ctx);
+void dmaverify_objects_destroy(struct dmaverify_dev *ctx);
 void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size);
 void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size);
+void dmaverify_kind_stats(struct dmaverify_dev *ctx, int kind,
+			  struct dmaverify_kind_stats *out);
+void dmaverify_untracked_new(struct dmaverify_dev *ctx, int kind, size_t size);
+long dmaverify_untracked(struct dmaverify_dev *ctx);
+long dmaverify_untracked_total(struct dmaverify_dev *ctx);
+bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
+			  struct dmaverify_freed *out);
 void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj);
 void dmaverify_track_new(struct dmaverify_dev *ctx,
-			 const struct dmaverify_obj *tmpl);
+			 const struct dmaverify_obj *tmpl,
+			 const unsigned long *ra);
 bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
 			       enum dmaverify_violation v, int kind,
 			       unsigned long key, size_t size, int dir);

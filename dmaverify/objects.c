@@ -15,29 +15,261 @@
 
 #include <linux/dma-mapping.h>
 #include <linux/jiffies.h>
+#include <linux/percpu.h>
 
 #include "dmaverify.h"
 
+/* === Per-CPU state: statistics, untracked objects, released objects === */
+
+int dmaverify_objects_init(struct dmaverify_dev *ctx)
+{
+	int cpu;
+
+	ctx->pcpu = alloc_percpu(struct dmaverify_pcpu);
+	if (!ctx->pcpu)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		raw_spin_lock_init(&per_cpu_ptr(ctx->pcpu, cpu)->lock);
+	return 0;
+}
+
+/* Precondition: nothing can reach @ctx any more. */
+void dmaverify_objects_destroy(struct dmaverify_dev *ctx)
+{
+	int cpu, i;
+
+	if (!ctx->pcpu)
+		return;
+	for_each_possible_cpu(cpu) {
+		struct dmaverify_pcpu *p = per_cpu_ptr(ctx->pcpu, cpu);
+
+		for (i = 0; i < DV_FREED_RING; i++)
+			if (p->freed[i].obj)
+				dmaverify_obj_free(p->freed[i].obj);
+	}
+	free_percpu(ctx->pcpu);
+	ctx->pcpu = NULL;
+}
+
+/* Creations per CPU between two samples of the peaks. */
+#define PEAK_SAMPLE	64
+
+static long outstanding(struct dmaverify_dev *ctx, int kind)
+{
+	long n = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct dmaverify_pcpu *p = per_cpu_ptr(ctx->pcpu, cpu);
+
+		n += READ_ONCE(p->allocated[kind]) - READ_ONCE(p->released[kind]);
+	}
+	return n;
+}
+
+static void sample_peak(struct dmaverify_dev *ctx, int kind, long now)
+{
+	long peak = atomic_long_read(&ctx->peak[kind]);
+
+	while (now > peak && !atomic_long_try_cmpxchg(&ctx->peak[kind], &peak, now))
+		;
+}
+
+/*
+ * The hot path touches only this CPU's counters: no shared cache line.
+ * The peak is sampled (every PEAK_SAMPLE creations on a CPU, and whenever
+ * the statistics are read), so it may miss a short burst.
+ */
 void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size)
 {
-	struct dmaverify_kind_stats *s = &ctx->kinds[kind];
-	long now = atomic_long_inc_return(&s->outstanding);
-	long peak = atomic_long_read(&s->peak);
-
-	atomic_long_inc(&s->allocated);
-	atomic_long_add(size, &s->bytes);
-	while (now > peak && !atomic_long_try_cmpxchg(&s->peak, &peak, now))
-		;
+	this_cpu_inc(ctx->pcpu->allocated[kind]);
+	this_cpu_add(ctx->pcpu->bytes[kind], size);
+	if (unlikely(!(this_cpu_inc_return(ctx->pcpu->peak_tick) % PEAK_SAMPLE)))
+		sample_peak(ctx, kind, outstanding(ctx, kind));
 }
 
 void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size)
 {
-	struct dmaverify_kind_stats *s = &ctx->kinds[kind];
-
-	atomic_long_inc(&s->freed);
-	atomic_long_dec(&s->outstanding);
-	atomic_long_sub(size, &s->bytes);
+	this_cpu_inc(ctx->pcpu->released[kind]);
+	this_cpu_sub(ctx->pcpu->bytes[kind], size);
 }
+
+/**
+ * dmaverify_kind_stats() - a device's statistics for one kind of object
+ * @ctx: device context
+ * @kind: &enum dmaverify_kind
+ * @out: the sums over every CPU (not one consistent cut while DMA runs)
+ */
+void dmaverify_kind_stats(struct dmaverify_dev *ctx, int kind,
+			  struct dmaverify_kind_stats *out)
+{
+	int cpu;
+
+	memset(out, 0, sizeof(*out));
+	for_each_possible_cpu(cpu) {
+		struct dmaverify_pcpu *p = per_cpu_ptr(ctx->pcpu, cpu);
+
+		out->allocated += READ_ONCE(p->allocated[kind]);
+		out->freed += READ_ONCE(p->released[kind]);
+		out->bytes += READ_ONCE(p->bytes[kind]);
+	}
+	out->outstanding = out->allocated - out->freed;
+	sample_peak(ctx, kind, out->outstanding);
+	out->peak = atomic_long_read(&ctx->peak[kind]);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_kind_stats);
+
+/*
+ * Untracked objects are counted on the CPU that created them; a release
+ * takes one back from its own CPU, else from any other, never below zero,
+ * so an unknown release is let through exactly as many times as objects
+ * went untracked.
+ */
+static void add_untracked(struct dmaverify_dev *ctx)
+{
+	atomic_long_inc(raw_cpu_ptr(&ctx->pcpu->untracked));
+	this_cpu_inc(ctx->pcpu->untracked_total);
+}
+
+static bool take_untracked(struct dmaverify_dev *ctx)
+{
+	int cpu;
+
+	if (atomic_long_add_unless(raw_cpu_ptr(&ctx->pcpu->untracked), -1, 0))
+		return true;
+	for_each_possible_cpu(cpu)
+		if (atomic_long_add_unless(&per_cpu_ptr(ctx->pcpu, cpu)->untracked,
+					   -1, 0))
+			return true;
+	return false;
+}
+
+/**
+ * dmaverify_untracked_new() - count an object that is not tracked
+ * @ctx: device context
+ * @kind: &enum dmaverify_kind
+ * @size: its size
+ *
+ * Verification is off (or no entry could be allocated): the object is
+ * counted, and its release will be let through unreported.
+ */
+void dmaverify_untracked_new(struct dmaverify_dev *ctx, int kind, size_t size)
+{
+	dmaverify_stats_add(ctx, kind, size);
+	add_untracked(ctx);
+}
+
+/**
+ * dmaverify_untracked() - untracked objects a release may still name
+ * @ctx: device context
+ *
+ * Return: their number; while it is not 0, a release, sync or unmap of an
+ * unknown object is not reported.
+ */
+long dmaverify_untracked(struct dmaverify_dev *ctx)
+{
+	long n = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		n += atomic_long_read(&per_cpu_ptr(ctx->pcpu, cpu)->untracked);
+	return n;
+}
+
+long dmaverify_untracked_total(struct dmaverify_dev *ctx)
+{
+	long n = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		n += READ_ONCE(per_cpu_ptr(ctx->pcpu, cpu)->untracked_total);
+	return n;
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_untracked_total);
+
+/*
+ * Remember a released object for "freed by" in a later double-free report:
+ * the object itself goes into this CPU's ring, which frees the oldest one.
+ */
+static void remember_freed(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
+{
+	/* A stack unwind per release is costly: only on request. */
+	unsigned long stack = READ_ONCE(dmaverify_free_stacks) ?
+			      dmaverify_save_stack() : 0, flags;
+	struct dmaverify_freed_slot *f;
+	struct dmaverify_pcpu *p;
+	struct dmaverify_obj *old;
+
+	local_irq_save(flags);
+	p = this_cpu_ptr(ctx->pcpu);
+	raw_spin_lock(&p->lock);
+	f = &p->freed[p->freed_head];
+	p->freed_head = (p->freed_head + 1) % DV_FREED_RING;
+	old = f->obj;
+	f->obj = obj;
+	f->free_stack = stack;
+	f->free_when = (u32)jiffies;
+	raw_spin_unlock(&p->lock);
+	local_irq_restore(flags);
+	if (old)
+		dmaverify_obj_free(old);
+}
+
+/**
+ * dmaverify_find_freed() - the last release of an object, if remembered
+ * @ctx: device context
+ * @key: the object's key (DMA address, or S/G list)
+ * @sg: an S/G list
+ * @out: a copy of the object and of its release
+ *
+ * Scans every CPU's ring.  Slow, for reports only.  Of several matches,
+ * the latest by jiffies wins (within one jiffy, any of them).
+ *
+ * Return: true if found.
+ */
+bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
+			  struct dmaverify_freed *out)
+{
+	unsigned long flags;
+	bool found = false;
+	unsigned int i;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct dmaverify_pcpu *p = per_cpu_ptr(ctx->pcpu, cpu);
+
+		/* In NMI the lock may be held by the code interrupted. */
+		local_irq_save(flags);
+		if (in_nmi()) {
+			if (!raw_spin_trylock(&p->lock)) {
+				local_irq_restore(flags);
+				continue;
+			}
+		} else {
+			raw_spin_lock(&p->lock);
+		}
+		for (i = 1; i <= DV_FREED_RING; i++) {
+			const struct dmaverify_freed_slot *f =
+				&p->freed[(p->freed_head + DV_FREED_RING - i) % DV_FREED_RING];
+			bool is_sg = f->obj && f->obj->kind == DV_KIND_SG;
+
+			if (!f->obj || f->obj->key != key || is_sg != sg)
+				continue;
+			if (!found || (s32)(f->free_when - out->free_when) > 0) {
+				out->obj = *f->obj;
+				out->free_stack = f->free_stack;
+				out->free_when = f->free_when;
+				found = true;
+			}
+			break;
+		}
+		raw_spin_unlock(&p->lock);
+		local_irq_restore(flags);
+	}
+	return found;
+}
+
+/* === Object life === */
 
 /**
  * dmaverify_track_obj() - put a filled-in object in the tracker
@@ -68,24 +300,28 @@ void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
  * dmaverify_track_new() - track a new object, or count it untracked
  * @ctx: device context
  * @tmpl: the object's description, copied into a tracker entry
+ * @ra: DV_RA_SLOT() of the ops callback, or NULL (see
+ *	dmaverify_creator_stack()); unused if @tmpl has its stack already
  *
  * When dmaverify is disabled or out of memory the object is counted
  * untracked instead: its release is then unknown, and must not be reported
- * (see dmaverify_dev.untracked).
+ * (see dmaverify_untracked()).
  */
 void dmaverify_track_new(struct dmaverify_dev *ctx,
-			 const struct dmaverify_obj *tmpl)
+			 const struct dmaverify_obj *tmpl,
+			 const unsigned long *ra)
 {
 	struct dmaverify_obj *obj;
 
-	dmaverify_stats_add(ctx, tmpl->kind, tmpl->size);
 	obj = dmaverify_verifying() ? dmaverify_obj_alloc() : NULL;
 	if (!obj) {
-		atomic_long_inc(&ctx->untracked);
-		atomic_long_inc(&ctx->untracked_total);
+		dmaverify_untracked_new(ctx, tmpl->kind, tmpl->size);
 		return;
 	}
+	dmaverify_stats_add(ctx, tmpl->kind, tmpl->size);
 	*obj = *tmpl;
+	if (!obj->stack)
+		obj->stack = dmaverify_creator_stack(ra, 0);
 	dmaverify_track_obj(ctx, obj);
 }
 
@@ -104,11 +340,41 @@ void dmaverify_track_new(struct dmaverify_dev *ctx,
  *
  * Return: true to forward the call.
  */
+/* Out of line: its buffers are not cleared on the path that lets a release through. */
+static noinline void report_unknown_release(struct dmaverify_dev *ctx,
+					    enum dmaverify_violation v,
+					    unsigned long key, size_t size,
+					    int dir)
+{
+	struct dmaverify_report r = {
+		.v = v, .ctx = ctx, .addr = key, .size = size, .dir = dir,
+	};
+	struct dmaverify_freed freed;
+	char detail[96];
+
+	if (v == DV_DOUBLE_UNMAP_SG) {
+		snprintf(detail, sizeof(detail), "list %p, %s", (void *)key,
+			 dmaverify_dir_name(dir));
+	} else {
+		dma_addr_t addr = key;
+
+		snprintf(detail, sizeof(detail), "DMA address %pad, %zu bytes, %s",
+			 &addr, size, dmaverify_dir_name(dir));
+	}
+	r.detail = detail;
+	/* Show the object and who released it, if it was released lately. */
+	if (dmaverify_find_freed(ctx, key, v == DV_DOUBLE_UNMAP_SG, &freed)) {
+		r.obj = &freed.obj;
+		r.freed = &freed;
+	}
+	dmaverify_report(&r);
+}
+
 bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
 			       enum dmaverify_violation v, int kind,
 			       unsigned long key, size_t size, int dir)
 {
-	if (atomic_long_add_unless(&ctx->untracked, -1, 0)) {
+	if (take_untracked(ctx)) {
 		/* Counted at creation: count its release (by the call's word). */
 		dmaverify_stats_sub(ctx, kind, size);
 		return true;
@@ -117,18 +383,8 @@ bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
 		atomic_long_inc(&ctx->unverifiable);
 		return true;
 	}
-	if (!dmaverify_check_on(v))
-		return false;
-	if (v == DV_DOUBLE_UNMAP_SG) {
-		dmaverify_violation(ctx, v, NULL, key, size, dir, "list %p, %s",
-				    (void *)key, dmaverify_dir_name(dir));
-	} else {
-		dma_addr_t addr = key;
-
-		dmaverify_violation(ctx, v, NULL, key, size, dir,
-				    "DMA address %pad, %zu bytes, %s", &addr, size,
-				    dmaverify_dir_name(dir));
-	}
+	if (dmaverify_check_on(v))
+		report_unknown_release(ctx, v, key, size, dir);
 	return false;
 }
 
@@ -136,13 +392,12 @@ bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
  * dmaverify_released() - a release is done
  * @ctx: device context
  * @obj: the object, out of the tracker: remembered for double-free reports,
- *	then freed
+ *	and freed later
  */
 void dmaverify_released(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
 {
 	dmaverify_stats_sub(ctx, obj->kind, obj->size);
-	dmaverify_remember_freed(ctx, obj);
-	dmaverify_obj_free(obj);
+	remember_freed(ctx, obj);
 }
 
 struct release_match {
@@ -216,7 +471,12 @@ struct dmaverify_obj *dmaverify_find_release(struct dmaverify_dev *ctx,
 	struct dmaverify_obj *obj;
 
 	*forward = false;
-	obj = dmaverify_untrack(&ctx->tracker, key, false, fits, &m);
+	/*
+	 * With nothing tracked (verification was off) there is nothing to
+	 * look up: the forwarding-only path stays close to the bare call.
+	 */
+	obj = atomic_long_read(&ctx->tracker.count) ?
+	      dmaverify_untrack(&ctx->tracker, key, false, fits, &m) : NULL;
 	if (!obj) {
 		*forward = dmaverify_unknown_release(ctx, unknown, kind, key,
 						     size, dir);

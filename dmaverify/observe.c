@@ -149,7 +149,8 @@ static int begin(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!c->ctx)
 		return 1;
 	keep_unmaps(c->dev);
-	c->stack = dmaverify_verifying() ? dmaverify_save_stack() : 0;
+	c->stack = dmaverify_verifying() ?
+		   dmaverify_creator_stack(NULL, caller_of(regs)) : 0;
 	return 0;
 }
 
@@ -236,7 +237,7 @@ static int map_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		    !(c->a[4] & DMA_ATTR_SKIP_CPU_SYNC))
 			tmpl.flags |= DV_OBJ_PHYS_INDEXED;
 		dmaverify_check_dma_addr(ctx, &tmpl, addr, tmpl.size, false);
-		dmaverify_track_new(ctx, &tmpl);
+		dmaverify_track_new(ctx, &tmpl, NULL);
 	}
 	rcu_read_unlock();
 	return 0;
@@ -365,7 +366,7 @@ static int map_sg_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		tmpl.mapped = mapped;
 		tmpl.csum = dmaverify_sg_csum(sgl, nents);
 		tmpl.stack = c->stack;
-		dmaverify_track_new(ctx, &tmpl);
+		dmaverify_track_new(ctx, &tmpl, NULL);
 	}
 	rcu_read_unlock();
 	return 0;
@@ -393,7 +394,7 @@ static int unmap_sg_pre(struct kprobe *p, struct pt_regs *regs)
 	}
 	/* A single mapping released as a list? */
 	if (dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
-	    !atomic_long_read(&ctx->untracked) && !dmaverify_observe_lossy(ctx)) {
+	    !dmaverify_untracked(ctx) && !dmaverify_observe_lossy(ctx)) {
 		if (dmaverify_check_on(DV_WRONG_FUNCTION))
 			dmaverify_violation(ctx, DV_WRONG_FUNCTION, &other,
 					    (unsigned long)sgl, 0, dir,
@@ -461,7 +462,7 @@ static int alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		tmpl.dir = DMA_BIDIRECTIONAL;
 		tmpl.stack = c->stack;
 		dmaverify_check_dma_addr(ctx, &tmpl, dma, tmpl.size, true);
-		dmaverify_track_new(ctx, &tmpl);
+		dmaverify_track_new(ctx, &tmpl, NULL);
 	}
 	rcu_read_unlock();
 	return 0;
@@ -519,7 +520,7 @@ static void sync_single(struct pt_regs *regs, bool for_cpu)
 		/* A stale object may hide the mapping the sync is about. */
 		if (!dmaverify_observe_stale(ctx, &obj))
 			dmaverify_check_sync(ctx, &obj, addr, size, dir, for_cpu);
-	} else if (!atomic_long_read(&ctx->untracked) &&
+	} else if (!dmaverify_untracked(ctx) &&
 		 !dmaverify_observe_lossy(ctx) &&
 		 dmaverify_check_on(DV_SYNC_UNMAPPED))
 		dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, size, dir,
@@ -556,7 +557,7 @@ static void sync_sg(struct pt_regs *regs, bool for_cpu)
 	if (dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
 		if (!dmaverify_observe_stale(ctx, &obj))
 			dmaverify_check_sync_sg(ctx, &obj, nents, dir, for_cpu);
-	} else if (!atomic_long_read(&ctx->untracked) &&
+	} else if (!dmaverify_untracked(ctx) &&
 		 !dmaverify_observe_lossy(ctx) &&
 		 dmaverify_check_on(DV_SYNC_SG_UNMAPPED))
 		dmaverify_violation(ctx, DV_SYNC_SG_UNMAPPED, NULL,

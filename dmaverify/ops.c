@@ -101,11 +101,33 @@ static void owned_obj_fail(struct dmaverify_obj *obj)
 
 /* === Streaming maps === */
 
-static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
-			  struct page *page, unsigned long offset, size_t size,
-			  int dir, unsigned long attrs, int kind)
+/* Track a new streaming map (its template is cleared here, not on the forwarding-only path). */
+static void track_map(struct dmaverify_dev *ctx, dma_addr_t addr,
+		      phys_addr_t phys, size_t size, int dir,
+		      unsigned long attrs, int kind, const unsigned long *ra)
 {
 	struct dmaverify_obj tmpl = {};
+
+	tmpl.key = addr;
+	tmpl.dma = addr;
+	tmpl.size = size;
+	tmpl.phys = phys;
+	tmpl.kind = kind;
+	tmpl.dir = dir;
+	/* Device-writable maps go in the physical index, for overlaps. */
+	if (kind == DV_KIND_MAP && dir != DMA_TO_DEVICE &&
+	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		tmpl.flags |= DV_OBJ_PHYS_INDEXED;
+	dmaverify_check_dma_addr(ctx, &tmpl, addr, size, false);
+	dmaverify_track_new(ctx, &tmpl, ra);
+}
+
+/* @ra: DV_RA_SLOT() of the callback, to find the creator without an unwind. */
+static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
+			  struct page *page, unsigned long offset, size_t size,
+			  int dir, unsigned long attrs, int kind,
+			  const unsigned long *ra)
+{
 	dma_addr_t addr;
 
 	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
@@ -127,6 +149,7 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 			if (!dmaverify_bounce_map(ctx, obj, attrs)) {
 				atomic_long_inc(&ctx->bounced);
 				dmaverify_stats_add(ctx, kind, size);
+				obj->stack = dmaverify_creator_stack(ra, 0);
 				dmaverify_track_obj(ctx, obj);
 				return obj->dma;
 			}
@@ -143,19 +166,13 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 #endif
 	if (dma_mapping_error(ctx->twin, addr))
 		return DMA_MAPPING_ERROR;
+	if (unlikely(!dmaverify_verifying())) {
+		/* Forwarding only: counted, not tracked (as dmaverify_track_new()). */
+		dmaverify_untracked_new(ctx, kind, size);
+		return addr;
+	}
 
-	tmpl.key = addr;
-	tmpl.dma = addr;
-	tmpl.size = size;
-	tmpl.phys = phys;
-	tmpl.kind = kind;
-	tmpl.dir = dir;
-	/* Device-writable maps go in the physical index, for overlaps. */
-	if (kind == DV_KIND_MAP && dir != DMA_TO_DEVICE &&
-	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-		tmpl.flags |= DV_OBJ_PHYS_INDEXED;
-	dmaverify_check_dma_addr(ctx, &tmpl, addr, size, false);
-	dmaverify_track_new(ctx, &tmpl);
+	track_map(ctx, addr, phys, size, dir, attrs, kind, ra);
 	return addr;
 }
 
@@ -205,7 +222,8 @@ static dma_addr_t dmaverify_map_phys(struct device *dev, phys_addr_t phys,
 				     unsigned long attrs)
 {
 	return map_one(enter(dev), phys, NULL, 0, size, dir, attrs,
-		       attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
+		       attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP,
+		       DV_RA_SLOT());
 }
 
 static void dmaverify_unmap_phys(struct device *dev, dma_addr_t addr,
@@ -222,7 +240,7 @@ static dma_addr_t dmaverify_map_page(struct device *dev, struct page *page,
 				     unsigned long attrs)
 {
 	return map_one(enter(dev), page_to_phys(page) + offset, page, offset,
-		       size, dir, attrs, DV_KIND_MAP);
+		       size, dir, attrs, DV_KIND_MAP, DV_RA_SLOT());
 }
 
 static void dmaverify_unmap_page(struct device *dev, dma_addr_t addr,
@@ -237,7 +255,7 @@ static dma_addr_t dmaverify_map_resource(struct device *dev, phys_addr_t phys,
 					 unsigned long attrs)
 {
 	return map_one(enter(dev), phys, NULL, 0, size, dir, attrs,
-		       DV_KIND_RESOURCE);
+		       DV_KIND_RESOURCE, DV_RA_SLOT());
 }
 
 static void dmaverify_unmap_resource(struct device *dev, dma_addr_t addr,
@@ -299,6 +317,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 				atomic_long_inc(&ctx->bounced);
 				obj->csum = dmaverify_sg_csum(sgl, nents);
 				dmaverify_stats_add(ctx, DV_KIND_SG, total);
+				obj->stack = dmaverify_creator_stack(DV_RA_SLOT(), 0);
 				dmaverify_track_obj(ctx, obj);
 				return nents;
 			}
@@ -321,7 +340,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	tmpl.nents = nents;
 	tmpl.mapped = sgt.nents;
 	tmpl.csum = dmaverify_sg_csum(sgl, nents);
-	dmaverify_track_new(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl, DV_RA_SLOT());
 	return sgt.nents;
 }
 
@@ -336,11 +355,14 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 		dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
 		return;
 	}
-	obj = dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL);
+	obj = atomic_long_read(&ctx->tracker.count) ?
+	      dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL) :
+	      NULL;
 	if (!obj) {
 		/* A single mapping released as a list? */
-		if (dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
-		    !atomic_long_read(&ctx->untracked)) {
+		if (atomic_long_read(&ctx->tracker.count) &&
+		    dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
+		    !dmaverify_untracked(ctx)) {
 			if (dmaverify_check_on(DV_WRONG_FUNCTION))
 				dmaverify_violation(ctx, DV_WRONG_FUNCTION, &other,
 						    (unsigned long)sgl, 0, dir,
@@ -396,7 +418,7 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 	}
 	if (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
 	    !dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) {
-		if (atomic_long_read(&ctx->untracked))
+		if (dmaverify_untracked(ctx))
 			return true;
 		if (dmaverify_check_on(DV_SYNC_UNMAPPED))
 			dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, *size,
@@ -449,7 +471,7 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		return false;
 	}
 	if (!dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
-		if (atomic_long_read(&ctx->untracked))
+		if (dmaverify_untracked(ctx))
 			return true;
 		if (dmaverify_check_on(DV_SYNC_SG_UNMAPPED))
 			dmaverify_violation(ctx, DV_SYNC_SG_UNMAPPED, NULL,
@@ -513,6 +535,7 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 				*dma_handle = obj->dma;
 				dmaverify_check_dma_addr(ctx, obj, obj->dma, size, true);
 				dmaverify_stats_add(ctx, DV_KIND_COHERENT, size);
+				obj->stack = dmaverify_creator_stack(DV_RA_SLOT(), 0);
 				dmaverify_track_obj(ctx, obj);
 				sleeper_out(ctx);
 				return cpu;
@@ -532,7 +555,7 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 	tmpl.kind = DV_KIND_COHERENT;
 	tmpl.dir = DMA_BIDIRECTIONAL;
 	dmaverify_check_dma_addr(ctx, &tmpl, *dma_handle, size, true);
-	dmaverify_track_new(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl, DV_RA_SLOT());
 	sleeper_out(ctx);
 	return cpu;
 }
@@ -589,7 +612,7 @@ static struct page *dmaverify_alloc_pages(struct device *dev, size_t size,
 	tmpl.kind = DV_KIND_PAGES;
 	tmpl.dir = dir;
 	dmaverify_check_dma_addr(ctx, &tmpl, *dma_handle, size, true);
-	dmaverify_track_new(ctx, &tmpl);
+	dmaverify_track_new(ctx, &tmpl, DV_RA_SLOT());
 	sleeper_out(ctx);
 	return page;
 }

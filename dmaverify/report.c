@@ -210,6 +210,27 @@ static void print_age(struct seq_file *seq, u32 when)
 }
 
 /**
+ * dmaverify_print_creator() - print the stack that created an object
+ * @seq: a seq_file, or NULL for the report being built
+ * @handle: the object's stack, from dmaverify_creator_stack()
+ *
+ * A full stack, or (by default) the object's caller followed by the stack
+ * its call site keeps: one earlier creation from the same place.
+ */
+void dmaverify_print_creator(struct seq_file *seq, unsigned long handle)
+{
+	unsigned long when = 0, site = dmaverify_site_stack(handle, &when);
+
+	dmaverify_print_stack(seq, handle);
+	if (!site)
+		return;
+	out(seq, "a mapping from this call site was created by (");
+	print_age(seq, when);
+	out(seq, "):\n");
+	dmaverify_print_stack(seq, site);
+}
+
+/**
  * dmaverify_print_obj() - one line describing an object
  * @seq: a seq_file, or NULL for the report being built
  * @obj: the object
@@ -445,7 +466,7 @@ void dmaverify_report(const struct dmaverify_report *r)
 		out(NULL, " created ");
 		print_age(NULL, r->obj->when);
 		out(NULL, ":\n");
-		dmaverify_print_stack(NULL, r->obj->stack);
+		dmaverify_print_creator(NULL, r->obj->stack);
 	}
 	if (r->freed)
 		print_freed(r->freed);
@@ -488,18 +509,11 @@ static void vviolation(struct dmaverify_dev *ctx, enum dmaverify_violation v,
 		.v = v, .ctx = ctx, .obj = obj, .addr = addr, .size = size,
 		.dir = dir, .creator_title = creator,
 	};
-	struct dmaverify_freed freed;
 	char detail[256];
 
 	if (fmt) {
 		vscnprintf(detail, sizeof(detail), fmt, args);
 		r.detail = detail;
-	}
-	if ((v == DV_DOUBLE_UNMAP || v == DV_DOUBLE_FREE ||
-	     v == DV_DOUBLE_UNMAP_SG) && !obj &&
-	    dmaverify_find_freed(ctx, addr, v == DV_DOUBLE_UNMAP_SG, &freed)) {
-		r.obj = &freed.obj;
-		r.freed = &freed;
 	}
 	dmaverify_report(&r);
 }

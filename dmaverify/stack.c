@@ -9,6 +9,14 @@
  * the same place; with stack_depth <= 1 (or without a depot) only the
  * caller's address is kept, which costs no depot lookup.  Saving works in
  * any context, NMI included.
+ *
+ * Unwinding is the largest cost of tracking an object, so by default an
+ * object records only the address its creating call returns to in the
+ * driver (the "call site"), found without an unwind (see "Call sites
+ * without an unwind" below), and each call site keeps one full stack, taken
+ * the first time the site is seen and again now and then.  Reports show
+ * the object's call site and that stack.  The object_stacks parameter saves
+ * a full stack for every object instead.
  */
 
 #define pr_fmt(fmt) "dmaverify: " fmt
@@ -17,10 +25,17 @@
 #include <linux/kallsyms.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
 #include <linux/stackdepot.h>
 #include <linux/stacktrace.h>
 
 #include "dmaverify.h"
+
+#if defined(CONFIG_X86_64) && \
+	(defined(CONFIG_UNWINDER_ORC) || defined(CONFIG_UNWINDER_FRAME_POINTER))
+#include <asm/unwind.h>
+#define DV_HAVE_CALIBRATION
+#endif
 
 #define DV_MAX_STACK	32
 
@@ -50,6 +65,8 @@ static const char *const own_prefixes[] = {
 	"kprobe_", "kretprobe_", "__kretprobe", "pre_handler_kretprobe",
 	"aggr_pre_handler", "rethook_", "arch_rethook", "ftrace_", "__ftrace",
 	"arch_ftrace",
+	/* the function graph tracer's return trampoline */
+	"return_to_handler",
 };
 
 static bool own_symbol(unsigned long ip)
@@ -185,6 +202,394 @@ noinline unsigned long dmaverify_save_stack(void)
 	return (entries[skip] << 1) | DV_STACK_RAW;
 }
 
+/* === Call sites without an unwind === */
+
+/*
+ * Inside an ops callback, the driver's return address sits at a fixed
+ * distance above the callback's own return-address slot, for a given
+ * return site in the DMA core: the frames in between are those of
+ * dma_map_page_attrs(), __dma_map_sg_attrs(), dma_alloc_attrs() and the
+ * like, and the frame a function has at one of its call instructions
+ * always has the same size (the DMA core has no alloca() or stack
+ * realignment).  So the table below maps a return address R inside the
+ * DMA core to the distance, in words, from the slot that holds R to the
+ * slot that holds the next return address up the stack, the return address
+ * of the function that contains R.  It is learnt from the kernel's own
+ * unwinder, which gives each frame's return address and where it is stored
+ * (calibrate()); afterwards a walk from the callback's slot reads one or
+ * two slots instead of unwinding (walk()).  A value read that is itself a
+ * DMA-core return site (dmam_alloc_attrs() calls dma_alloc_attrs(),
+ * dma_map_sg_attrs() calls __dma_map_sg_attrs()) is looked up again.
+ *
+ * Only kernel and module text is learnt (not trampolines): it does not
+ * move while it can run, so a learnt distance stays right, and every slot
+ * the walk reads is a return-address slot of the current call chain, on
+ * the current stack.  Module text is learnt too because drivers may carry
+ * their own out-of-line copy of a DMA API inline
+ * (dma_map_single_attrs.constprop.0 on 7.x); what was learnt of a module
+ * is forgotten when the module goes.  A return address a tracer
+ * replaced with a trampoline (kretprobes, the function graph tracer) is
+ * not a DMA-core return site, and such a call is unwound.  Each call site's
+ * first sighting and its refreshes unwind anyway: the walk's answer is
+ * compared with the unwinder's there, and a difference takes the return
+ * site out of the table for good (counted in debugfs "stats").
+ *
+ * Learnt with the x86-64 unwinders (ORC and frame pointers); elsewhere
+ * every creation unwinds to find its caller (objects still keep only the
+ * caller, and call sites their one stack).
+ */
+#define RET_BITS	6
+#define RET_PROBES	4
+#define RET_LEVELS	4	/* DMA-core frames above a callback, at most. */
+#define RET_MAX_OFF	256	/* Words between two return slots, at most. */
+#define RET_BAD		(-1L)	/* This return site is always unwound. */
+#define RET_MAX_CALIBRATIONS 1024	/* Then calls the table lacks are unwound. */
+
+static struct {
+	unsigned long key;	/* A return address in the DMA API; 0: free. */
+	long off;		/* Words to the next return slot; 0: not yet. */
+} ret_sites[1 << RET_BITS];
+
+/* Statistics for debugfs "stats"; slow paths only. */
+static atomic_long_t nr_calibrations, nr_unwinds, nr_mismatches, nr_sites_full;
+
+static long ret_site_off(unsigned long key)
+{
+	unsigned int h = hash_long(key, RET_BITS), i;
+
+	for (i = 0; i < RET_PROBES; i++) {
+		unsigned int b = (h + i) & (ARRAY_SIZE(ret_sites) - 1);
+		unsigned long k = READ_ONCE(ret_sites[b].key);
+
+		if (k == key)
+			return READ_ONCE(ret_sites[b].off);
+		if (!k)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Record @off for @key; a second, different answer marks it RET_BAD, and
+ * RET_BAD stays.
+ */
+static void ret_site_learn(unsigned long key, long off)
+{
+	unsigned int h = hash_long(key, RET_BITS), i;
+
+	for (i = 0; i < RET_PROBES; i++) {
+		unsigned int b = (h + i) & (ARRAY_SIZE(ret_sites) - 1);
+		unsigned long k = cmpxchg(&ret_sites[b].key, 0, key);
+		long old;
+
+		if (k && k != key)
+			continue;
+		old = cmpxchg(&ret_sites[b].off, 0, off);
+		if (old && old != off)
+			WRITE_ONCE(ret_sites[b].off, RET_BAD);
+		return;
+	}
+}
+
+/* What walk() returns when a return site on the way is RET_BAD. */
+#define WALK_UNWIND	1UL
+
+/*
+ * The DMA API's caller, read from the stack above @slot (which holds the
+ * ops callback's return address); 0 when the walk meets a return site not
+ * learnt yet, WALK_UNWIND when it meets one that must be unwound.
+ */
+static __always_inline unsigned long walk(const unsigned long *slot)
+{
+	unsigned long val = READ_ONCE_NOCHECK(*slot);
+	unsigned int level;
+
+	for (level = 0; level < RET_LEVELS; level++) {
+		long off = ret_site_off(val);
+
+		if (off <= 0)
+			return off ? WALK_UNWIND : 0;
+		slot += off;
+		/* Our own task's stack, a return slot: no KASAN redzone. */
+		val = READ_ONCE_NOCHECK(*slot);
+		if (!dmaverify_own_frame(val))
+			return val;
+	}
+	return WALK_UNWIND;
+}
+
+#ifdef DV_HAVE_CALIBRATION
+/* Where the unwinder found the frame's return address. */
+static unsigned long *ret_ptr(struct unwind_state *st)
+{
+	if (st->regs)
+		return NULL;
+#ifdef CONFIG_UNWINDER_ORC
+	return st->sp ? (unsigned long *)st->sp - 1 : NULL;
+#else
+	return st->bp + 1;
+#endif
+}
+
+/*
+ * Kernel or module text, not a trampoline: it does not move while it can
+ * run, and a module's entries are forgotten when it goes (forget_module()).
+ */
+static bool fixed_text(unsigned long ip)
+{
+	char sym[KSYM_SYMBOL_LEN];
+	const char *mod;
+
+	sprint_symbol(sym, ip);
+	mod = strchr(sym, '[');
+	/* BPF programs and ftrace/kprobe trampolines come and go. */
+	return !str_has_prefix(sym, "0x") &&
+	       (!mod || (!str_has_prefix(mod, "[bpf]") &&
+			 !str_has_prefix(mod, "[__builtin__")));
+}
+
+/*
+ * Learn the return sites between the slot @ra and the DMA API's caller
+ * from the unwinder.  Slow path: once per DMA-core return site.
+ */
+static noinline void calibrate(const unsigned long *ra)
+{
+	struct unwind_state st;
+	const unsigned long *prev = NULL;
+	unsigned int level = 0;
+
+	atomic_long_inc(&nr_calibrations);
+	for (unwind_start(&st, current, NULL, NULL); !unwind_done(&st);
+	     unwind_next_frame(&st)) {
+		unsigned long addr = unwind_get_return_address(&st);
+		unsigned long *ptr = ret_ptr(&st);
+
+		if (!addr || !ptr)
+			return;
+		if (!prev) {
+			/* Frames below the callback's first (ours). */
+			if (ptr < ra)
+				continue;
+			if (ptr != ra || READ_ONCE_NOCHECK(*ra) != addr)
+				return;
+			prev = ra;
+			continue;
+		}
+		if (ptr <= prev || ptr - prev > RET_MAX_OFF || !fixed_text(*prev)) {
+			ret_site_learn(*prev, RET_BAD);
+			return;
+		}
+		ret_site_learn(*prev, ptr - prev);
+		/*
+		 * A tracer's trampoline in the slot (the unwinder reports the
+		 * real return address): calls that meet it are unwound, for
+		 * as long as it is there.
+		 */
+		if (READ_ONCE_NOCHECK(*ptr) != addr) {
+			ret_site_learn(READ_ONCE_NOCHECK(*ptr), RET_BAD);
+			return;
+		}
+		if (!dmaverify_own_frame(addr) || ++level >= RET_LEVELS)
+			return;
+		prev = ptr;
+	}
+}
+#else
+static inline void calibrate(const unsigned long *ra)
+{
+}
+#endif
+
+/*
+ * One full stack per call site (the address a creating call returns to in
+ * the driver), filled the first time the site is seen and refreshed every
+ * SITE_REFRESH.  Entries are never evicted: a full table leaves new sites
+ * without a stack (counted).
+ */
+#define SITE_BITS	11
+#define SITE_PROBES	8
+#define SITE_REFRESH	(60 * HZ)
+
+static struct dv_site {
+	unsigned long ip;	/* The call site; 0: free. */
+	unsigned long stack;	/* As dmaverify_save_stack() returns; 0: none yet. */
+	unsigned long when;	/* jiffies when @stack was taken. */
+} sites[1 << SITE_BITS];
+
+/* What site_find() returns when the site has no room in the table. */
+static struct dv_site site_full;
+
+/*
+ * The entry of call site @ip; if there is none, NULL, or with @claim a new
+ * one.  &site_full if there is no room for it.
+ */
+static struct dv_site *site_find(unsigned long ip, bool claim)
+{
+	unsigned int h = hash_long(ip, SITE_BITS), i;
+
+	for (i = 0; i < SITE_PROBES; i++) {
+		struct dv_site *s = &sites[(h + i) & (ARRAY_SIZE(sites) - 1)];
+		unsigned long k = READ_ONCE(s->ip);
+
+		if (k == ip)
+			return s;
+		if (k)
+			continue;
+		if (!claim)
+			return NULL;
+		k = cmpxchg(&s->ip, 0, ip);
+		if (!k || k == ip)
+			return s;
+	}
+	if (claim)
+		atomic_long_inc(&nr_sites_full);
+	return &site_full;
+}
+
+/* Whether a site's stack is missing or old (@when is never 0 once taken). */
+static inline bool site_stale(unsigned long when)
+{
+	return !when || time_after(jiffies, when + SITE_REFRESH);
+}
+
+/* Whether this CPU should (re)take the site's stack now. */
+static bool site_due(struct dv_site *s)
+{
+	unsigned long when = READ_ONCE(s->when);
+
+	/* One CPU takes it; the others go on with the old one (or none). */
+	return site_stale(when) && try_cmpxchg(&s->when, &when, jiffies | 1);
+}
+
+static inline unsigned long raw_ip(unsigned long ip)
+{
+	return (ip << 1) | DV_STACK_RAW;
+}
+
+/*
+ * Slow path: unwind, for a new call site, a refresh, or a caller the walk
+ * could not find (@ip 0; with @learn, learn the return sites on the way).
+ * Return: the caller, as the unwinder sees it.
+ */
+static noinline unsigned long creator_slow(const unsigned long *ra,
+					   unsigned long ip, bool learn)
+{
+	unsigned long entries[DV_MAX_STACK];
+	unsigned int want = READ_ONCE(dmaverify_stack_depth);
+	unsigned int nr, skip;
+	struct dv_site *s;
+
+	atomic_long_inc(&nr_unwinds);
+	nr = stack_trace_save(entries, min_t(unsigned int, max(want, 1U) + 12,
+					     DV_MAX_STACK), 1);
+	skip = dmaverify_stack_start(entries, nr);
+	if (skip >= nr)
+		return ip;
+	if (ip != entries[skip]) {
+		if (ip) {
+			/* The walk was wrong: never trust this entry again. */
+			atomic_long_inc(&nr_mismatches);
+			if (ra)
+				ret_site_learn(READ_ONCE_NOCHECK(*ra), RET_BAD);
+		} else if (ra && learn &&
+			   atomic_long_read(&nr_calibrations) < RET_MAX_CALIBRATIONS) {
+			/* Bounded: a full table would otherwise learn forever. */
+			calibrate(ra);
+		}
+		ip = entries[skip];
+	}
+#ifdef DMAVERIFY_HAVE_STACK_DEPOT
+	s = want > 1 ? site_find(ip, true) : NULL;
+	if (s && s != &site_full && site_due(s)) {
+		depot_stack_handle_t h;
+
+		h = stack_depot_save(entries + skip, min(nr - skip, want),
+				     GFP_NOWAIT | __GFP_NOWARN);
+		if (h)
+			WRITE_ONCE(s->stack, (unsigned long)h << 1);
+		WRITE_ONCE(s->when, jiffies | 1);
+	}
+#endif
+	return ip;
+}
+
+/**
+ * dmaverify_creator_stack() - what to record as an object's creator
+ * @ra: the slot holding the ops callback's return address (DV_RA_SLOT()),
+ *	or NULL
+ * @ip: the DMA API's caller if known (an observer's probe sees it), or 0
+ *
+ * By default the caller's address, found without an unwind when it can
+ * be, and the call site's stack is kept once per site (see above); with
+ * object_stacks=1, a full stack per object, as dmaverify_save_stack().
+ *
+ * Return: a handle for dmaverify_fetch_stack(), or 0.
+ */
+unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip)
+{
+	struct dv_site *s;
+
+	if (READ_ONCE(dmaverify_object_stacks))
+		return dmaverify_save_stack();
+	if (ip && dmaverify_own_frame(ip))
+		ip = 0;
+	if (!ip && ra)
+		ip = walk(ra);
+	if (!ip || ip == WALK_UNWIND)
+		return raw_ip(creator_slow(ra, 0, !ip));
+#ifdef DMAVERIFY_HAVE_STACK_DEPOT
+	if (READ_ONCE(dmaverify_stack_depth) > 1) {
+		s = site_find(ip, false);
+		if (!s || (s != &site_full && site_stale(READ_ONCE(s->when))))
+			ip = creator_slow(ra, ip, false);
+	}
+#endif
+	return raw_ip(ip);
+}
+
+/**
+ * dmaverify_site_stack() - the stack kept for a call site
+ * @handle: an object's creator, from dmaverify_creator_stack()
+ * @when: set to the jiffies at which the stack was taken
+ *
+ * Return: a handle for dmaverify_fetch_stack(), or 0 if @handle is a full
+ * stack already or its call site has none.
+ */
+unsigned long dmaverify_site_stack(unsigned long handle, unsigned long *when)
+{
+	unsigned long entries[1];
+	struct dv_site *s;
+
+	if (!(handle & DV_STACK_RAW) ||
+	    !dmaverify_fetch_stack(handle, entries, 1))
+		return 0;
+	s = site_find(entries[0], false);
+	if (!s || s == &site_full)
+		return 0;
+	*when = READ_ONCE(s->when);
+	return READ_ONCE(s->stack);
+}
+
+/* Counters for debugfs "stats". */
+void dmaverify_stack_show(struct seq_file *seq)
+{
+	unsigned int i, sites_used = 0, rets = 0, bad = 0;
+
+	for (i = 0; i < ARRAY_SIZE(sites); i++)
+		sites_used += !!READ_ONCE(sites[i].ip);
+	for (i = 0; i < ARRAY_SIZE(ret_sites); i++) {
+		long off = READ_ONCE(ret_sites[i].off);
+
+		rets += off > 0;
+		bad += off == RET_BAD;
+	}
+	seq_printf(seq, "stacks: %s, call sites %u (%ld times no room), return sites learnt %u (%u unwound), calibrations %ld, unwinds %ld, walk mismatches %ld\n",
+		   READ_ONCE(dmaverify_object_stacks) ? "per object" : "per call site",
+		   sites_used, atomic_long_read(&nr_sites_full), rets, bad,
+		   atomic_long_read(&nr_calibrations), atomic_long_read(&nr_unwinds),
+		   atomic_long_read(&nr_mismatches));
+}
+
 /**
  * dmaverify_fetch_stack() - the frames of a saved stack
  * @handle: from dmaverify_save_stack()
@@ -218,12 +623,52 @@ unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 #endif
 }
 
+/*
+ * A module going away takes its text with it: forget its return sites,
+ * its call sites' stacks and its frames in the own-frame cache, so that a
+ * module loaded at the same address later starts afresh.
+ */
+static int forget_module(struct notifier_block *nb, unsigned long action,
+			 void *data)
+{
+	struct module *mod = data;
+	unsigned int i;
+
+	if (action != MODULE_STATE_GOING)
+		return NOTIFY_DONE;
+	for (i = 0; i < ARRAY_SIZE(ret_sites); i++)
+		if (within_module(READ_ONCE(ret_sites[i].key), mod))
+			WRITE_ONCE(ret_sites[i].off, 0);
+	for (i = 0; i < ARRAY_SIZE(sites); i++) {
+		if (within_module(READ_ONCE(sites[i].ip), mod)) {
+			WRITE_ONCE(sites[i].stack, 0);
+			WRITE_ONCE(sites[i].when, 0);
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(ip_cache); i++)
+		if (within_module(READ_ONCE(ip_cache[i]) & ~1UL, mod))
+			WRITE_ONCE(ip_cache[i], 0);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block module_nb = {
+	.notifier_call = forget_module,
+};
+
 int dmaverify_stack_init(void)
 {
 #ifdef DMAVERIFY_HAVE_STACK_DEPOT
-	return stack_depot_init();
+	int ret = stack_depot_init();
+
+	if (ret)
+		return ret;
 #else
 	pr_info("no stack depot in this kernel: objects record their caller only\n");
-	return 0;
 #endif
+	return register_module_notifier(&module_nb);
+}
+
+void dmaverify_stack_exit(void)
+{
+	unregister_module_notifier(&module_nb);
 }

@@ -308,6 +308,7 @@ static void dv_exit(struct kunit *test)
 	WRITE_ONCE(dmaverify_enabled, true);
 	WRITE_ONCE(dmaverify_fail_every, 0);
 	WRITE_ONCE(dmaverify_bounce, false);
+	WRITE_ONCE(dmaverify_object_stacks, false);
 	atomic_set(&dmaverify_test_fail_allocs, 0);
 }
 
@@ -505,6 +506,45 @@ static void test_leak_sg(struct kunit *test)
 	KUNIT_ASSERT_GT(test, dma_map_sg(dev, sgl, 2, DMA_TO_DEVICE), 0);
 	dmaverify_release_device(dev);
 	EXPECT_REPORT(test, DV_LEAK_SG, test_leak_sg);
+}
+
+/*
+ * By default an object records its caller without an unwind (read from
+ * the stack at a distance learnt from the first call of each DMA-core
+ * return site), and its call site keeps one full stack.  The third mapping
+ * from one call site has its caller from that read: the leak report's
+ * title must name this function, and the site's stack must be shown.
+ */
+static void test_creator_call_site(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a[3];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		a[i] = dma_map_single(dev, buf + i * 64, 64, DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a[i]));
+	}
+	dma_unmap_single(dev, a[0], 64, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a[1], 64, DMA_TO_DEVICE);
+	dmaverify_release_device(dev);
+	EXPECT_REPORT(test, DV_LEAK_MAP, test_creator_call_site);
+	KUNIT_EXPECT_TRUE(test, report_says("a mapping from this call site was created by"));
+}
+
+/* object_stacks=1: the object's own full stack, no call-site stack. */
+static void test_object_stacks(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	dma_addr_t a;
+
+	WRITE_ONCE(dmaverify_object_stacks, true);
+	KUNIT_ASSERT_NOT_NULL(test, dma_alloc_coherent(dev, 512, &a, GFP_KERNEL));
+	WRITE_ONCE(dmaverify_object_stacks, false);
+	dmaverify_release_device(dev);
+	EXPECT_REPORT(test, DV_LEAK_COHERENT, test_object_stacks);
+	KUNIT_EXPECT_FALSE(test, report_says("a mapping from this call site"));
 }
 
 static void test_no_leak(struct kunit *test)
@@ -923,6 +963,30 @@ static void test_disable_enable(struct kunit *test)
 	EXPECT_NO_REPORT(test);
 }
 
+/*
+ * A double unmap while verification is off is not reported, and must not
+ * use up the allowance of an untracked object still mapped: that one's
+ * unmap, after verification is on again, is correct.
+ */
+static void test_disabled_double_unmap(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
+	dma_addr_t a, b;
+
+	WRITE_ONCE(dmaverify_enabled, false);
+	a = dma_map_single(dev, buf, 256, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	b = dma_map_single(dev, buf + 256, 256, DMA_TO_DEVICE);
+	WRITE_ONCE(dmaverify_enabled, true);
+	EXPECT_NO_REPORT(test);
+	dma_unmap_single(dev, b, 256, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+	dma_unmap_single(dev, b, 256, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_disabled_double_unmap);
+}
+
 /* When dmaverify cannot allocate a tracker entry, it never lies. */
 static void test_untracked_no_false_report(struct kunit *test)
 {
@@ -934,7 +998,7 @@ static void test_untracked_no_false_report(struct kunit *test)
 	atomic_set(&dmaverify_test_fail_allocs, 1);
 	a = dma_map_single(dev, buf, 512, DMA_TO_DEVICE);
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->untracked_total), 1);
+	KUNIT_EXPECT_EQ(test, dmaverify_untracked_total(ctx), 1);
 	dma_unmap_single(dev, a, 512, DMA_TO_DEVICE);
 	EXPECT_NO_REPORT(test);
 	/* Once the untracked object is accounted for, rules apply again. */
@@ -956,19 +1020,24 @@ static void test_counters(struct kunit *test)
 	struct device *dev = direct_dev(test);
 	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
 	u8 *buf = kunit_kzalloc(test, 4096, GFP_KERNEL);
+	struct dmaverify_kind_stats s;
 	dma_addr_t a[4];
 	int i;
 
 	for (i = 0; i < 4; i++)
 		a[i] = dma_map_single(dev, buf + i * 1024, 1024, DMA_TO_DEVICE);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].outstanding), 4);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].bytes), 4096);
+	/* Reading the counters samples the peak. */
+	dmaverify_kind_stats(ctx, DV_KIND_MAP, &s);
+	KUNIT_EXPECT_EQ(test, s.outstanding, 4);
+	KUNIT_EXPECT_EQ(test, s.bytes, 4096);
 	for (i = 0; i < 4; i++)
 		dma_unmap_single(dev, a[i], 1024, DMA_TO_DEVICE);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].allocated), 4);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].freed), 4);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].outstanding), 0);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->kinds[DV_KIND_MAP].peak), 4);
+	dmaverify_kind_stats(ctx, DV_KIND_MAP, &s);
+	KUNIT_EXPECT_EQ(test, s.allocated, 4);
+	KUNIT_EXPECT_EQ(test, s.freed, 4);
+	KUNIT_EXPECT_EQ(test, s.outstanding, 0);
+	KUNIT_EXPECT_EQ(test, s.bytes, 0);
+	KUNIT_EXPECT_EQ(test, s.peak, 4);
 	EXPECT_NO_REPORT(test);
 }
 
@@ -1236,6 +1305,8 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_leak_coherent),
 	KUNIT_CASE(test_leak_map),
 	KUNIT_CASE(test_leak_sg),
+	KUNIT_CASE(test_creator_call_site),
+	KUNIT_CASE(test_object_stacks),
 	KUNIT_CASE(test_no_leak),
 	KUNIT_CASE(test_use_after_release),
 	KUNIT_CASE(test_sync_overflow),
@@ -1264,6 +1335,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_free_irqs_off),
 	KUNIT_CASE(test_call_in_nmi),
 	KUNIT_CASE(test_disable_enable),
+	KUNIT_CASE(test_disabled_double_unmap),
 	KUNIT_CASE(test_untracked_no_false_report),
 	KUNIT_CASE(test_checks_disabled),
 	KUNIT_CASE(test_counters),
