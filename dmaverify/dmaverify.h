@@ -180,12 +180,15 @@ struct dmaverify_freed {
  * @phys: buckets of the index by physical page (streaming maps), for overlaps
  * @key_locks: stripes guarding @keys; taken before @phys_locks
  * @phys_locks: stripes guarding @phys
- * @max_pages: largest page span of any tracked object, bounds containment
- *	lookups; only grows
+ * @max_pages: largest page span (by DMA address) of any non-S/G object
+ *	tracked, bounds containment lookups; only grows
+ * @max_phys_pages: largest page span (by physical address) of any object in
+ *	@phys, bounds overlap lookups; only grows
  * @count: objects tracked
  *
  * Lookups by exact key are O(1); a lookup of an address inside an object
- * walks back at most @max_pages buckets.  All locks are raw and taken with
+ * walks back at most @max_pages buckets (@max_phys_pages for overlaps), and
+ * never more than the table's size.  All locks are raw and taken with
  * interrupts off: DMA calls come from hardirq context.
  */
 struct dmaverify_tracker {
@@ -195,6 +198,7 @@ struct dmaverify_tracker {
 	raw_spinlock_t key_locks[DV_LOCKS];
 	raw_spinlock_t phys_locks[DV_LOCKS];
 	unsigned long max_pages;
+	unsigned long max_phys_pages;
 	atomic_long_t count;
 };
 

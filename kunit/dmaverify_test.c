@@ -1504,6 +1504,33 @@ static void test_tracker_many(struct kunit *test)
 	dmaverify_tracker_destroy(t);
 }
 
+/*
+ * An object larger than the table (1024 buckets here) must not blind the
+ * overlap walk for the others.
+ */
+static void test_tracker_overlap_huge(struct kunit *test)
+{
+	struct dmaverify_tracker *t = new_tracker(test);
+	struct dmaverify_obj copy;
+
+	dmaverify_track(t, new_obj(test, 0x100000000ULL, 5000UL * 4096,
+				   DV_KIND_MAP, 0x10000000));
+	dmaverify_track(t, new_obj(test, 0x200000000ULL, 4096, DV_KIND_MAP,
+				   0x40000000));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x40000100, 16, &copy));
+	KUNIT_EXPECT_EQ(test, copy.dma, 0x200000000ULL);
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x10000000 + 4900UL * 4096,
+						      16, &copy));
+	KUNIT_EXPECT_EQ(test, copy.dma, 0x100000000ULL);
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x50000000, 16, &copy));
+	/* Containment in and past the large object. */
+	KUNIT_EXPECT_TRUE(test, dmaverify_lookup_containing(t, 0x100000000ULL +
+							    4999UL * 4096, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_lookup_containing(t, 0x100000000ULL +
+							     5000UL * 4096, &copy));
+	dmaverify_tracker_destroy(t);
+}
+
 static void test_tracker_alloc_failure(struct kunit *test)
 {
 	atomic_set(&dmaverify_test_fail_allocs, 2);
@@ -1522,6 +1549,7 @@ static struct kunit_case dmaverify_tracker_cases[] = {
 	KUNIT_CASE(test_tracker_overlap),
 	KUNIT_CASE(test_tracker_duplicates),
 	KUNIT_CASE(test_tracker_many),
+	KUNIT_CASE(test_tracker_overlap_huge),
 	KUNIT_CASE(test_tracker_alloc_failure),
 	{}
 };
