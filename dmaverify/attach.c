@@ -227,6 +227,11 @@ static void restore(struct dmaverify_dev *ctx)
 	}
 }
 
+static void free_ctx_memory(struct rcu_head *rcu)
+{
+	kvfree(container_of(rcu, struct dmaverify_dev, rcu));
+}
+
 /*
  * Context: process context, dmaverify_devices_lock not held: removing the
  * debugfs files waits for their readers, which take that lock.
@@ -241,7 +246,16 @@ static void free_ctx(struct dmaverify_dev *ctx)
 		dmaverify_twin_destroy(ctx->twin);
 	dmaverify_tracker_destroy(&ctx->tracker);
 	put_device(ctx->dev);
-	kvfree(ctx);
+	/*
+	 * The context holds the device's former ops table.  A task may have
+	 * read the device's ops in the DMA core, then been preempted before
+	 * calling through them: that call still loads its callback from this
+	 * memory (the callback then forwards on the device, see ops.c).  A
+	 * tasks-RCU grace period (a voluntary context switch of every task)
+	 * proves no task is there any more.  Without tasks-RCU the kernel
+	 * does not preempt such a task, and call_rcu_tasks() is call_rcu().
+	 */
+	call_rcu_tasks(&ctx->rcu, free_ctx_memory);
 }
 
 /*
@@ -269,7 +283,11 @@ static void bury(struct list_head *graveyard)
 
 	if (list_empty(graveyard))
 		return;
-	/* Wait for callbacks that were running when the ops were restored. */
+	/*
+	 * Wait for callbacks that were running when the ops were restored:
+	 * they run with preemption disabled, or count themselves in
+	 * ->sleepers with preemption disabled (ops.c).
+	 */
 	synchronize_rcu();
 	list_for_each_entry_safe(ctx, tmp, graveyard, list) {
 		wait_var_event(&ctx->sleepers, !atomic_read(&ctx->sleepers));
@@ -615,6 +633,12 @@ void dmaverify_detach_all(void)
 		wait_var_event(&ctx->sleepers, !atomic_read(&ctx->sleepers));
 		free_ctx(ctx);
 	}
+	/* free_ctx_memory() is this module's code: wait for every call. */
+#ifdef CONFIG_TASKS_RCU
+	rcu_barrier_tasks();
+#else
+	rcu_barrier();
+#endif
 }
 
 struct rebind_walk {

@@ -287,12 +287,6 @@ struct dmaverify_dev {
 	atomic_long_t unverifiable;
 };
 
-/* The context of an interposed device, from inside its dma_map_ops. */
-static inline struct dmaverify_dev *dmaverify_dev_of(struct device *dev)
-{
-	return container_of(get_dma_ops(dev), struct dmaverify_dev, ops);
-}
-
 extern struct list_head dmaverify_devices;
 extern struct mutex dmaverify_devices_lock;
 

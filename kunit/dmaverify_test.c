@@ -231,6 +231,12 @@ static struct device *new_dev(struct kunit *test, const char *name, bool fake)
 	return dev;
 }
 
+/* The context of a device this suite attached (its ops are dmaverify's). */
+static struct dmaverify_dev *test_ctx_of(struct device *dev)
+{
+	return container_of(get_dma_ops(dev), struct dmaverify_dev, ops);
+}
+
 static struct device *setup_dev(struct kunit *test, bool fake)
 {
 	struct dv_test *t = test->priv;
@@ -927,7 +933,7 @@ static void test_disable_enable(struct kunit *test)
 static void test_untracked_no_false_report(struct kunit *test)
 {
 	struct device *dev = direct_dev(test);
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
 	u8 *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
 	dma_addr_t a;
 
@@ -954,7 +960,7 @@ static void test_checks_disabled(struct kunit *test)
 static void test_counters(struct kunit *test)
 {
 	struct device *dev = direct_dev(test);
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
 	u8 *buf = kunit_kzalloc(test, 4096, GFP_KERNEL);
 	dma_addr_t a[4];
 	int i;
@@ -1221,6 +1227,35 @@ static void test_bounce_sg(struct kunit *test)
 	EXPECT_NO_REPORT(test);
 }
 
+/* ===== Test cases: unhooking ===== */
+
+/*
+ * A caller that loaded the device's ops before dmaverify gave the device
+ * its original ops back calls dmaverify: the call goes to the original
+ * implementation, untracked, without touching a context.
+ */
+static void test_callback_after_unhook(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	const struct dma_map_ops *ours = get_dma_ops(dev);
+	struct dmaverify_dev *ctx = container_of(ours, struct dmaverify_dev, ops);
+	struct page *page = alloc_page(GFP_KERNEL);
+	dma_addr_t a;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	set_dma_ops(dev, &fake_ops);	/* What detaching does. */
+	fake_next = 0xabc000;
+	a = ours->map_page(dev, page, 0, 64, DMA_FROM_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, a, 0xabc000);
+	ours->sync_single_for_cpu(dev, a, 64, DMA_FROM_DEVICE);
+	ours->unmap_page(dev, a, 64, DMA_FROM_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->tracker.count), 0);
+	set_dma_ops(dev, ours);
+	fake_next = 0;
+	__free_page(page);
+	EXPECT_NO_REPORT(test);
+}
+
 static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_double_unmap),
 	KUNIT_CASE(test_unmap_never_mapped),
@@ -1279,6 +1314,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_stale_to_device),
 	KUNIT_CASE(test_cpu_write_lost),
 	KUNIT_CASE(test_bounce_sg),
+	KUNIT_CASE(test_callback_after_unhook),
 	{}
 };
 
