@@ -417,6 +417,30 @@ typedef void (*dmaverify_report_hook_t)(const struct dmaverify_report *r,
 					const char *text);
 void dmaverify_set_report_hook(dmaverify_report_hook_t hook);
 
+/*
+ * KUnit: a hook called where another CPU's call can interleave with this
+ * one, so that a case can make that call there (kernels with KUnit only).
+ */
+enum dmaverify_test_point {
+	DV_TEST_MAP_CHECKED,	/* A map was checked, not yet forwarded. */
+	DV_TEST_SYNC_FOUND,	/* A sync found its mapping, not yet synced. */
+};
+
+typedef void (*dmaverify_test_hook_t)(enum dmaverify_test_point point,
+				      struct device *dev, u64 addr);
+extern dmaverify_test_hook_t dmaverify_test_hook;
+
+static __always_inline void dmaverify_test_point(enum dmaverify_test_point point,
+						 struct device *dev, u64 addr)
+{
+#if IS_ENABLED(CONFIG_KUNIT)
+	dmaverify_test_hook_t hook = READ_ONCE(dmaverify_test_hook);
+
+	if (unlikely(hook))
+		hook(point, dev, addr);
+#endif
+}
+
 /* === Devices (attach.c) === */
 
 int dmaverify_attach(struct device *dev);
@@ -483,7 +507,7 @@ int dmaverify_bounce_map(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 			 unsigned long attrs);
 void dmaverify_bounce_unmap(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 			    unsigned long attrs);
-void dmaverify_bounce_sync(struct dmaverify_dev *ctx,
+bool dmaverify_bounce_sync(struct dmaverify_dev *ctx,
 			   const struct dmaverify_obj *obj, dma_addr_t addr,
 			   size_t size, bool for_cpu);
 int dmaverify_bounce_map_sg(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
@@ -491,7 +515,7 @@ int dmaverify_bounce_map_sg(struct dmaverify_dev *ctx, struct dmaverify_obj *obj
 void dmaverify_bounce_unmap_sg(struct dmaverify_dev *ctx,
 			       struct dmaverify_obj *obj,
 			       struct scatterlist *sgl, unsigned long attrs);
-void dmaverify_bounce_sync_sg(struct dmaverify_dev *ctx,
+bool dmaverify_bounce_sync_sg(struct dmaverify_dev *ctx,
 			      const struct dmaverify_obj *obj,
 			      struct scatterlist *sgl, bool for_cpu);
 void *dmaverify_redzone_alloc(struct dmaverify_dev *ctx,

@@ -24,6 +24,11 @@
 
 /* === Common paths === */
 
+#if IS_ENABLED(CONFIG_KUNIT)
+dmaverify_test_hook_t dmaverify_test_hook;
+EXPORT_SYMBOL_GPL(dmaverify_test_hook);
+#endif
+
 static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 			    int nents, enum dma_data_direction dir,
 			    unsigned long attrs);
@@ -514,9 +519,24 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 
 /* === Syncs === */
 
+/* A sync that found its bounced mapping unmapped by a racing call. */
+static void sync_lost_race(struct dmaverify_dev *ctx, enum dmaverify_violation v,
+			   unsigned long addr, size_t size, int dir)
+{
+	if (dmaverify_check_on(v))
+		dmaverify_violation(ctx, v, NULL, addr, size, dir,
+				    "the mapping was unmapped while this sync ran, %zu bytes, %s",
+				    size, dmaverify_dir_name(dir));
+}
+
 /*
  * Find the mapping a single-range sync refers to.  Return: true to forward
  * the sync, with *size possibly clamped to the mapping's end.
+ *
+ * A bounced mapping's buffer is used after the tracker's lock is dropped:
+ * it stays allocated until the callback's RCU read-side section (with
+ * preemption disabled) ends, and dmaverify_bounce_sync() checks under the
+ * buffer's lock that no unmap came meanwhile (redzone.c).
  */
 static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 			size_t *size, int dir, bool for_cpu)
@@ -550,9 +570,11 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 	dmaverify_check_sync(ctx, &obj, addr, *size, dir, for_cpu);
 	if (addr - obj.dma + *size > obj.size)
 		*size = obj.size - (addr - obj.dma);
+	dmaverify_test_point(DV_TEST_SYNC_FOUND, ctx->dev, addr);
 	if (obj.flags & DV_OBJ_BOUNCED) {
 		/* The device's buffer is dmaverify's: no sync below it needed. */
-		dmaverify_bounce_sync(ctx, &obj, addr, *size, for_cpu);
+		if (!dmaverify_bounce_sync(ctx, &obj, addr, *size, for_cpu))
+			sync_lost_race(ctx, DV_SYNC_UNMAPPED, addr, *size, dir);
 		return false;
 	}
 	return true;
@@ -592,6 +614,7 @@ static void dmaverify_sync_single_for_device(struct device *dev,
 	preempt_enable();
 }
 
+/* As sync_single(), for S/G lists. */
 static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		    int nents, int dir, bool for_cpu)
 {
@@ -617,7 +640,9 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 	}
 	dmaverify_check_sync_sg(ctx, &obj, nents, dir, for_cpu);
 	if (obj.flags & DV_OBJ_BOUNCED) {
-		dmaverify_bounce_sync_sg(ctx, &obj, sgl, for_cpu);
+		if (!dmaverify_bounce_sync_sg(ctx, &obj, sgl, for_cpu))
+			sync_lost_race(ctx, DV_SYNC_SG_UNMAPPED, (unsigned long)sgl,
+				       obj.size, dir);
 		return false;
 	}
 	return true;

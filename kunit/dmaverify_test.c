@@ -314,6 +314,7 @@ static void dv_exit(struct kunit *test)
 	WRITE_ONCE(dmaverify_enabled, true);
 	WRITE_ONCE(dmaverify_fail_every, 0);
 	WRITE_ONCE(dmaverify_bounce, false);
+	WRITE_ONCE(dmaverify_test_hook, NULL);
 	atomic_set(&dmaverify_test_fail_allocs, 0);
 }
 
@@ -1227,7 +1228,55 @@ static void test_bounce_sg(struct kunit *test)
 	EXPECT_NO_REPORT(test);
 }
 
-/* ===== Test cases: unhooking ===== */
+/* ===== Test cases: races ===== */
+
+/*
+ * Each case makes, at a point where another CPU could interleave, the call
+ * that CPU would make (through dmaverify's test hook), so that the race is
+ * run every time.
+ */
+static struct {
+	struct device *dev;	/* The device of the racing call. */
+	void *buf;		/* Its buffer. */
+	dma_addr_t addr;	/* Its DMA address. */
+	size_t size;		/* Its size. */
+	bool done;		/* The racing call was made. */
+} race;
+
+/* Another CPU unmaps the mapping being synced, and reuses its buffer. */
+static void unmap_during_sync(enum dmaverify_test_point point,
+			      struct device *dev, u64 addr)
+{
+	if (point != DV_TEST_SYNC_FOUND || race.done)
+		return;
+	race.done = true;
+	dma_unmap_single(race.dev, race.addr, race.size, DMA_FROM_DEVICE);
+	memset(race.buf, 0x22, race.size);
+}
+
+static void test_bounce_sync_races_unmap(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 256, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	memset(device_view(a), 0x11, 256);
+	race.dev = dev;
+	race.buf = buf;
+	race.addr = a;
+	race.size = 256;
+	race.done = false;
+	WRITE_ONCE(dmaverify_test_hook, unmap_during_sync);
+	dma_sync_single_for_cpu(dev, a, 256, DMA_FROM_DEVICE);
+	WRITE_ONCE(dmaverify_test_hook, NULL);
+	bounce_exit();
+	KUNIT_EXPECT_TRUE(test, race.done);
+	/* The released bounce buffer was not copied over the reused buffer. */
+	KUNIT_EXPECT_EQ(test, buf[0], 0x22);
+	KUNIT_EXPECT_EQ(test, buf[255], 0x22);
+	EXPECT_REPORT(test, DV_SYNC_UNMAPPED, test_bounce_sync_races_unmap);
+}
 
 /*
  * A caller that loaded the device's ops before dmaverify gave the device
@@ -1314,6 +1363,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_stale_to_device),
 	KUNIT_CASE(test_cpu_write_lost),
 	KUNIT_CASE(test_bounce_sg),
+	KUNIT_CASE(test_bounce_sync_races_unmap),
 	KUNIT_CASE(test_callback_after_unhook),
 	{}
 };
