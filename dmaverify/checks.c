@@ -185,27 +185,31 @@ bool dmaverify_check_map_buffer(struct dmaverify_dev *ctx, phys_addr_t phys,
  * @phys: physical start of the new mapping
  * @size: bytes
  * @dir: its direction
+ * @self: the new mapping's own reservation in the index, or NULL
  *
  * Only mappings the device may write (FROM_DEVICE, BIDIRECTIONAL) count,
  * and only if their bytes overlap: buffers that merely share a cache line
  * are fine on cache-coherent machines (dma-debug's known false positive).
  */
 void dmaverify_check_overlap(struct dmaverify_dev *ctx, phys_addr_t phys,
-			     size_t size, int dir)
+			     size_t size, int dir,
+			     const struct dmaverify_obj *self)
 {
 	struct dmaverify_obj other;
 
 	if (dir == DMA_TO_DEVICE || !size || !dmaverify_check_on(DV_OVERLAP))
 		return;
-	if (!dmaverify_find_overlap(&ctx->tracker, phys, size, &other))
+	if (!dmaverify_find_overlap(&ctx->tracker, phys, size, self, &other))
 		return;
 	/* A missed unmap would leave a stale mapping to overlap with. */
 	if (dmaverify_observe_stale(ctx, &other))
 		atomic_long_inc(&ctx->unverifiable);
 	else
 		dmaverify_violation(ctx, DV_OVERLAP, &other, phys, size, dir,
-				    "%zu bytes %s at physical %pa overlap a mapping the device may also write",
-				    size, dmaverify_dir_name(dir), &phys);
+				    "%zu bytes %s at physical %pa overlap a mapping the device may also write%s",
+				    size, dmaverify_dir_name(dir), &phys,
+				    other.flags & DV_OBJ_RESERVED ?
+				    " (being made by another call right now)" : "");
 }
 
 /**

@@ -122,6 +122,7 @@ extern const char *const dmaverify_kind_names[DV_KIND_COUNT];
 #define DV_OBJ_BOUNCED		0x02	/* The device got a dmaverify bounce buffer. */
 #define DV_OBJ_REDZONED		0x04	/* Coherent buffer with redzones. */
 #define DV_OBJ_CHECKSUMMED	0x08	/* @csum holds the CPU buffer's checksum. */
+#define DV_OBJ_RESERVED		0x10	/* A map being made: its range only (ops.c). */
 
 /**
  * struct dmaverify_obj - one outstanding DMA object of a verified device
@@ -354,7 +355,12 @@ bool dmaverify_lookup(struct dmaverify_tracker *t, unsigned long key, bool sg,
 bool dmaverify_lookup_containing(struct dmaverify_tracker *t, dma_addr_t addr,
 				 struct dmaverify_obj *copy);
 bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
-			    size_t size, struct dmaverify_obj *copy);
+			    size_t size, const struct dmaverify_obj *self,
+			    struct dmaverify_obj *copy);
+void dmaverify_phys_reserve(struct dmaverify_tracker *t,
+			    struct dmaverify_obj *resv);
+void dmaverify_phys_unreserve(struct dmaverify_tracker *t,
+			      struct dmaverify_obj *resv);
 typedef void (*dmaverify_obj_fn)(const struct dmaverify_obj *obj, void *arg);
 unsigned long dmaverify_tracker_for_each(struct dmaverify_tracker *t,
 					 dmaverify_obj_fn fn, void *arg);
@@ -489,7 +495,8 @@ bool dmaverify_check_release(struct dmaverify_dev *ctx,
 			     size_t size, int dir, unsigned long cpu_addr,
 			     int nents);
 void dmaverify_check_overlap(struct dmaverify_dev *ctx, phys_addr_t phys,
-			     size_t size, int dir);
+			     size_t size, int dir,
+			     const struct dmaverify_obj *self);
 void dmaverify_check_sync(struct dmaverify_dev *ctx,
 			  const struct dmaverify_obj *obj, dma_addr_t addr,
 			  size_t size, int dir, bool for_cpu);

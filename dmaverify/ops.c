@@ -158,18 +158,15 @@ static void owned_obj_fail(struct dmaverify_obj *obj)
 
 /* === Streaming maps === */
 
-static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
-			  struct page *page, unsigned long offset, size_t size,
-			  int dir, unsigned long attrs, int kind)
+/* Forward a map to the twin (or bounce it), and track what it created. */
+static dma_addr_t map_forward(struct dmaverify_dev *ctx, phys_addr_t phys,
+			      struct page *page, unsigned long offset,
+			      size_t size, int dir, unsigned long attrs,
+			      int kind)
 {
 	struct dmaverify_obj tmpl = {};
 	dma_addr_t addr;
 
-	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
-		dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
-		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-			dmaverify_check_overlap(ctx, phys, size, dir);
-	}
 	if (inject_failure())
 		return DMA_MAPPING_ERROR;
 	refresh(ctx);
@@ -213,6 +210,38 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 		tmpl.flags |= DV_OBJ_PHYS_INDEXED;
 	dmaverify_check_dma_addr(ctx, &tmpl, addr, size, false);
 	dmaverify_track_new(ctx, &tmpl);
+	return addr;
+}
+
+static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
+			  struct page *page, unsigned long offset, size_t size,
+			  int dir, unsigned long attrs, int kind)
+{
+	struct dmaverify_obj resv = {};
+	dma_addr_t addr;
+
+	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
+		dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
+		/*
+		 * The overlap check runs before the forward, and the new map
+		 * is tracked after it: announce the range first, so that of
+		 * two overlapping maps racing on two CPUs at least one sees
+		 * the other (see dmaverify_phys_reserve()).
+		 */
+		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && dir != DMA_TO_DEVICE &&
+		    size && dmaverify_check_on(DV_OVERLAP)) {
+			resv.phys = phys;
+			resv.size = size;
+			resv.kind = kind;
+			resv.dir = dir;
+			dmaverify_phys_reserve(&ctx->tracker, &resv);
+			dmaverify_check_overlap(ctx, phys, size, dir, &resv);
+		}
+	}
+	dmaverify_test_point(DV_TEST_MAP_CHECKED, ctx->dev, phys);
+	addr = map_forward(ctx, phys, page, offset, size, dir, attrs, kind);
+	if (resv.flags)
+		dmaverify_phys_unreserve(&ctx->tracker, &resv);
 	return addr;
 }
 
@@ -392,7 +421,7 @@ static int map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 						   dir);
 			if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 				dmaverify_check_overlap(ctx, sg_phys(s), s->length,
-							dir);
+							dir, NULL);
 		}
 	}
 	if (inject_failure())

@@ -197,19 +197,76 @@ void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_track);
 
-/* Precondition: the key lock of @obj's bucket is held. */
-static void unlink_phys(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
+/**
+ * dmaverify_phys_reserve() - announce a map in the physical index
+ * @t: the device's tracker
+ * @resv: phys, size and dir set; receives DV_OBJ_PHYS_INDEXED and
+ *	DV_OBJ_RESERVED; stays in the index until dmaverify_phys_unreserve()
+ *
+ * A map is checked for overlaps before it is forwarded, and tracked after:
+ * two overlapping maps racing on two CPUs could each miss the other.  Each
+ * announces its range first, then looks: of the two, at least one sees the
+ * other.  Say map B looks at the bucket of A's start page before A is
+ * inserted there.  B's insertion, and the growth of max_phys_pages before
+ * it, then happen before A's insertion under that bucket's lock, so A's
+ * walk, which follows A's insertion, covers B's start and finds B there.
+ * (The map that starts first always covers the other's start page.)
+ */
+void dmaverify_phys_reserve(struct dmaverify_tracker *t,
+			    struct dmaverify_obj *resv)
 {
-	unsigned int pb = hash_long(obj->phys >> PAGE_SHIFT, t->bits);
+	unsigned int pb = hash_long(resv->phys >> PAGE_SHIFT, t->bits);
+	unsigned long flags;
+
+	resv->flags |= DV_OBJ_PHYS_INDEXED | DV_OBJ_RESERVED;
+	grow_max(&t->max_phys_pages, span(resv->phys, resv->size));
+	raw_spin_lock_irqsave(phys_lock(t, pb), flags);
+	resv->pnext = t->phys[pb];
+	t->phys[pb] = resv;
+	raw_spin_unlock_irqrestore(phys_lock(t, pb), flags);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_phys_reserve);
+
+/* Precondition: the lock of @obj's physical bucket is held. */
+static void unlink_phys_locked(struct dmaverify_tracker *t, unsigned int pb,
+			       struct dmaverify_obj *obj)
+{
 	struct dmaverify_obj **pp;
 
-	raw_spin_lock(phys_lock(t, pb));
 	for (pp = &t->phys[pb]; *pp; pp = &(*pp)->pnext) {
 		if (*pp == obj) {
 			*pp = obj->pnext;
 			break;
 		}
 	}
+}
+
+/**
+ * dmaverify_phys_unreserve() - withdraw an announcement
+ * @t: the device's tracker
+ * @resv: as given to dmaverify_phys_reserve()
+ *
+ * The map was tracked meanwhile (it is in the index itself), or failed.
+ */
+void dmaverify_phys_unreserve(struct dmaverify_tracker *t,
+			      struct dmaverify_obj *resv)
+{
+	unsigned int pb = hash_long(resv->phys >> PAGE_SHIFT, t->bits);
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(phys_lock(t, pb), flags);
+	unlink_phys_locked(t, pb, resv);
+	raw_spin_unlock_irqrestore(phys_lock(t, pb), flags);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_phys_unreserve);
+
+/* Precondition: the key lock of @obj's bucket is held. */
+static void unlink_phys(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
+{
+	unsigned int pb = hash_long(obj->phys >> PAGE_SHIFT, t->bits);
+
+	raw_spin_lock(phys_lock(t, pb));
+	unlink_phys_locked(t, pb, obj);
 	raw_spin_unlock(phys_lock(t, pb));
 }
 
@@ -350,9 +407,13 @@ bool dmaverify_lookup_containing(struct dmaverify_tracker *t, dma_addr_t addr,
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_lookup_containing);
 
-/* Copy an object of physical bucket @pb whose bytes overlap the range. */
+/*
+ * Copy an object of physical bucket @pb, other than @self, whose bytes
+ * overlap the range.
+ */
 static bool overlap_in(struct dmaverify_tracker *t, unsigned int pb,
-		       phys_addr_t phys, size_t size, struct dmaverify_obj *copy)
+		       phys_addr_t phys, size_t size,
+		       const struct dmaverify_obj *self, struct dmaverify_obj *copy)
 {
 	struct dmaverify_obj *obj;
 	unsigned long flags;
@@ -361,7 +422,7 @@ static bool overlap_in(struct dmaverify_tracker *t, unsigned int pb,
 	local_irq_save(flags);
 	raw_spin_lock(phys_lock(t, pb));
 	for (obj = t->phys[pb]; obj; obj = obj->pnext) {
-		if (obj->phys < phys + max_t(size_t, size, 1) &&
+		if (obj != self && obj->phys < phys + max_t(size_t, size, 1) &&
 		    phys < obj->phys + max_t(size_t, obj->size, 1)) {
 			*copy = *obj;
 			found = true;
@@ -378,6 +439,7 @@ static bool overlap_in(struct dmaverify_tracker *t, unsigned int pb,
  * @t: the device's tracker
  * @phys: physical start of the range
  * @size: bytes
+ * @self: an object to ignore (the caller's own reservation), or NULL
  * @copy: receives a copy of the first overlapping object
  *
  * Only objects indexed by physical address (streaming maps) are seen, and
@@ -387,7 +449,8 @@ static bool overlap_in(struct dmaverify_tracker *t, unsigned int pb,
  * Return: true if found.
  */
 bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
-			    size_t size, struct dmaverify_obj *copy)
+			    size_t size, const struct dmaverify_obj *self,
+			    struct dmaverify_obj *copy)
 {
 	unsigned long pages = READ_ONCE(t->max_phys_pages);
 	unsigned long first = phys >> PAGE_SHIFT;
@@ -402,12 +465,12 @@ bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
 	 */
 	if (last - lo >= nb) {
 		for (p = 0; p < nb; p++)
-			if (overlap_in(t, p, phys, size, copy))
+			if (overlap_in(t, p, phys, size, self, copy))
 				return true;
 		return false;
 	}
 	for (p = lo; p <= last; p++)
-		if (overlap_in(t, hash_long(p, t->bits), phys, size, copy))
+		if (overlap_in(t, hash_long(p, t->bits), phys, size, self, copy))
 			return true;
 	return false;
 }

@@ -101,6 +101,11 @@ static bool report_matches(const struct expect_report *e)
 	return ok;
 }
 
+static int report_count(void)
+{
+	return READ_ONCE(observed.nreports);
+}
+
 static bool report_available(void)
 {
 	return READ_ONCE(observed.nreports) != 0;
@@ -1278,6 +1283,40 @@ static void test_bounce_sync_races_unmap(struct kunit *test)
 	EXPECT_REPORT(test, DV_SYNC_UNMAPPED, test_bounce_sync_races_unmap);
 }
 
+/* Another CPU maps an overlapping buffer while this map is in flight. */
+static void map_during_map(enum dmaverify_test_point point,
+			   struct device *dev, u64 addr)
+{
+	if (point != DV_TEST_MAP_CHECKED || race.done)
+		return;
+	race.done = true;
+	race.addr = dma_map_single(race.dev, race.buf, race.size, DMA_FROM_DEVICE);
+}
+
+static void test_overlap_races_map(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 *buf = kunit_kzalloc(test, 1024, GFP_KERNEL);
+	dma_addr_t a;
+
+	race.dev = dev;
+	race.buf = buf + 512;
+	race.size = 256;
+	race.done = false;
+	WRITE_ONCE(dmaverify_test_hook, map_during_map);
+	a = dma_map_single(dev, buf, 1024, DMA_FROM_DEVICE);
+	WRITE_ONCE(dmaverify_test_hook, NULL);
+	KUNIT_EXPECT_TRUE(test, race.done);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, race.addr));
+	/* One of the two maps is reported, whichever saw the other. */
+	KUNIT_EXPECT_EQ(test, report_count(), 1);
+	KUNIT_EXPECT_EQ(test, observed.v[0], DV_OVERLAP);
+	reset_observed();
+	dma_unmap_single(dev, race.addr, 256, DMA_FROM_DEVICE);
+	dma_unmap_single(dev, a, 1024, DMA_FROM_DEVICE);
+}
+
 /*
  * A caller that loaded the device's ops before dmaverify gave the device
  * its original ops back calls dmaverify: the call goes to the original
@@ -1364,6 +1403,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_cpu_write_lost),
 	KUNIT_CASE(test_bounce_sg),
 	KUNIT_CASE(test_bounce_sync_races_unmap),
+	KUNIT_CASE(test_overlap_races_map),
 	KUNIT_CASE(test_callback_after_unhook),
 	{}
 };
@@ -1528,11 +1568,11 @@ static void test_tracker_overlap(struct kunit *test)
 
 	/* A 3-page mapping at physical 0x500100. */
 	dmaverify_track(t, new_obj(test, 0x10000, 3 * 4096, DV_KIND_MAP, 0x500100));
-	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x502000, 16, &copy));
-	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x500000, 0x101, &copy));
-	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x500000, 0x100, &copy));
-	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x503100, 16, &copy));
-	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x5030ff, 1, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x502000, 16, NULL, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x500000, 0x101, NULL, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x500000, 0x100, NULL, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x503100, 16, NULL, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x5030ff, 1, NULL, &copy));
 	dmaverify_tracker_destroy(t);
 }
 
@@ -1603,12 +1643,12 @@ static void test_tracker_overlap_huge(struct kunit *test)
 				   DV_KIND_MAP, 0x10000000));
 	dmaverify_track(t, new_obj(test, 0x200000000ULL, 4096, DV_KIND_MAP,
 				   0x40000000));
-	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x40000100, 16, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x40000100, 16, NULL, &copy));
 	KUNIT_EXPECT_EQ(test, copy.dma, 0x200000000ULL);
 	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x10000000 + 4900UL * 4096,
-						      16, &copy));
+						      16, NULL, &copy));
 	KUNIT_EXPECT_EQ(test, copy.dma, 0x100000000ULL);
-	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x50000000, 16, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x50000000, 16, NULL, &copy));
 	/* Containment in and past the large object. */
 	KUNIT_EXPECT_TRUE(test, dmaverify_lookup_containing(t, 0x100000000ULL +
 							    4999UL * 4096, &copy));
