@@ -204,8 +204,10 @@ void dmaverify_release(struct dmaverify_dev *ctx)
 	dmaverify_check_leaks(ctx);
 	WRITE_ONCE(ctx->state, DV_STATE_RELEASED);
 	dmaverify_reclaim(ctx);
-	if (ctx->twin)
+	if (ctx->twin) {
 		dmaverify_twin_release(ctx->twin);
+		dmaverify_twin_release(ctx->probe);
+	}
 	dev_dbg(ctx->dev, "dmaverify: driver %s released\n", ctx->driver);
 }
 
@@ -242,8 +244,10 @@ static void free_ctx(struct dmaverify_dev *ctx)
 	/* Bounce buffers are freed through the twin: before it goes. */
 	dmaverify_quarantine_flush(ctx);
 	dmaverify_reclaim(ctx);
-	if (ctx->twin)
+	if (ctx->twin) {
 		dmaverify_twin_destroy(ctx->twin);
+		dmaverify_twin_destroy(ctx->probe);
+	}
 	dmaverify_tracker_destroy(&ctx->tracker);
 	put_device(ctx->dev);
 	/*
@@ -321,6 +325,12 @@ static int interpose(struct dmaverify_dev *ctx)
 	ctx->twin = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
 	if (!ctx->twin)
 		return -ENOMEM;
+	ctx->probe = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
+	if (!ctx->probe) {
+		dmaverify_twin_destroy(ctx->twin);
+		ctx->twin = NULL;
+		return -ENOMEM;
+	}
 	dmaverify_init_ops(&ctx->ops);
 #ifdef DMAVERIFY_HAVE_DMA_OPS_FLAGS
 	if (ctx->orig_ops)
@@ -427,8 +437,10 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 	return 0;
 
 out_twin:
-	if (ctx->twin)
+	if (ctx->twin) {
 		dmaverify_twin_destroy(ctx->twin);
+		dmaverify_twin_destroy(ctx->probe);
+	}
 out_tracker:
 	dmaverify_tracker_destroy(&ctx->tracker);
 out_ctx:

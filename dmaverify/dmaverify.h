@@ -227,6 +227,9 @@ struct dmaverify_kind_stats {
  * @dev: the verified device (a reference is held)
  * @twin: an unregistered device carrying @dev's original DMA personality;
  *	every call is forwarded through the public DMA API on it
+ * @probe: another such device, only to ask whether a mask is supported
+ *	(the only public way is to set it): @twin's masks never change under
+ *	an allocation
  * @orig_ops: @dev's dma_ops before attach
  * @orig_iommu: @dev's dma_iommu flag before attach (kernels >= 6.12)
  * @state: &enum dmaverify_state, read locklessly by the DMA paths
@@ -263,6 +266,7 @@ struct dmaverify_dev {
 	struct list_head list;
 	struct device *dev;
 	struct device *twin;
+	struct device *probe;
 	const struct dma_map_ops *orig_ops;
 	bool orig_iommu;
 	int state;

@@ -882,8 +882,12 @@ static int dmaverify_get_sgtable(struct device *dev, struct sg_table *sgt,
 
 /*
  * Whether the original implementation supports @mask.  The only public way
- * to ask is to set it: set the twin's coherent mask (not the streaming one,
- * which the twin shares with the device), then put it back.
+ * to ask is to set it: set the coherent mask (not the streaming one, which
+ * the twin shares with the device) of the context's probe device, a twin
+ * that nothing allocates or maps with.  Changing the twin's own mask, even
+ * for a moment, would hand a concurrent allocation the wrong mask.
+ * Concurrent askers may overwrite each other's probe mask: the answer does
+ * not depend on it.
  */
 static int dmaverify_dma_supported(struct device *dev, u64 mask)
 {
@@ -894,10 +898,8 @@ static int dmaverify_dma_supported(struct device *dev, u64 mask)
 	preempt_disable();
 	ctx = ctx_of(dev);
 	if (likely(ctx)) {
-		u64 saved = ctx->twin->coherent_dma_mask;
-
-		ok = !dma_set_coherent_mask(ctx->twin, mask);
-		ctx->twin->coherent_dma_mask = saved;
+		dmaverify_twin_refresh(ctx->probe, dev);
+		ok = !dma_set_coherent_mask(ctx->probe, mask);
 	}
 	preempt_enable();
 	if (likely(ctx))

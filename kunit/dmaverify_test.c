@@ -129,6 +129,7 @@ static bool report_says(const char *s)
 
 static dma_addr_t fake_next;	/* Address the next map returns, if non-zero. */
 static size_t fake_max = SIZE_MAX;
+static struct device *fake_asked;	/* Device of the last dma_supported(). */
 
 static dma_addr_t fake_map_page(struct device *dev, struct page *page,
 				unsigned long offset, size_t size,
@@ -190,6 +191,7 @@ static size_t fake_max_mapping_size(struct device *dev)
 
 static int fake_dma_supported(struct device *dev, u64 mask)
 {
+	WRITE_ONCE(fake_asked, dev);
 	return 1;
 }
 
@@ -1344,6 +1346,21 @@ static void test_callback_after_unhook(struct kunit *test)
 	EXPECT_NO_REPORT(test);
 }
 
+/* dma_supported() asks without changing the twin's masks under its users. */
+static void test_dma_supported_keeps_twin(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
+	u64 coherent = ctx->twin->coherent_dma_mask;
+
+	fake_asked = NULL;
+	KUNIT_EXPECT_EQ(test, dma_set_mask(dev, DMA_BIT_MASK(40)), 0);
+	KUNIT_EXPECT_NOT_NULL(test, fake_asked);
+	KUNIT_EXPECT_PTR_NE(test, fake_asked, ctx->twin);
+	KUNIT_EXPECT_EQ(test, ctx->twin->coherent_dma_mask, coherent);
+	EXPECT_NO_REPORT(test);
+}
+
 static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_double_unmap),
 	KUNIT_CASE(test_unmap_never_mapped),
@@ -1404,6 +1421,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_bounce_sg),
 	KUNIT_CASE(test_bounce_sync_races_unmap),
 	KUNIT_CASE(test_overlap_races_map),
+	KUNIT_CASE(test_dma_supported_keeps_twin),
 	KUNIT_CASE(test_callback_after_unhook),
 	{}
 };
