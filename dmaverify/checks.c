@@ -212,6 +212,35 @@ void dmaverify_check_overlap(struct dmaverify_dev *ctx, phys_addr_t phys,
 				    " (being made by another call right now)" : "");
 }
 
+/* The mask a DMA address must fit: the device's, within its bus limit. */
+static u64 dma_limit(struct device *dev, bool coherent)
+{
+	u64 mask = coherent ? dev->coherent_dma_mask :
+		   (dev->dma_mask ? *dev->dma_mask : 0);
+
+	if (mask && dev->bus_dma_limit)
+		mask = min_t(u64, mask, dev->bus_dma_limit);
+	return mask;
+}
+
+/**
+ * dmaverify_dma_addr_ok() - a DMA range fits the device's mask
+ * @dev: the device
+ * @addr: first DMA address
+ * @size: bytes
+ * @coherent: check against the coherent mask (else the streaming one)
+ *
+ * Return: true if it fits, or if the device has no mask.
+ */
+bool dmaverify_dma_addr_ok(struct device *dev, dma_addr_t addr, size_t size,
+			   bool coherent)
+{
+	u64 mask = dma_limit(dev, coherent);
+	u64 last = addr + (size ? size - 1 : 0);
+
+	return !mask || (last <= mask && last >= addr);
+}
+
 /**
  * dmaverify_check_dma_addr() - the DMA address fits the device's mask
  * @ctx: device context
@@ -224,20 +253,14 @@ void dmaverify_check_dma_addr(struct dmaverify_dev *ctx,
 			      const struct dmaverify_obj *obj, dma_addr_t addr,
 			      size_t size, bool coherent)
 {
-	struct device *dev = ctx->dev;
-	u64 mask = coherent ? dev->coherent_dma_mask :
-		   (dev->dma_mask ? *dev->dma_mask : 0);
-	u64 last = addr + (size ? size - 1 : 0);
-
-	if (!mask || !dmaverify_check_on(DV_ADDR_OUTSIDE_MASK))
+	if (!dmaverify_check_on(DV_ADDR_OUTSIDE_MASK) ||
+	    dmaverify_dma_addr_ok(ctx->dev, addr, size, coherent))
 		return;
-	if (dev->bus_dma_limit)
-		mask = min_t(u64, mask, dev->bus_dma_limit);
-	if (last > mask || last < addr)
-		dmaverify_violation(ctx, DV_ADDR_OUTSIDE_MASK, obj, addr, size,
-				    obj ? obj->dir : DMA_NONE,
-				    "DMA address %pad + %zu bytes, %s mask %#llx", &addr,
-				    size, coherent ? "coherent" : "streaming", mask);
+	dmaverify_violation(ctx, DV_ADDR_OUTSIDE_MASK, obj, addr, size,
+			    obj ? obj->dir : DMA_NONE,
+			    "DMA address %pad + %zu bytes, %s mask %#llx", &addr,
+			    size, coherent ? "coherent" : "streaming",
+			    dma_limit(ctx->dev, coherent));
 }
 
 /* === S/G rules === */

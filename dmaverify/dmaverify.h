@@ -246,6 +246,9 @@ struct dmaverify_kind_stats {
  *	while verification is disabled
  * @bounce_skipped: maps not bounced because too many released bounce
  *	buffers were still waiting to be freed
+ * @bounce_failed: maps not bounced because no bounce buffer could be had
+ *	(out of memory, or outside the device's streaming mask)
+ * @bounce_failed_said: bit 0 set once @bounce_failed was told in the log
  * @quarantine_lock: guards @quarantine and @nr_quarantined
  * @quarantine: released bounce buffers, oldest first (redzone.c)
  * @nr_quarantined: entries in @quarantine
@@ -279,6 +282,8 @@ struct dmaverify_dev {
 	atomic_t sleepers;
 	atomic_long_t bounced;
 	atomic_long_t bounce_skipped;
+	atomic_long_t bounce_failed;
+	unsigned long bounce_failed_said;
 	raw_spinlock_t quarantine_lock;
 	struct list_head quarantine;
 	unsigned int nr_quarantined;
@@ -488,6 +493,8 @@ void dmaverify_check_context(struct dmaverify_dev *ctx, bool may_sleep_alloc,
 			     bool is_free);
 bool dmaverify_check_map_buffer(struct dmaverify_dev *ctx, phys_addr_t phys,
 				const void *vaddr, size_t size, int dir);
+bool dmaverify_dma_addr_ok(struct device *dev, dma_addr_t addr, size_t size,
+			   bool coherent);
 void dmaverify_check_dma_addr(struct dmaverify_dev *ctx,
 			      const struct dmaverify_obj *obj, dma_addr_t addr,
 			      size_t size, bool coherent);

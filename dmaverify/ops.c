@@ -180,6 +180,7 @@ static dma_addr_t map_forward(struct dmaverify_dev *ctx, phys_addr_t phys,
 			obj->dir = dir;
 			if (!dmaverify_bounce_map(ctx, obj, attrs)) {
 				atomic_long_inc(&ctx->bounced);
+				dmaverify_check_dma_addr(ctx, obj, obj->dma, size, false);
 				dmaverify_stats_add(ctx, kind, size);
 				dmaverify_track_obj(ctx, obj);
 				return obj->dma;

@@ -286,6 +286,8 @@ static bool check_redzones(struct dmaverify_dev *ctx,
 DECLARE_FAULT_ATTR(dmaverify_fail_bounce);
 #endif
 
+static void bounce_free(struct dmaverify_bounce *b);
+
 static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 					     phys_addr_t phys, size_t size)
 {
@@ -294,7 +296,7 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 
 #ifdef CONFIG_FAULT_INJECTION
 	if (should_fail(&dmaverify_fail_bounce, size))
-		return NULL;
+		goto failed;
 #endif
 	if (atomic_long_read(&pending_free) > PENDING_FREE_MAX) {
 		atomic_long_inc(&ctx->bounce_skipped);
@@ -302,7 +304,7 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 	}
 	b = kzalloc(sizeof(*b), GFP_ATOMIC | __GFP_NOWARN);
 	if (!b)
-		return NULL;
+		goto failed;
 	raw_spin_lock_init(&b->lock);
 	b->front = PAGE_SIZE + off;
 	b->size = size;
@@ -313,10 +315,25 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 	if (!b->cpu) {
 		put_device(b->twin);
 		kfree(b);
-		return NULL;
+		goto failed;
+	}
+	/*
+	 * Allocated for the coherent mask: the device may not reach it with
+	 * its streaming mask, which a map must respect.
+	 */
+	if (!dmaverify_dma_addr_ok(ctx->dev, b->dma, b->total, false)) {
+		bounce_free(b);	/* Not at once: interrupts may be off. */
+		goto failed;
 	}
 	memset(b->cpu, REDZONE_BYTE, b->total);
 	return b;
+failed:
+	/* The map goes unbounced: say so, once per device, and count it. */
+	atomic_long_inc(&ctx->bounce_failed);
+	if (!test_and_set_bit(0, &ctx->bounce_failed_said))
+		dev_warn(ctx->dev, "dmaverify: no bounce buffer for a %zu-byte map (out of memory, or outside the device's DMA mask): such maps go to the device unbounced, counted as \"bounce failed\" in debugfs stats\n",
+			 size);
+	return NULL;
 }
 
 static void bounce_free_now(struct dmaverify_bounce *b)
@@ -435,7 +452,8 @@ static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
  * @obj: the new object (phys, size, dir set); receives dma and bounce
  * @attrs: the map's attributes
  *
- * Return: 0, or -ENOMEM (the caller maps the driver's buffer instead).
+ * Return: 0, or -ENOMEM (the caller maps the driver's buffer instead;
+ * bounce_alloc() counted why).
  */
 int dmaverify_bounce_map(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 			 unsigned long attrs)

@@ -128,6 +128,7 @@ static bool report_says(const char *s)
 /* ===== A fake DMA implementation ===== */
 
 static dma_addr_t fake_next;	/* Address the next map returns, if non-zero. */
+static dma_addr_t fake_alloc_next;	/* Address the next alloc returns, if non-zero. */
 static size_t fake_max = SIZE_MAX;
 static struct device *fake_asked;	/* Device of the last dma_supported(). */
 
@@ -169,7 +170,7 @@ static void *fake_alloc(struct device *dev, size_t size, dma_addr_t *handle,
 	void *p = kzalloc(size, GFP_ATOMIC);
 
 	if (p)
-		*handle = fake_next ?: virt_to_phys(p);
+		*handle = fake_alloc_next ?: fake_next ?: virt_to_phys(p);
 	return p;
 }
 
@@ -265,6 +266,7 @@ static struct device *direct_dev(struct kunit *test)
 static struct device *fake_dev(struct kunit *test)
 {
 	fake_next = 0;
+	fake_alloc_next = 0;
 	fake_max = SIZE_MAX;
 	return setup_dev(test, true);
 }
@@ -1361,6 +1363,28 @@ static void test_dma_supported_keeps_twin(struct kunit *test)
 	EXPECT_NO_REPORT(test);
 }
 
+/*
+ * A bounce buffer the device cannot reach (outside its streaming mask) is
+ * not used: the map falls back to the driver's buffer, counted.
+ */
+static void test_bounce_outside_mask(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
+	u8 *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a;
+
+	WRITE_ONCE(dmaverify_bounce, true);
+	KUNIT_ASSERT_EQ(test, dma_set_mask(dev, DMA_BIT_MASK(32)), 0);
+	fake_alloc_next = 1ULL << 40;
+	a = dma_map_single(dev, buf, 128, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, a, virt_to_phys(buf));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->bounce_failed), 1);
+	dma_unmap_single(dev, a, 128, DMA_TO_DEVICE);
+	bounce_exit();
+	EXPECT_NO_REPORT(test);
+}
+
 static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_double_unmap),
 	KUNIT_CASE(test_unmap_never_mapped),
@@ -1422,6 +1446,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_bounce_sync_races_unmap),
 	KUNIT_CASE(test_overlap_races_map),
 	KUNIT_CASE(test_dma_supported_keeps_twin),
+	KUNIT_CASE(test_bounce_outside_mask),
 	KUNIT_CASE(test_callback_after_unhook),
 	{}
 };
