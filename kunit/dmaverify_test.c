@@ -1680,6 +1680,7 @@ static void test_tracker_many(struct kunit *test)
 static void test_tracker_overlap_huge(struct kunit *test)
 {
 	struct dmaverify_tracker *t = new_tracker(test);
+	phys_addr_t far = 0x10000000 + 4900UL * 4096;	/* In the large object. */
 	struct dmaverify_obj copy;
 
 	dmaverify_track(t, new_obj(test, 0x100000000ULL, 5000UL * 4096,
@@ -1688,8 +1689,7 @@ static void test_tracker_overlap_huge(struct kunit *test)
 				   0x40000000));
 	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x40000100, 16, NULL, &copy));
 	KUNIT_EXPECT_EQ(test, copy.dma, 0x200000000ULL);
-	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x10000000 + 4900UL * 4096,
-						      16, NULL, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, far, 16, NULL, &copy));
 	KUNIT_EXPECT_EQ(test, copy.dma, 0x100000000ULL);
 	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x50000000, 16, NULL, &copy));
 	/* Containment in and past the large object. */
