@@ -22,6 +22,7 @@
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/kallsyms.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/scatterlist.h>
@@ -1348,6 +1349,59 @@ static void test_callback_after_unhook(struct kunit *test)
 	EXPECT_NO_REPORT(test);
 }
 
+/* Maps, syncs and unmaps on race.dev until told to stop. */
+static int map_loop(void *buf)
+{
+	while (!kthread_should_stop()) {
+		dma_addr_t a = dma_map_single(race.dev, buf, 256, DMA_FROM_DEVICE);
+
+		if (!dma_mapping_error(race.dev, a)) {
+			dma_sync_single_for_cpu(race.dev, a, 256, DMA_FROM_DEVICE);
+			dma_unmap_single(race.dev, a, 256, DMA_FROM_DEVICE);
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Detach and attach a device again and again while another task maps on
+ * it: no context may be used after it is freed (KASAN on the debug kernel
+ * sees it), and no call may be lost or crash.  Checks are off meanwhile:
+ * releases of objects created under another context are unknown to the
+ * current one, as they would be after any attach under live I/O.  Streaming
+ * maps on dma-direct only: dropping such an unknown unmap is harmless.
+ */
+static void test_detach_under_load(struct kunit *test)
+{
+	struct dv_test *t = test->priv;
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	struct task_struct *task;
+	int i;
+
+	race.dev = dev;
+	WRITE_ONCE(dmaverify_checks, 0);
+	WRITE_ONCE(dmaverify_redzone, false);
+	task = kthread_run(map_loop, buf, "dmaverify-test-map");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	for (i = 0; i < 100; i++) {
+		dmaverify_detach_device(dev);
+		KUNIT_ASSERT_EQ(test, dmaverify_attach_device(dev), 0);
+	}
+	kthread_stop(task);
+	WRITE_ONCE(dmaverify_redzone, true);
+	/*
+	 * The last context may have seen releases of objects it never knew:
+	 * detach it unchecked too, and attach a clean one for dv_exit().
+	 */
+	dmaverify_detach_device(dev);
+	WRITE_ONCE(dmaverify_checks, ~0UL);
+	KUNIT_ASSERT_EQ(test, dmaverify_attach_device(dev), 0);
+	t->dev = dev;
+	EXPECT_NO_REPORT(test);
+}
+
 /* dma_supported() asks without changing the twin's masks under its users. */
 static void test_dma_supported_keeps_twin(struct kunit *test)
 {
@@ -1448,6 +1502,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_dma_supported_keeps_twin),
 	KUNIT_CASE(test_bounce_outside_mask),
 	KUNIT_CASE(test_callback_after_unhook),
+	KUNIT_CASE_SLOW(test_detach_under_load),
 	{}
 };
 
