@@ -161,8 +161,10 @@ void dmaverify_release(struct dmaverify_dev *ctx)
 	dmaverify_check_leaks(ctx);
 	WRITE_ONCE(ctx->state, DV_STATE_RELEASED);
 	dmaverify_reclaim(ctx);
-	if (ctx->twin)
+	if (ctx->twin) {
 		dmaverify_twin_release(ctx->twin);
+		dmaverify_twin_release(ctx->probe);
+	}
 	dev_dbg(ctx->dev, "dmaverify: driver %s released\n", ctx->driver);
 }
 
@@ -184,6 +186,11 @@ static void restore(struct dmaverify_dev *ctx)
 	}
 }
 
+static void free_ctx_memory(struct rcu_head *rcu)
+{
+	kvfree(container_of(rcu, struct dmaverify_dev, rcu));
+}
+
 /*
  * Context: process context, dmaverify_devices_lock not held: removing the
  * debugfs files waits for their readers, which take that lock.
@@ -194,12 +201,23 @@ static void free_ctx(struct dmaverify_dev *ctx)
 	/* Bounce buffers are freed through the twin: before it goes. */
 	dmaverify_quarantine_flush(ctx);
 	dmaverify_reclaim(ctx);
-	if (ctx->twin)
+	if (ctx->twin) {
 		dmaverify_twin_destroy(ctx->twin);
+		dmaverify_twin_destroy(ctx->probe);
+	}
 	dmaverify_tracker_destroy(&ctx->tracker);
 	dmaverify_objects_destroy(ctx);
 	put_device(ctx->dev);
-	kvfree(ctx);
+	/*
+	 * The context holds the device's former ops table.  A task may have
+	 * read the device's ops in the DMA core, then been preempted before
+	 * calling through them: that call still loads its callback from this
+	 * memory (the callback then forwards on the device, see ops.c).  A
+	 * tasks-RCU grace period (a voluntary context switch of every task)
+	 * proves no task is there any more.  Without tasks-RCU the kernel
+	 * does not preempt such a task, and call_rcu_tasks() is call_rcu().
+	 */
+	call_rcu_tasks(&ctx->rcu, free_ctx_memory);
 }
 
 /*
@@ -227,7 +245,11 @@ static void bury(struct list_head *graveyard)
 
 	if (list_empty(graveyard))
 		return;
-	/* Wait for callbacks that were running when the ops were restored. */
+	/*
+	 * Wait for callbacks that were running when the ops were restored:
+	 * they run with preemption disabled, or count themselves in
+	 * ->sleepers with preemption disabled (ops.c).
+	 */
 	synchronize_rcu();
 	list_for_each_entry_safe(ctx, tmp, graveyard, list) {
 		wait_var_event(&ctx->sleepers, !atomic_read(&ctx->sleepers));
@@ -261,6 +283,12 @@ static int interpose(struct dmaverify_dev *ctx)
 	ctx->twin = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
 	if (!ctx->twin)
 		return -ENOMEM;
+	ctx->probe = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
+	if (!ctx->probe) {
+		dmaverify_twin_destroy(ctx->twin);
+		ctx->twin = NULL;
+		return -ENOMEM;
+	}
 	dmaverify_init_ops(&ctx->ops);
 #ifdef DMAVERIFY_HAVE_DMA_OPS_FLAGS
 	if (ctx->orig_ops)
@@ -368,8 +396,10 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 	return 0;
 
 out_twin:
-	if (ctx->twin)
+	if (ctx->twin) {
 		dmaverify_twin_destroy(ctx->twin);
+		dmaverify_twin_destroy(ctx->probe);
+	}
 out_tracker:
 	dmaverify_tracker_destroy(&ctx->tracker);
 	dmaverify_objects_destroy(ctx);
@@ -575,6 +605,12 @@ void dmaverify_detach_all(void)
 		wait_var_event(&ctx->sleepers, !atomic_read(&ctx->sleepers));
 		free_ctx(ctx);
 	}
+	/* free_ctx_memory() is this module's code: wait for every call. */
+#ifdef CONFIG_TASKS_RCU
+	rcu_barrier_tasks();
+#else
+	rcu_barrier();
+#endif
 }
 
 struct rebind_walk {

@@ -185,27 +185,60 @@ bool dmaverify_check_map_buffer(struct dmaverify_dev *ctx, phys_addr_t phys,
  * @phys: physical start of the new mapping
  * @size: bytes
  * @dir: its direction
+ * @self: the new mapping's own reservation in the index, or NULL
  *
  * Only mappings the device may write (FROM_DEVICE, BIDIRECTIONAL) count,
  * and only if their bytes overlap: buffers that merely share a cache line
  * are fine on cache-coherent machines (dma-debug's known false positive).
  */
 void dmaverify_check_overlap(struct dmaverify_dev *ctx, phys_addr_t phys,
-			     size_t size, int dir)
+			     size_t size, int dir,
+			     const struct dmaverify_obj *self)
 {
 	struct dmaverify_obj other;
 
 	if (dir == DMA_TO_DEVICE || !size || !dmaverify_check_on(DV_OVERLAP))
 		return;
-	if (!dmaverify_find_overlap(&ctx->tracker, phys, size, &other))
+	if (!dmaverify_find_overlap(&ctx->tracker, phys, size, self, &other))
 		return;
 	/* A missed unmap would leave a stale mapping to overlap with. */
 	if (dmaverify_observe_stale(ctx, &other))
 		atomic_long_inc(&ctx->unverifiable);
 	else
 		dmaverify_violation(ctx, DV_OVERLAP, &other, phys, size, dir,
-				    "%zu bytes %s at physical %pa overlap a mapping the device may also write",
-				    size, dmaverify_dir_name(dir), &phys);
+				    "%zu bytes %s at physical %pa overlap a mapping the device may also write%s",
+				    size, dmaverify_dir_name(dir), &phys,
+				    other.flags & DV_OBJ_RESERVED ?
+				    " (being made by another call right now)" : "");
+}
+
+/* The mask a DMA address must fit: the device's, within its bus limit. */
+static u64 dma_limit(struct device *dev, bool coherent)
+{
+	u64 mask = coherent ? dev->coherent_dma_mask :
+		   (dev->dma_mask ? *dev->dma_mask : 0);
+
+	if (mask && dev->bus_dma_limit)
+		mask = min_t(u64, mask, dev->bus_dma_limit);
+	return mask;
+}
+
+/**
+ * dmaverify_dma_addr_ok() - a DMA range fits the device's mask
+ * @dev: the device
+ * @addr: first DMA address
+ * @size: bytes
+ * @coherent: check against the coherent mask (else the streaming one)
+ *
+ * Return: true if it fits, or if the device has no mask.
+ */
+bool dmaverify_dma_addr_ok(struct device *dev, dma_addr_t addr, size_t size,
+			   bool coherent)
+{
+	u64 mask = dma_limit(dev, coherent);
+	u64 last = addr + (size ? size - 1 : 0);
+
+	return !mask || (last <= mask && last >= addr);
 }
 
 /**
@@ -220,20 +253,14 @@ void dmaverify_check_dma_addr(struct dmaverify_dev *ctx,
 			      const struct dmaverify_obj *obj, dma_addr_t addr,
 			      size_t size, bool coherent)
 {
-	struct device *dev = ctx->dev;
-	u64 mask = coherent ? dev->coherent_dma_mask :
-		   (dev->dma_mask ? *dev->dma_mask : 0);
-	u64 last = addr + (size ? size - 1 : 0);
-
-	if (!mask || !dmaverify_check_on(DV_ADDR_OUTSIDE_MASK))
+	if (!dmaverify_check_on(DV_ADDR_OUTSIDE_MASK) ||
+	    dmaverify_dma_addr_ok(ctx->dev, addr, size, coherent))
 		return;
-	if (dev->bus_dma_limit)
-		mask = min_t(u64, mask, dev->bus_dma_limit);
-	if (last > mask || last < addr)
-		dmaverify_violation(ctx, DV_ADDR_OUTSIDE_MASK, obj, addr, size,
-				    obj ? obj->dir : DMA_NONE,
-				    "DMA address %pad + %zu bytes, %s mask %#llx", &addr,
-				    size, coherent ? "coherent" : "streaming", mask);
+	dmaverify_violation(ctx, DV_ADDR_OUTSIDE_MASK, obj, addr, size,
+			    obj ? obj->dir : DMA_NONE,
+			    "DMA address %pad + %zu bytes, %s mask %#llx", &addr,
+			    size, coherent ? "coherent" : "streaming",
+			    dma_limit(ctx->dev, coherent));
 }
 
 /* === S/G rules === */

@@ -122,6 +122,7 @@ extern const char *const dmaverify_kind_names[DV_KIND_COUNT];
 #define DV_OBJ_BOUNCED		0x02	/* The device got a dmaverify bounce buffer. */
 #define DV_OBJ_REDZONED		0x04	/* Coherent buffer with redzones. */
 #define DV_OBJ_CHECKSUMMED	0x08	/* @csum holds the CPU buffer's checksum. */
+#define DV_OBJ_RESERVED		0x10	/* A map being made: its range only (ops.c). */
 
 /**
  * struct dmaverify_obj - one outstanding DMA object of a verified device
@@ -180,12 +181,15 @@ struct dmaverify_freed {
  * @phys: buckets of the index by physical page (streaming maps), for overlaps
  * @key_locks: stripes guarding @keys; taken before @phys_locks
  * @phys_locks: stripes guarding @phys
- * @max_pages: largest page span of any tracked object, bounds containment
- *	lookups; only grows
+ * @max_pages: largest page span (by DMA address) of any non-S/G object
+ *	tracked, bounds containment lookups; only grows
+ * @max_phys_pages: largest page span (by physical address) of any object in
+ *	@phys, bounds overlap lookups; only grows
  * @count: objects tracked
  *
  * Lookups by exact key are O(1); a lookup of an address inside an object
- * walks back at most @max_pages buckets.  All locks are raw and taken with
+ * walks back at most @max_pages buckets (@max_phys_pages for overlaps), and
+ * never more than the table's size.  All locks are raw and taken with
  * interrupts off: DMA calls come from hardirq context.
  */
 struct dmaverify_tracker {
@@ -195,6 +199,7 @@ struct dmaverify_tracker {
 	raw_spinlock_t key_locks[DV_LOCKS];
 	raw_spinlock_t phys_locks[DV_LOCKS];
 	unsigned long max_pages;
+	unsigned long max_phys_pages;
 	atomic_long_t count;
 };
 
@@ -260,6 +265,9 @@ struct dmaverify_pcpu {
  * @dev: the verified device (a reference is held)
  * @twin: an unregistered device carrying @dev's original DMA personality;
  *	every call is forwarded through the public DMA API on it
+ * @probe: another such device, only to ask whether a mask is supported
+ *	(the only public way is to set it): @twin's masks never change under
+ *	an allocation
  * @orig_ops: @dev's dma_ops before attach
  * @orig_iommu: @dev's dma_iommu flag before attach (kernels >= 6.12)
  * @state: &enum dmaverify_state, read locklessly by the DMA paths
@@ -276,6 +284,9 @@ struct dmaverify_pcpu {
  *	while verification is disabled
  * @bounce_skipped: maps not bounced because too many released bounce
  *	buffers were still waiting to be freed
+ * @bounce_failed: maps not bounced because no bounce buffer could be had
+ *	(out of memory, or outside the device's streaming mask)
+ * @bounce_failed_said: bit 0 set once @bounce_failed was told in the log
  * @quarantine_lock: guards @quarantine and @nr_quarantined
  * @quarantine: released bounce buffers, oldest first (redzone.c)
  * @nr_quarantined: entries in @quarantine
@@ -293,6 +304,7 @@ struct dmaverify_dev {
 	struct list_head list;
 	struct device *dev;
 	struct device *twin;
+	struct device *probe;
 	const struct dma_map_ops *orig_ops;
 	bool orig_iommu;
 	int state;
@@ -304,6 +316,8 @@ struct dmaverify_dev {
 	atomic_t sleepers;
 	atomic_long_t bounced;
 	atomic_long_t bounce_skipped;
+	atomic_long_t bounce_failed;
+	unsigned long bounce_failed_said;
 	raw_spinlock_t quarantine_lock;
 	struct list_head quarantine;
 	unsigned int nr_quarantined;
@@ -313,12 +327,6 @@ struct dmaverify_dev {
 	unsigned long missed_base;
 	atomic_long_t unverifiable;
 };
-
-/* The context of an interposed device, from inside its dma_map_ops. */
-static inline struct dmaverify_dev *dmaverify_dev_of(struct device *dev)
-{
-	return container_of(get_dma_ops(dev), struct dmaverify_dev, ops);
-}
 
 extern struct list_head dmaverify_devices;
 extern struct mutex dmaverify_devices_lock;
@@ -414,7 +422,12 @@ bool dmaverify_lookup(struct dmaverify_tracker *t, unsigned long key, bool sg,
 bool dmaverify_lookup_containing(struct dmaverify_tracker *t, dma_addr_t addr,
 				 struct dmaverify_obj *copy);
 bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
-			    size_t size, struct dmaverify_obj *copy);
+			    size_t size, const struct dmaverify_obj *self,
+			    struct dmaverify_obj *copy);
+void dmaverify_phys_reserve(struct dmaverify_tracker *t,
+			    struct dmaverify_obj *resv);
+void dmaverify_phys_unreserve(struct dmaverify_tracker *t,
+			      struct dmaverify_obj *resv);
 typedef void (*dmaverify_obj_fn)(const struct dmaverify_obj *obj, void *arg);
 unsigned long dmaverify_tracker_for_each(struct dmaverify_tracker *t,
 					 dmaverify_obj_fn fn, void *arg);
@@ -478,6 +491,30 @@ typedef void (*dmaverify_report_hook_t)(const struct dmaverify_report *r,
 					const char *text);
 void dmaverify_set_report_hook(dmaverify_report_hook_t hook);
 
+/*
+ * KUnit: a hook called where another CPU's call can interleave with this
+ * one, so that a case can make that call there (kernels with KUnit only).
+ */
+enum dmaverify_test_point {
+	DV_TEST_MAP_CHECKED,	/* A map was checked, not yet forwarded. */
+	DV_TEST_SYNC_FOUND,	/* A sync found its mapping, not yet synced. */
+};
+
+typedef void (*dmaverify_test_hook_t)(enum dmaverify_test_point point,
+				      struct device *dev, u64 addr);
+extern dmaverify_test_hook_t dmaverify_test_hook;
+
+static __always_inline void dmaverify_test_point(enum dmaverify_test_point point,
+						 struct device *dev, u64 addr)
+{
+#if IS_ENABLED(CONFIG_KUNIT)
+	dmaverify_test_hook_t hook = READ_ONCE(dmaverify_test_hook);
+
+	if (unlikely(hook))
+		hook(point, dev, addr);
+#endif
+}
+
 /* === Devices (attach.c) === */
 
 int dmaverify_attach(struct device *dev);
@@ -511,6 +548,8 @@ void dmaverify_check_context(struct dmaverify_dev *ctx, bool may_sleep_alloc,
 			     bool is_free);
 bool dmaverify_check_map_buffer(struct dmaverify_dev *ctx, phys_addr_t phys,
 				const void *vaddr, size_t size, int dir);
+bool dmaverify_dma_addr_ok(struct device *dev, dma_addr_t addr, size_t size,
+			   bool coherent);
 void dmaverify_check_dma_addr(struct dmaverify_dev *ctx,
 			      const struct dmaverify_obj *obj, dma_addr_t addr,
 			      size_t size, bool coherent);
@@ -522,7 +561,8 @@ bool dmaverify_check_release(struct dmaverify_dev *ctx,
 			     size_t size, int dir, unsigned long cpu_addr,
 			     int nents);
 void dmaverify_check_overlap(struct dmaverify_dev *ctx, phys_addr_t phys,
-			     size_t size, int dir);
+			     size_t size, int dir,
+			     const struct dmaverify_obj *self);
 void dmaverify_check_sync(struct dmaverify_dev *ctx,
 			  const struct dmaverify_obj *obj, dma_addr_t addr,
 			  size_t size, int dir, bool for_cpu);
@@ -540,7 +580,7 @@ int dmaverify_bounce_map(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 			 unsigned long attrs);
 void dmaverify_bounce_unmap(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 			    unsigned long attrs);
-void dmaverify_bounce_sync(struct dmaverify_dev *ctx,
+bool dmaverify_bounce_sync(struct dmaverify_dev *ctx,
 			   const struct dmaverify_obj *obj, dma_addr_t addr,
 			   size_t size, bool for_cpu);
 int dmaverify_bounce_map_sg(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
@@ -548,7 +588,7 @@ int dmaverify_bounce_map_sg(struct dmaverify_dev *ctx, struct dmaverify_obj *obj
 void dmaverify_bounce_unmap_sg(struct dmaverify_dev *ctx,
 			       struct dmaverify_obj *obj,
 			       struct scatterlist *sgl, unsigned long attrs);
-void dmaverify_bounce_sync_sg(struct dmaverify_dev *ctx,
+bool dmaverify_bounce_sync_sg(struct dmaverify_dev *ctx,
 			      const struct dmaverify_obj *obj,
 			      struct scatterlist *sgl, bool for_cpu);
 void *dmaverify_redzone_alloc(struct dmaverify_dev *ctx,

@@ -180,7 +180,7 @@ static int map_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
 	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
 		dmaverify_check_map_buffer(c->ctx, phys, NULL, size, dir);
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-			dmaverify_check_overlap(c->ctx, phys, size, dir);
+			dmaverify_check_overlap(c->ctx, phys, size, dir, NULL);
 	}
 	ret = 0;
 out:
@@ -309,7 +309,7 @@ static int map_sg_begin(struct kretprobe_instance *ri, struct pt_regs *regs,
 	for_each_sg(sgl, s, nents, i) {
 		dmaverify_check_map_buffer(c->ctx, sg_phys(s), NULL, s->length, dir);
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-			dmaverify_check_overlap(c->ctx, sg_phys(s), s->length, dir);
+			dmaverify_check_overlap(c->ctx, sg_phys(s), s->length, dir, NULL);
 	}
 out:
 	rcu_read_unlock();

@@ -24,11 +24,48 @@
 
 /* === Common paths === */
 
-/* Every callback starts here: the device's context, and the release rule. */
-static __always_inline struct dmaverify_dev *enter(struct device *dev)
-{
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+#if IS_ENABLED(CONFIG_KUNIT)
+dmaverify_test_hook_t dmaverify_test_hook;
+EXPORT_SYMBOL_GPL(dmaverify_test_hook);
+#endif
 
+static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
+			    int nents, enum dma_data_direction dir,
+			    unsigned long attrs);
+
+/*
+ * How a callback finds its context, and how teardown (attach.c) knows that
+ * no callback uses a context any more:
+ *  - The context is found again from the device's ops, which detaching may
+ *    have given back to the original implementation (or to a new context)
+ *    since the DMA core read them: if they are no longer dmaverify's, the
+ *    call is forwarded on the device itself, to whatever it has now.
+ *  - Callbacks that never sleep (maps, syncs, properties) run from that
+ *    lookup to their end with preemption disabled: an RCU read-side
+ *    section, which the synchronize_rcu() of teardown waits for (a
+ *    preemptible section, e.g. rcu_read_lock() under PREEMPT_RCU, would
+ *    not do: teardown must also wait for a map preempted halfway).
+ *  - Callbacks that may sleep (allocations, mmap) count themselves in
+ *    ->sleepers inside such a section; teardown then waits for the count.
+ *  - The ops table is part of the context, and a caller may have read the
+ *    device's ops without having called through them yet: the context's
+ *    memory itself is freed after a tasks-RCU grace period.
+ *
+ * Precondition: preemption disabled.
+ * Return: the context, or NULL to forward the call on @dev.
+ */
+static __always_inline struct dmaverify_dev *ctx_of(struct device *dev)
+{
+	const struct dma_map_ops *ops = get_dma_ops(dev);
+
+	if (unlikely(!ops || ops->map_sg != dmaverify_map_sg))
+		return NULL;
+	return container_of(ops, struct dmaverify_dev, ops);
+}
+
+/* The rules every call of a verified device obeys: not in NMI, not released. */
+static __always_inline void rules(struct dmaverify_dev *ctx)
+{
 	if (unlikely(in_nmi()))
 		dmaverify_check_context(ctx, false, false);
 	if (unlikely(READ_ONCE(ctx->state) == DV_STATE_RELEASED) &&
@@ -36,16 +73,36 @@ static __always_inline struct dmaverify_dev *enter(struct device *dev)
 		dmaverify_violation(ctx, DV_USE_AFTER_RELEASE, NULL, 0, 0, DMA_NONE,
 				    "driver %s was released from the device",
 				    ctx->driver);
+}
+
+/*
+ * A callback that does not sleep starts here, with preemption disabled:
+ * its context (or NULL, see ctx_of()), and the rules.
+ */
+static __always_inline struct dmaverify_dev *enter(struct device *dev)
+{
+	struct dmaverify_dev *ctx = ctx_of(dev);
+
+	if (likely(ctx))
+		rules(ctx);
 	return ctx;
 }
 
 /*
- * Callbacks that may sleep count themselves, so that module unload can
- * wait for them (a sleeping task is quiescent for tasks-RCU).
+ * A callback that may sleep starts here: its context, counted in
+ * ->sleepers until sleeper_out(), or NULL to forward the call on @dev.
+ * The caller checks the rules after the sleeping-context rule.
  */
-static __always_inline void sleeper_in(struct dmaverify_dev *ctx)
+static __always_inline struct dmaverify_dev *sleeper_in(struct device *dev)
 {
-	atomic_inc(&ctx->sleepers);
+	struct dmaverify_dev *ctx;
+
+	preempt_disable();
+	ctx = ctx_of(dev);
+	if (likely(ctx))
+		atomic_inc(&ctx->sleepers);
+	preempt_enable();
+	return ctx;
 }
 
 static __always_inline void sleeper_out(struct dmaverify_dev *ctx)
@@ -122,19 +179,17 @@ static void track_map(struct dmaverify_dev *ctx, dma_addr_t addr,
 	dmaverify_track_new(ctx, &tmpl, ra);
 }
 
-/* @ra: DV_RA_SLOT() of the callback, to find the creator without an unwind. */
-static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
-			  struct page *page, unsigned long offset, size_t size,
-			  int dir, unsigned long attrs, int kind,
-			  const unsigned long *ra)
+/*
+ * Forward a map to the twin (or bounce it), and track what it created.
+ * @ra: DV_RA_SLOT() of the callback, to find the creator without an unwind.
+ */
+static dma_addr_t map_forward(struct dmaverify_dev *ctx, phys_addr_t phys,
+			      struct page *page, unsigned long offset,
+			      size_t size, int dir, unsigned long attrs,
+			      int kind, const unsigned long *ra)
 {
 	dma_addr_t addr;
 
-	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
-		dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
-		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-			dmaverify_check_overlap(ctx, phys, size, dir);
-	}
 	if (inject_failure())
 		return DMA_MAPPING_ERROR;
 	refresh(ctx);
@@ -148,6 +203,7 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 			obj->dir = dir;
 			if (!dmaverify_bounce_map(ctx, obj, attrs)) {
 				atomic_long_inc(&ctx->bounced);
+				dmaverify_check_dma_addr(ctx, obj, obj->dma, size, false);
 				dmaverify_stats_add(ctx, kind, size);
 				obj->stack = dmaverify_creator_stack(ra, 0);
 				dmaverify_track_obj(ctx, obj);
@@ -173,6 +229,40 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 	}
 
 	track_map(ctx, addr, phys, size, dir, attrs, kind, ra);
+	return addr;
+}
+
+/* Check a map, forward it and track it; @ra as for map_forward(). */
+static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
+			  struct page *page, unsigned long offset, size_t size,
+			  int dir, unsigned long attrs, int kind,
+			  const unsigned long *ra)
+{
+	struct dmaverify_obj resv = {};
+	dma_addr_t addr;
+
+	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
+		dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
+		/*
+		 * The overlap check runs before the forward, and the new map
+		 * is tracked after it: announce the range first, so that of
+		 * two overlapping maps racing on two CPUs at least one sees
+		 * the other (see dmaverify_phys_reserve()).
+		 */
+		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && dir != DMA_TO_DEVICE &&
+		    size && dmaverify_check_on(DV_OVERLAP)) {
+			resv.phys = phys;
+			resv.size = size;
+			resv.kind = kind;
+			resv.dir = dir;
+			dmaverify_phys_reserve(&ctx->tracker, &resv);
+			dmaverify_check_overlap(ctx, phys, size, dir, &resv);
+		}
+	}
+	dmaverify_test_point(DV_TEST_MAP_CHECKED, ctx->dev, phys);
+	addr = map_forward(ctx, phys, page, offset, size, dir, attrs, kind, ra);
+	if (resv.flags)
+		dmaverify_phys_unreserve(&ctx->tracker, &resv);
 	return addr;
 }
 
@@ -221,17 +311,35 @@ static dma_addr_t dmaverify_map_phys(struct device *dev, phys_addr_t phys,
 				     size_t size, enum dma_data_direction dir,
 				     unsigned long attrs)
 {
-	return map_one(enter(dev), phys, NULL, 0, size, dir, attrs,
-		       attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP,
-		       DV_RA_SLOT());
+	struct dmaverify_dev *ctx;
+	dma_addr_t addr;
+
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx))
+		addr = map_one(ctx, phys, NULL, 0, size, dir, attrs,
+			       attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP,
+			       DV_RA_SLOT());
+	else
+		addr = dma_map_phys(dev, phys, size, dir, attrs);
+	preempt_enable();
+	return addr;
 }
 
 static void dmaverify_unmap_phys(struct device *dev, dma_addr_t addr,
 				 size_t size, enum dma_data_direction dir,
 				 unsigned long attrs)
 {
-	unmap_one(enter(dev), addr, size, dir, attrs,
-		  attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
+	struct dmaverify_dev *ctx;
+
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx))
+		unmap_one(ctx, addr, size, dir, attrs,
+			  attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
+	else
+		dma_unmap_phys(dev, addr, size, dir, attrs);
+	preempt_enable();
 }
 #else
 static dma_addr_t dmaverify_map_page(struct device *dev, struct page *page,
@@ -239,30 +347,68 @@ static dma_addr_t dmaverify_map_page(struct device *dev, struct page *page,
 				     enum dma_data_direction dir,
 				     unsigned long attrs)
 {
-	return map_one(enter(dev), page_to_phys(page) + offset, page, offset,
-		       size, dir, attrs, DV_KIND_MAP, DV_RA_SLOT());
+	struct dmaverify_dev *ctx;
+	dma_addr_t addr;
+
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx))
+		addr = map_one(ctx, page_to_phys(page) + offset, page, offset,
+			       size, dir, attrs, DV_KIND_MAP,
+			       DV_RA_SLOT());
+	else
+		addr = dma_map_page_attrs(dev, page, offset, size, dir, attrs);
+	preempt_enable();
+	return addr;
 }
 
 static void dmaverify_unmap_page(struct device *dev, dma_addr_t addr,
 				 size_t size, enum dma_data_direction dir,
 				 unsigned long attrs)
 {
-	unmap_one(enter(dev), addr, size, dir, attrs, DV_KIND_MAP);
+	struct dmaverify_dev *ctx;
+
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx))
+		unmap_one(ctx, addr, size, dir, attrs, DV_KIND_MAP);
+	else
+		dma_unmap_page_attrs(dev, addr, size, dir, attrs);
+	preempt_enable();
 }
 
 static dma_addr_t dmaverify_map_resource(struct device *dev, phys_addr_t phys,
 					 size_t size, enum dma_data_direction dir,
 					 unsigned long attrs)
 {
-	return map_one(enter(dev), phys, NULL, 0, size, dir, attrs,
-		       DV_KIND_RESOURCE, DV_RA_SLOT());
+	struct dmaverify_dev *ctx;
+	dma_addr_t addr;
+
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx))
+		addr = map_one(ctx, phys, NULL, 0, size, dir, attrs,
+			       DV_KIND_RESOURCE,
+			       DV_RA_SLOT());
+	else
+		addr = dma_map_resource(dev, phys, size, dir, attrs);
+	preempt_enable();
+	return addr;
 }
 
 static void dmaverify_unmap_resource(struct device *dev, dma_addr_t addr,
 				     size_t size, enum dma_data_direction dir,
 				     unsigned long attrs)
 {
-	unmap_one(enter(dev), addr, size, dir, attrs, DV_KIND_RESOURCE);
+	struct dmaverify_dev *ctx;
+
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx))
+		unmap_one(ctx, addr, size, dir, attrs, DV_KIND_RESOURCE);
+	else
+		dma_unmap_resource(dev, addr, size, dir, attrs);
+	preempt_enable();
 }
 #endif
 
@@ -279,11 +425,15 @@ static size_t sg_total(struct scatterlist *sgl, int nents)
 	return total;
 }
 
-static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
-			    int nents, enum dma_data_direction dir,
-			    unsigned long attrs)
+/*
+ * S/G lists are checked for overlaps with the streaming maps in the
+ * physical index, but are not in it themselves: no check-then-insert
+ * window to close here (see map_one()).  @ra as for map_forward().
+ */
+static int map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
+		  int nents, int dir, unsigned long attrs,
+		  const unsigned long *ra)
 {
-	struct dmaverify_dev *ctx = enter(dev);
 	struct sg_table sgt = { .sgl = sgl, .orig_nents = nents };
 	struct dmaverify_obj tmpl = {};
 	size_t total = sg_total(sgl, nents);
@@ -296,7 +446,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 						   dir);
 			if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 				dmaverify_check_overlap(ctx, sg_phys(s), s->length,
-							dir);
+							dir, NULL);
 		}
 	}
 	if (inject_failure())
@@ -317,7 +467,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 				atomic_long_inc(&ctx->bounced);
 				obj->csum = dmaverify_sg_csum(sgl, nents);
 				dmaverify_stats_add(ctx, DV_KIND_SG, total);
-				obj->stack = dmaverify_creator_stack(DV_RA_SLOT(), 0);
+				obj->stack = dmaverify_creator_stack(ra, 0);
 				dmaverify_track_obj(ctx, obj);
 				return nents;
 			}
@@ -340,15 +490,34 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	tmpl.nents = nents;
 	tmpl.mapped = sgt.nents;
 	tmpl.csum = dmaverify_sg_csum(sgl, nents);
-	dmaverify_track_new(ctx, &tmpl, DV_RA_SLOT());
+	dmaverify_track_new(ctx, &tmpl, ra);
 	return sgt.nents;
 }
 
-static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
-			       int nents, enum dma_data_direction dir,
-			       unsigned long attrs)
+static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
+			    int nents, enum dma_data_direction dir,
+			    unsigned long attrs)
 {
-	struct dmaverify_dev *ctx = enter(dev);
+	struct sg_table sgt = { .sgl = sgl, .orig_nents = nents };
+	struct dmaverify_dev *ctx;
+	int ret;
+
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx)) {
+		ret = map_sg(ctx, sgl, nents, dir, attrs, DV_RA_SLOT());
+	} else {
+		ret = dma_map_sgtable(dev, &sgt, dir, attrs);
+		if (!ret)
+			ret = sgt.nents;
+	}
+	preempt_enable();
+	return ret;
+}
+
+static void unmap_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
+		     int nents, int dir, unsigned long attrs)
+{
 	struct dmaverify_obj *obj, other;
 
 	if (unlikely(in_nmi())) {
@@ -391,11 +560,41 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 		dmaverify_released(ctx, obj);
 }
 
+static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			       int nents, enum dma_data_direction dir,
+			       unsigned long attrs)
+{
+	struct dmaverify_dev *ctx;
+
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx))
+		unmap_sg(ctx, sgl, nents, dir, attrs);
+	else
+		dma_unmap_sg_attrs(dev, sgl, nents, dir, attrs);
+	preempt_enable();
+}
+
 /* === Syncs === */
+
+/* A sync that found its bounced mapping unmapped by a racing call. */
+static void sync_lost_race(struct dmaverify_dev *ctx, enum dmaverify_violation v,
+			   unsigned long addr, size_t size, int dir)
+{
+	if (dmaverify_check_on(v))
+		dmaverify_violation(ctx, v, NULL, addr, size, dir,
+				    "the mapping was unmapped while this sync ran, %zu bytes, %s",
+				    size, dmaverify_dir_name(dir));
+}
 
 /*
  * Find the mapping a single-range sync refers to.  Return: true to forward
  * the sync, with *size possibly clamped to the mapping's end.
+ *
+ * A bounced mapping's buffer is used after the tracker's lock is dropped:
+ * it stays allocated until the callback's RCU read-side section (with
+ * preemption disabled) ends, and dmaverify_bounce_sync() checks under the
+ * buffer's lock that no unmap came meanwhile (redzone.c).
  */
 static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 			size_t *size, int dir, bool for_cpu)
@@ -429,9 +628,11 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 	dmaverify_check_sync(ctx, &obj, addr, *size, dir, for_cpu);
 	if (addr - obj.dma + *size > obj.size)
 		*size = obj.size - (addr - obj.dma);
+	dmaverify_test_point(DV_TEST_SYNC_FOUND, ctx->dev, addr);
 	if (obj.flags & DV_OBJ_BOUNCED) {
 		/* The device's buffer is dmaverify's: no sync below it needed. */
-		dmaverify_bounce_sync(ctx, &obj, addr, *size, for_cpu);
+		if (!dmaverify_bounce_sync(ctx, &obj, addr, *size, for_cpu))
+			sync_lost_race(ctx, DV_SYNC_UNMAPPED, addr, *size, dir);
 		return false;
 	}
 	return true;
@@ -441,22 +642,37 @@ static void dmaverify_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 					  size_t size,
 					  enum dma_data_direction dir)
 {
-	struct dmaverify_dev *ctx = enter(dev);
+	struct dmaverify_dev *ctx;
 
-	if (sync_single(ctx, addr, &size, dir, true))
-		dma_sync_single_for_cpu(ctx->twin, addr, size, dir);
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx)) {
+		if (sync_single(ctx, addr, &size, dir, true))
+			dma_sync_single_for_cpu(ctx->twin, addr, size, dir);
+	} else {
+		dma_sync_single_for_cpu(dev, addr, size, dir);
+	}
+	preempt_enable();
 }
 
 static void dmaverify_sync_single_for_device(struct device *dev,
 					     dma_addr_t addr, size_t size,
 					     enum dma_data_direction dir)
 {
-	struct dmaverify_dev *ctx = enter(dev);
+	struct dmaverify_dev *ctx;
 
-	if (sync_single(ctx, addr, &size, dir, false))
-		dma_sync_single_for_device(ctx->twin, addr, size, dir);
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx)) {
+		if (sync_single(ctx, addr, &size, dir, false))
+			dma_sync_single_for_device(ctx->twin, addr, size, dir);
+	} else {
+		dma_sync_single_for_device(dev, addr, size, dir);
+	}
+	preempt_enable();
 }
 
+/* As sync_single(), for S/G lists. */
 static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		    int nents, int dir, bool for_cpu)
 {
@@ -482,7 +698,9 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 	}
 	dmaverify_check_sync_sg(ctx, &obj, nents, dir, for_cpu);
 	if (obj.flags & DV_OBJ_BOUNCED) {
-		dmaverify_bounce_sync_sg(ctx, &obj, sgl, for_cpu);
+		if (!dmaverify_bounce_sync_sg(ctx, &obj, sgl, for_cpu))
+			sync_lost_race(ctx, DV_SYNC_SG_UNMAPPED, (unsigned long)sgl,
+				       obj.size, dir);
 		return false;
 	}
 	return true;
@@ -492,20 +710,34 @@ static void dmaverify_sync_sg_for_cpu(struct device *dev,
 				      struct scatterlist *sgl, int nents,
 				      enum dma_data_direction dir)
 {
-	struct dmaverify_dev *ctx = enter(dev);
+	struct dmaverify_dev *ctx;
 
-	if (sync_sg(ctx, sgl, nents, dir, true))
-		dma_sync_sg_for_cpu(ctx->twin, sgl, nents, dir);
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx)) {
+		if (sync_sg(ctx, sgl, nents, dir, true))
+			dma_sync_sg_for_cpu(ctx->twin, sgl, nents, dir);
+	} else {
+		dma_sync_sg_for_cpu(dev, sgl, nents, dir);
+	}
+	preempt_enable();
 }
 
 static void dmaverify_sync_sg_for_device(struct device *dev,
 					 struct scatterlist *sgl, int nents,
 					 enum dma_data_direction dir)
 {
-	struct dmaverify_dev *ctx = enter(dev);
+	struct dmaverify_dev *ctx;
 
-	if (sync_sg(ctx, sgl, nents, dir, false))
-		dma_sync_sg_for_device(ctx->twin, sgl, nents, dir);
+	preempt_disable();
+	ctx = enter(dev);
+	if (likely(ctx)) {
+		if (sync_sg(ctx, sgl, nents, dir, false))
+			dma_sync_sg_for_device(ctx->twin, sgl, nents, dir);
+	} else {
+		dma_sync_sg_for_device(dev, sgl, nents, dir);
+	}
+	preempt_enable();
 }
 
 /* === Coherent buffers and pages === */
@@ -514,14 +746,15 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 			     dma_addr_t *dma_handle, gfp_t gfp,
 			     unsigned long attrs)
 {
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_dev *ctx = sleeper_in(dev);
 	struct dmaverify_obj tmpl = {};
 	void *cpu;
 
+	if (unlikely(!ctx))
+		return dma_alloc_attrs(dev, size, dma_handle, gfp, attrs);
 	if (READ_ONCE(dmaverify_enabled))
 		dmaverify_check_context(ctx, gfpflags_allow_blocking(gfp), false);
-	sleeper_in(ctx);
-	enter(dev);
+	rules(ctx);
 	refresh(ctx);
 	if (READ_ONCE(dmaverify_redzone)) {
 		struct dmaverify_obj *obj = owned_obj();
@@ -563,14 +796,17 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 static void dmaverify_free(struct device *dev, size_t size, void *cpu,
 			   dma_addr_t dma, unsigned long attrs)
 {
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_dev *ctx = sleeper_in(dev);
 	struct dmaverify_obj *obj;
 	bool forward;
 
+	if (unlikely(!ctx)) {
+		dma_free_attrs(dev, size, cpu, dma, attrs);
+		return;
+	}
 	if (READ_ONCE(dmaverify_enabled))
 		dmaverify_check_context(ctx, false, true);
-	sleeper_in(ctx);
-	enter(dev);
+	rules(ctx);
 	obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_COHERENT, dma,
 				     size, DMA_BIDIRECTIONAL, (unsigned long)cpu,
 				     &forward);
@@ -591,14 +827,15 @@ static struct page *dmaverify_alloc_pages(struct device *dev, size_t size,
 					  dma_addr_t *dma_handle,
 					  enum dma_data_direction dir, gfp_t gfp)
 {
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_dev *ctx = sleeper_in(dev);
 	struct dmaverify_obj tmpl = {};
 	struct page *page;
 
+	if (unlikely(!ctx))
+		return dma_alloc_pages(dev, size, dma_handle, dir, gfp);
 	if (READ_ONCE(dmaverify_enabled))
 		dmaverify_check_context(ctx, gfpflags_allow_blocking(gfp), false);
-	sleeper_in(ctx);
-	enter(dev);
+	rules(ctx);
 	refresh(ctx);
 	page = dma_alloc_pages(ctx->twin, size, dma_handle, dir, gfp);
 	if (!page) {
@@ -621,12 +858,15 @@ static void dmaverify_free_pages(struct device *dev, size_t size,
 				 struct page *page, dma_addr_t dma,
 				 enum dma_data_direction dir)
 {
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_dev *ctx = sleeper_in(dev);
 	struct dmaverify_obj *obj;
 	bool forward;
 
-	sleeper_in(ctx);
-	enter(dev);
+	if (unlikely(!ctx)) {
+		dma_free_pages(dev, size, page, dma, dir);
+		return;
+	}
+	rules(ctx);
 	obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES, dma,
 				     size, dir, 0, &forward);
 	if (obj) {
@@ -642,11 +882,13 @@ static int dmaverify_mmap(struct device *dev, struct vm_area_struct *vma,
 			  void *cpu, dma_addr_t dma, size_t size,
 			  unsigned long attrs)
 {
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_dev *ctx = sleeper_in(dev);
 	int ret;
 
-	sleeper_in(ctx);
-	ret = dma_mmap_attrs(enter(dev)->twin, vma, cpu, dma, size, attrs);
+	if (unlikely(!ctx))
+		return dma_mmap_attrs(dev, vma, cpu, dma, size, attrs);
+	rules(ctx);
+	ret = dma_mmap_attrs(ctx->twin, vma, cpu, dma, size, attrs);
 	sleeper_out(ctx);
 	return ret;
 }
@@ -655,11 +897,13 @@ static int dmaverify_get_sgtable(struct device *dev, struct sg_table *sgt,
 				 void *cpu, dma_addr_t dma, size_t size,
 				 unsigned long attrs)
 {
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_dev *ctx = sleeper_in(dev);
 	int ret;
 
-	sleeper_in(ctx);
-	ret = dma_get_sgtable_attrs(enter(dev)->twin, sgt, cpu, dma, size, attrs);
+	if (unlikely(!ctx))
+		return dma_get_sgtable_attrs(dev, sgt, cpu, dma, size, attrs);
+	rules(ctx);
+	ret = dma_get_sgtable_attrs(ctx->twin, sgt, cpu, dma, size, attrs);
 	sleeper_out(ctx);
 	return ret;
 }
@@ -668,32 +912,75 @@ static int dmaverify_get_sgtable(struct device *dev, struct sg_table *sgt,
 
 /*
  * Whether the original implementation supports @mask.  The only public way
- * to ask is to set it: set the twin's coherent mask (not the streaming one,
- * which the twin shares with the device), then put it back.
+ * to ask is to set it: set the coherent mask (not the streaming one, which
+ * the twin shares with the device) of the context's probe device, a twin
+ * that nothing allocates or maps with.  Changing the twin's own mask, even
+ * for a moment, would hand a concurrent allocation the wrong mask.
+ * Concurrent askers may overwrite each other's probe mask: the answer does
+ * not depend on it.
  */
 static int dmaverify_dma_supported(struct device *dev, u64 mask)
 {
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
-	u64 saved = ctx->twin->coherent_dma_mask;
-	int ok = !dma_set_coherent_mask(ctx->twin, mask);
+	struct dmaverify_dev *ctx;
+	struct device *probe;
+	int ok = 1;
 
-	ctx->twin->coherent_dma_mask = saved;
+	preempt_disable();
+	ctx = ctx_of(dev);
+	if (likely(ctx)) {
+		dmaverify_twin_refresh(ctx->probe, dev);
+		ok = !dma_set_coherent_mask(ctx->probe, mask);
+	}
+	preempt_enable();
+	if (likely(ctx))
+		return ok;
+	/*
+	 * Unhooked meanwhile: ask a probe made from what the device has now.
+	 * Masks are set in process context; elsewhere, let the core decide.
+	 */
+	probe = preemptible() ? dmaverify_twin_create(dev, get_dma_ops(dev),
+						      dv_dma_iommu(dev)) : NULL;
+	if (probe) {
+		ok = !dma_set_coherent_mask(probe, mask);
+		dmaverify_twin_destroy(probe);
+	}
 	return ok;
 }
 
 static u64 dmaverify_get_required_mask(struct device *dev)
 {
-	return dma_get_required_mask(dmaverify_dev_of(dev)->twin);
+	struct dmaverify_dev *ctx;
+	u64 mask;
+
+	preempt_disable();
+	ctx = ctx_of(dev);
+	mask = dma_get_required_mask(ctx ? ctx->twin : dev);
+	preempt_enable();
+	return mask;
 }
 
 static size_t dmaverify_max_mapping_size(struct device *dev)
 {
-	return dma_max_mapping_size(dmaverify_dev_of(dev)->twin);
+	struct dmaverify_dev *ctx;
+	size_t size;
+
+	preempt_disable();
+	ctx = ctx_of(dev);
+	size = dma_max_mapping_size(ctx ? ctx->twin : dev);
+	preempt_enable();
+	return size;
 }
 
 static unsigned long dmaverify_get_merge_boundary(struct device *dev)
 {
-	return dma_get_merge_boundary(dmaverify_dev_of(dev)->twin);
+	struct dmaverify_dev *ctx;
+	unsigned long boundary;
+
+	preempt_disable();
+	ctx = ctx_of(dev);
+	boundary = dma_get_merge_boundary(ctx ? ctx->twin : dev);
+	preempt_enable();
+	return boundary;
 }
 
 /**

@@ -66,6 +66,9 @@ MODULE_PARM_DESC(scan_interval_ms, "Check all redzones and the quarantine every 
 /**
  * struct dmaverify_bounce - a buffer of dmaverify's that the device sees
  * @node: entry in the device's quarantine, or in the deferred-free list
+ * @lock: serialises the syncs of the mapping and its unmap
+ * @dead: the mapping was unmapped (or reclaimed): syncs must not touch the
+ *	buffer or the driver's memory any more; set under @lock
  * @cpu: start of the allocation
  * @dma: its DMA address
  * @total: bytes allocated
@@ -79,6 +82,8 @@ MODULE_PARM_DESC(scan_interval_ms, "Check all redzones and the quarantine every 
  */
 struct dmaverify_bounce {
 	struct list_head node;
+	raw_spinlock_t lock;
+	bool dead;
 	void *cpu;
 	dma_addr_t dma;
 	size_t total;
@@ -91,7 +96,25 @@ struct dmaverify_bounce {
 	u32 free_when;
 };
 
-/* Bounce buffers to free in process context (dma_free_attrs() may sleep). */
+/*
+ * The bounce buffers of an S/G list, one per segment.  Freed after an RCU
+ * grace period, like the buffers: a sync may have found it just before the
+ * unmap.
+ */
+struct dmaverify_bounce_sg {
+	struct rcu_head rcu;
+	struct dmaverify_bounce *segs[];
+};
+
+/*
+ * Bounce buffers to free in process context (dma_free_attrs() may sleep),
+ * after an RCU grace period.  A sync finds its mapping's buffer under the
+ * tracker's lock, then uses it after dropping that lock, inside the
+ * callback's RCU read-side section (ops.c runs it with preemption
+ * disabled): the buffer's memory stays valid until that section ends, and
+ * its @dead flag, set by the unmap under the buffer's lock, tells the sync
+ * that the mapping is gone.
+ */
 static LIST_HEAD(free_list);
 static DEFINE_RAW_SPINLOCK(free_lock);
 static void free_work_fn(struct work_struct *work);
@@ -263,6 +286,8 @@ static bool check_redzones(struct dmaverify_dev *ctx,
 DECLARE_FAULT_ATTR(dmaverify_fail_bounce);
 #endif
 
+static void bounce_free(struct dmaverify_bounce *b);
+
 static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 					     phys_addr_t phys, size_t size)
 {
@@ -271,7 +296,7 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 
 #ifdef CONFIG_FAULT_INJECTION
 	if (should_fail(&dmaverify_fail_bounce, size))
-		return NULL;
+		goto failed;
 #endif
 	if (atomic_long_read(&pending_free) > PENDING_FREE_MAX) {
 		atomic_long_inc(&ctx->bounce_skipped);
@@ -279,7 +304,8 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 	}
 	b = kzalloc(sizeof(*b), GFP_ATOMIC | __GFP_NOWARN);
 	if (!b)
-		return NULL;
+		goto failed;
+	raw_spin_lock_init(&b->lock);
 	b->front = PAGE_SIZE + off;
 	b->size = size;
 	b->total = PAGE_ALIGN(b->front + size) + PAGE_SIZE;
@@ -289,10 +315,25 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 	if (!b->cpu) {
 		put_device(b->twin);
 		kfree(b);
-		return NULL;
+		goto failed;
+	}
+	/*
+	 * Allocated for the coherent mask: the device may not reach it with
+	 * its streaming mask, which a map must respect.
+	 */
+	if (!dmaverify_dma_addr_ok(ctx->dev, b->dma, b->total, false)) {
+		bounce_free(b);	/* Not at once: interrupts may be off. */
+		goto failed;
 	}
 	memset(b->cpu, REDZONE_BYTE, b->total);
 	return b;
+failed:
+	/* The map goes unbounced: say so, once per device, and count it. */
+	atomic_long_inc(&ctx->bounce_failed);
+	if (!test_and_set_bit(0, &ctx->bounce_failed_said))
+		dev_warn(ctx->dev, "dmaverify: no bounce buffer for a %zu-byte map (out of memory, or outside the device's DMA mask): such maps go to the device unbounced, counted as \"bounce failed\" in debugfs stats\n",
+			 size);
+	return NULL;
 }
 
 static void bounce_free_now(struct dmaverify_bounce *b)
@@ -311,6 +352,10 @@ static void free_work_fn(struct work_struct *work)
 	raw_spin_lock_irqsave(&free_lock, flags);
 	list_splice_init(&free_list, &list);
 	raw_spin_unlock_irqrestore(&free_lock, flags);
+	if (list_empty(&list))
+		return;
+	/* Syncs that found one of these buffers have finished with it. */
+	synchronize_rcu();
 	list_for_each_entry_safe(b, tmp, &list, node) {
 		atomic_long_sub(b->total, &pending_free);
 		bounce_free_now(b);
@@ -319,23 +364,31 @@ static void free_work_fn(struct work_struct *work)
 }
 
 /*
- * Free from any context: at once where sleeping is allowed, else through
- * the worker; the twin is kept alive until then.
+ * Free from any context, through the worker, after a grace period; the twin
+ * is kept alive until then.
  */
 static void bounce_free(struct dmaverify_bounce *b)
 {
 	unsigned long flags;
 
-	/* Not inside a preemptible RCU reader either: it must not sleep. */
-	if (preemptible() && !rcu_preempt_depth()) {
-		bounce_free_now(b);
-		return;
-	}
 	atomic_long_add(b->total, &pending_free);
 	raw_spin_lock_irqsave(&free_lock, flags);
 	list_add_tail(&b->node, &free_list);
 	raw_spin_unlock_irqrestore(&free_lock, flags);
 	schedule_work(&free_work);
+}
+
+/*
+ * The mapping is gone: no sync may touch the buffer or the driver's memory
+ * from now on.  Waits for a sync holding the lock.
+ */
+static void bounce_kill(struct dmaverify_bounce *b)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&b->lock, flags);
+	b->dead = true;
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 }
 
 /* A quarantined buffer must still hold only poison and redzones. */
@@ -399,7 +452,8 @@ static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
  * @obj: the new object (phys, size, dir set); receives dma and bounce
  * @attrs: the map's attributes
  *
- * Return: 0, or -ENOMEM (the caller maps the driver's buffer instead).
+ * Return: 0, or -ENOMEM (the caller maps the driver's buffer instead;
+ * bounce_alloc() counted why).
  */
 int dmaverify_bounce_map(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 			 unsigned long attrs)
@@ -455,6 +509,8 @@ void dmaverify_bounce_unmap(struct dmaverify_dev *ctx, struct dmaverify_obj *obj
 {
 	struct dmaverify_bounce *b = obj->bounce;
 
+	/* A sync racing with this unmap finishes first, or does nothing. */
+	bounce_kill(b);
 	check_redzones(ctx, obj, b->cpu, inner(b), b->size,
 		       (u8 *)b->cpu + b->total, "unmap");
 	if (obj->dir != DMA_BIDIRECTIONAL)
@@ -468,30 +524,50 @@ void dmaverify_bounce_unmap(struct dmaverify_dev *ctx, struct dmaverify_obj *obj
 /**
  * dmaverify_bounce_sync() - a sync of (part of) a bounced mapping
  * @ctx: device context
- * @obj: copy of the object
+ * @obj: copy of the object, found by the caller inside its RCU read-side
+ *	section, which it has not left
  * @addr: DMA address of the sync
  * @size: bytes
  * @for_cpu: sync for the CPU (else for the device)
+ *
+ * Return: false if the mapping was unmapped meanwhile (by a racing call of
+ * the driver): nothing was copied.
  */
-void dmaverify_bounce_sync(struct dmaverify_dev *ctx,
+bool dmaverify_bounce_sync(struct dmaverify_dev *ctx,
 			   const struct dmaverify_obj *obj, dma_addr_t addr,
 			   size_t size, bool for_cpu)
 {
 	struct dmaverify_bounce *b = obj->bounce;
 	size_t off = addr - obj->dma;
+	struct redzone_finding f[2];
+	unsigned long flags;
+	int i, n;
 
 	if (off >= b->size)
-		return;
+		return true;
 	size = min(size, b->size - off);
-	check_redzones(ctx, obj, b->cpu, inner(b), b->size,
-		       (u8 *)b->cpu + b->total, for_cpu ? "sync for CPU" :
-		       "sync for device");
+	/*
+	 * Under the buffer's lock: the unmap cannot copy back or release the
+	 * buffer meanwhile, and two syncs of one mapping (different parts,
+	 * from two CPUs) do not mix their copies and checksums.
+	 */
+	raw_spin_lock_irqsave(&b->lock, flags);
+	if (b->dead) {
+		raw_spin_unlock_irqrestore(&b->lock, flags);
+		return false;
+	}
+	n = inspect_redzones(b->cpu, inner(b), b->size, (u8 *)b->cpu + b->total,
+			     for_cpu ? "sync for CPU" : "sync for device", f);
 	if (for_cpu && obj->dir != DMA_TO_DEVICE)
 		copy_phys(obj->phys + off, inner(b) + off, size, true);
 	else if (!for_cpu && obj->dir != DMA_FROM_DEVICE)
 		copy_phys(obj->phys + off, inner(b) + off, size, false);
 	/* The driver's buffer may legitimately change around a sync. */
 	b->csum = csum_phys(obj->phys, b->size);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
+	for (i = 0; i < n; i++)
+		report_redzone(ctx, obj, false, &f[i]);
+	return true;
 }
 
 /* === S/G lists: a bounce buffer per segment === */
@@ -499,12 +575,12 @@ void dmaverify_bounce_sync(struct dmaverify_dev *ctx,
 int dmaverify_bounce_map_sg(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 			    struct scatterlist *sgl, int nents, unsigned long attrs)
 {
-	struct dmaverify_bounce **segs;
+	struct dmaverify_bounce_sg *bsg;
 	struct scatterlist *s;
 	int i;
 
-	segs = kcalloc(nents, sizeof(*segs), GFP_ATOMIC | __GFP_NOWARN);
-	if (!segs)
+	bsg = kzalloc(struct_size(bsg, segs, nents), GFP_ATOMIC | __GFP_NOWARN);
+	if (!bsg)
 		return -ENOMEM;
 	for_each_sg(sgl, s, nents, i) {
 		struct dmaverify_obj seg = { .phys = sg_phys(s), .size = s->length,
@@ -512,18 +588,18 @@ int dmaverify_bounce_map_sg(struct dmaverify_dev *ctx, struct dmaverify_obj *obj
 
 		if (dmaverify_bounce_map(ctx, &seg, attrs))
 			goto undo;
-		segs[i] = seg.bounce;
+		bsg->segs[i] = seg.bounce;
 		sg_dma_address(s) = seg.dma;
 		sg_dma_len(s) = s->length;
 	}
-	obj->bounce = segs;
+	obj->bounce = bsg;
 	obj->flags |= DV_OBJ_BOUNCED;
 	obj->dma = sg_dma_address(sgl);
 	return 0;
 undo:
 	while (--i >= 0)
-		bounce_free(segs[i]);
-	kfree(segs);
+		bounce_free(bsg->segs[i]);
+	kfree(bsg);
 	return -ENOMEM;
 }
 
@@ -531,41 +607,50 @@ void dmaverify_bounce_unmap_sg(struct dmaverify_dev *ctx,
 			       struct dmaverify_obj *obj,
 			       struct scatterlist *sgl, unsigned long attrs)
 {
-	struct dmaverify_bounce **segs = obj->bounce;
+	struct dmaverify_bounce_sg *bsg = obj->bounce;
 	struct scatterlist *s;
 	int i;
 
 	for_each_sg(sgl, s, obj->nents, i) {
+		struct dmaverify_bounce *b = bsg->segs[i];
 		struct dmaverify_obj seg = *obj;
 
 		seg.kind = DV_KIND_SG;
 		seg.phys = sg_phys(s);
-		seg.dma = segs[i]->dma + segs[i]->front;
-		seg.size = segs[i]->size;
-		seg.bounce = segs[i];
+		seg.dma = b->dma + b->front;
+		seg.size = b->size;
+		seg.bounce = b;
 		dmaverify_bounce_unmap(ctx, &seg, attrs);
 	}
-	kfree(segs);
+	/* A racing sync may still be walking it. */
+	kfree_rcu(bsg, rcu);
 	obj->bounce = NULL;
 }
 
-void dmaverify_bounce_sync_sg(struct dmaverify_dev *ctx,
+/*
+ * Return: false if the list was unmapped meanwhile (some segments may have
+ * been synced before).
+ */
+bool dmaverify_bounce_sync_sg(struct dmaverify_dev *ctx,
 			      const struct dmaverify_obj *obj,
 			      struct scatterlist *sgl, bool for_cpu)
 {
-	struct dmaverify_bounce **segs = obj->bounce;
+	struct dmaverify_bounce_sg *bsg = obj->bounce;
 	struct scatterlist *s;
 	int i;
 
 	for_each_sg(sgl, s, obj->nents, i) {
+		struct dmaverify_bounce *b = bsg->segs[i];
 		struct dmaverify_obj seg = *obj;
 
 		seg.phys = sg_phys(s);
-		seg.dma = segs[i]->dma + segs[i]->front;
-		seg.size = segs[i]->size;
-		seg.bounce = segs[i];
-		dmaverify_bounce_sync(ctx, &seg, seg.dma, seg.size, for_cpu);
+		seg.dma = b->dma + b->front;
+		seg.size = b->size;
+		seg.bounce = b;
+		if (!dmaverify_bounce_sync(ctx, &seg, seg.dma, seg.size, for_cpu))
+			return false;
 	}
+	return true;
 }
 
 /* === Coherent buffers === */
@@ -666,13 +751,16 @@ static void reclaim_obj(const struct dmaverify_obj *copy, void *arg)
 		redzone_geometry(obj, &start, &buf, &end);
 		dma_free_attrs(ctx->twin, end - start, start, obj->dma - front, 0);
 	} else if (obj->kind == DV_KIND_SG) {
-		struct dmaverify_bounce **segs = obj->bounce;
+		struct dmaverify_bounce_sg *bsg = obj->bounce;
 		int i;
 
-		for (i = 0; i < obj->nents; i++)
-			bounce_free(segs[i]);
-		kfree(segs);
+		for (i = 0; i < obj->nents; i++) {
+			bounce_kill(bsg->segs[i]);
+			bounce_free(bsg->segs[i]);
+		}
+		kfree_rcu(bsg, rcu);
 	} else {
+		bounce_kill(obj->bounce);
 		bounce_free(obj->bounce);
 	}
 	if (obj->flags & DV_OBJ_BOUNCED)

@@ -9,7 +9,9 @@
  *    overlapping mappings.
  * An object is hashed by the page of its start.  Exact lookups are O(1);
  * finding the object that contains an address (a partial sync) walks back
- * over at most max_pages buckets, the page span of the largest object.
+ * over the buckets of at most max_pages pages, the page span of the largest
+ * object; finding an overlap does the same in the physical index with
+ * max_phys_pages.  A walk longer than the table visits each bucket once.
  */
 
 #define pr_fmt(fmt) "dmaverify: " fmt
@@ -111,6 +113,7 @@ int dmaverify_tracker_init(struct dmaverify_tracker *t, unsigned int bits)
 		raw_spin_lock_init(&t->phys_locks[i]);
 	}
 	t->max_pages = 1;
+	t->max_phys_pages = 1;
 	atomic_long_set(&t->count, 0);
 	return 0;
 }
@@ -142,14 +145,23 @@ static unsigned long span(u64 start, size_t size)
 	       (start >> PAGE_SHIFT) + 1;
 }
 
-/* Pages an object covers in either index (the offsets may differ). */
-static unsigned long span_pages(const struct dmaverify_obj *obj)
+/*
+ * Raise *@max to @pages if it is smaller.  A plain check-then-store could
+ * overwrite a larger value stored meanwhile by another CPU: then a lookup
+ * would stop short of a live object, and a sync of it would be reported as
+ * a sync of an unmapped address and dropped.
+ */
+static void grow_max(unsigned long *max, unsigned long pages)
 {
-	unsigned long pages = span(obj->dma, obj->size);
+	unsigned long old = READ_ONCE(*max);
 
-	if (obj->flags & DV_OBJ_PHYS_INDEXED)
-		pages = max(pages, span(obj->phys, obj->size));
-	return pages;
+	while (pages > old) {
+		unsigned long seen = cmpxchg(max, old, pages);
+
+		if (seen == old)
+			break;
+		old = seen;
+	}
 }
 
 /**
@@ -161,7 +173,7 @@ static unsigned long span_pages(const struct dmaverify_obj *obj)
 void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 {
 	unsigned int b = key_hash(t, obj->key, is_sg(obj));
-	unsigned long flags, pages;
+	unsigned long flags;
 
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
 	obj->next = t->keys[b];
@@ -176,29 +188,85 @@ void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 	}
 	raw_spin_unlock_irqrestore(key_lock(t, b), flags);
 
-	if (!is_sg(obj)) {
-		pages = span_pages(obj);
-		/* Only grows; a racing smaller store is harmless (see lookup). */
-		if (pages > READ_ONCE(t->max_pages))
-			WRITE_ONCE(t->max_pages, pages);
-	}
+	/* S/G lists are found by their exact key only. */
+	if (!is_sg(obj))
+		grow_max(&t->max_pages, span(obj->dma, obj->size));
+	if (obj->flags & DV_OBJ_PHYS_INDEXED)
+		grow_max(&t->max_phys_pages, span(obj->phys, obj->size));
 	atomic_long_inc(&t->count);
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_track);
 
-/* Precondition: the key lock of @obj's bucket is held. */
-static void unlink_phys(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
+/**
+ * dmaverify_phys_reserve() - announce a map in the physical index
+ * @t: the device's tracker
+ * @resv: phys, size and dir set; receives DV_OBJ_PHYS_INDEXED and
+ *	DV_OBJ_RESERVED; stays in the index until dmaverify_phys_unreserve()
+ *
+ * A map is checked for overlaps before it is forwarded, and tracked after:
+ * two overlapping maps racing on two CPUs could each miss the other.  Each
+ * announces its range first, then looks: of the two, at least one sees the
+ * other.  Say map B looks at the bucket of A's start page before A is
+ * inserted there.  B's insertion, and the growth of max_phys_pages before
+ * it, then happen before A's insertion under that bucket's lock, so A's
+ * walk, which follows A's insertion, covers B's start and finds B there.
+ * (The map that starts first always covers the other's start page.)
+ */
+void dmaverify_phys_reserve(struct dmaverify_tracker *t,
+			    struct dmaverify_obj *resv)
 {
-	unsigned int pb = hash_long(obj->phys >> PAGE_SHIFT, t->bits);
+	unsigned int pb = hash_long(resv->phys >> PAGE_SHIFT, t->bits);
+	unsigned long flags;
+
+	resv->flags |= DV_OBJ_PHYS_INDEXED | DV_OBJ_RESERVED;
+	grow_max(&t->max_phys_pages, span(resv->phys, resv->size));
+	raw_spin_lock_irqsave(phys_lock(t, pb), flags);
+	resv->pnext = t->phys[pb];
+	t->phys[pb] = resv;
+	raw_spin_unlock_irqrestore(phys_lock(t, pb), flags);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_phys_reserve);
+
+/* Precondition: the lock of @obj's physical bucket is held. */
+static void unlink_phys_locked(struct dmaverify_tracker *t, unsigned int pb,
+			       struct dmaverify_obj *obj)
+{
 	struct dmaverify_obj **pp;
 
-	raw_spin_lock(phys_lock(t, pb));
 	for (pp = &t->phys[pb]; *pp; pp = &(*pp)->pnext) {
 		if (*pp == obj) {
 			*pp = obj->pnext;
 			break;
 		}
 	}
+}
+
+/**
+ * dmaverify_phys_unreserve() - withdraw an announcement
+ * @t: the device's tracker
+ * @resv: as given to dmaverify_phys_reserve()
+ *
+ * The map was tracked meanwhile (it is in the index itself), or failed.
+ */
+void dmaverify_phys_unreserve(struct dmaverify_tracker *t,
+			      struct dmaverify_obj *resv)
+{
+	unsigned int pb = hash_long(resv->phys >> PAGE_SHIFT, t->bits);
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(phys_lock(t, pb), flags);
+	unlink_phys_locked(t, pb, resv);
+	raw_spin_unlock_irqrestore(phys_lock(t, pb), flags);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_phys_unreserve);
+
+/* Precondition: the key lock of @obj's bucket is held. */
+static void unlink_phys(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
+{
+	unsigned int pb = hash_long(obj->phys >> PAGE_SHIFT, t->bits);
+
+	raw_spin_lock(phys_lock(t, pb));
+	unlink_phys_locked(t, pb, obj);
 	raw_spin_unlock(phys_lock(t, pb));
 }
 
@@ -280,6 +348,28 @@ bool dmaverify_lookup(struct dmaverify_tracker *t, unsigned long key, bool sg,
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_lookup);
 
+/* Copy a non-S/G object of bucket @b whose [dma, dma + size) holds @addr. */
+static bool containing_in(struct dmaverify_tracker *t, unsigned int b,
+			  dma_addr_t addr, struct dmaverify_obj *copy)
+{
+	struct dmaverify_obj *obj;
+	unsigned long flags;
+	bool found = false;
+
+	raw_spin_lock_irqsave(key_lock(t, b), flags);
+	for (obj = t->keys[b]; obj; obj = obj->next) {
+		if (is_sg(obj))
+			continue;
+		if (addr >= obj->dma && addr - obj->dma < max_t(size_t, obj->size, 1)) {
+			*copy = *obj;
+			found = true;
+			break;
+		}
+	}
+	raw_spin_unlock_irqrestore(key_lock(t, b), flags);
+	return found;
+}
+
 /**
  * dmaverify_lookup_containing() - copy the mapping that contains an address
  * @t: the device's tracker
@@ -299,37 +389,57 @@ bool dmaverify_lookup_containing(struct dmaverify_tracker *t, dma_addr_t addr,
 	 * cannot legitimately be syncing yet.
 	 */
 	unsigned long pages = READ_ONCE(t->max_pages);
-	unsigned long page = addr >> PAGE_SHIFT, i;
-	struct dmaverify_obj *obj;
-	unsigned long flags;
+	unsigned long page = addr >> PAGE_SHIFT;
+	unsigned long lo = page >= pages ? page - pages + 1 : 0, p;
+	unsigned long nb = 1UL << t->bits;
 
-	for (i = 0; i < pages && i <= page; i++) {
-		unsigned int b = hash_long(page - i, t->bits);
-		bool found = false;
-
-		raw_spin_lock_irqsave(key_lock(t, b), flags);
-		for (obj = t->keys[b]; obj; obj = obj->next) {
-			if (is_sg(obj))
-				continue;
-			if (addr >= obj->dma && addr - obj->dma < max_t(size_t, obj->size, 1)) {
-				*copy = *obj;
-				found = true;
-				break;
-			}
-		}
-		raw_spin_unlock_irqrestore(key_lock(t, b), flags);
-		if (found)
-			return true;
+	/* Objects starting in [page - max_pages + 1, page] may contain @addr. */
+	if (page - lo >= nb) {
+		for (p = 0; p < nb; p++)
+			if (containing_in(t, p, addr, copy))
+				return true;
+		return false;
 	}
+	for (p = page + 1; p-- > lo;)
+		if (containing_in(t, hash_long(p, t->bits), addr, copy))
+			return true;
 	return false;
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_lookup_containing);
+
+/*
+ * Copy an object of physical bucket @pb, other than @self, whose bytes
+ * overlap the range.
+ */
+static bool overlap_in(struct dmaverify_tracker *t, unsigned int pb,
+		       phys_addr_t phys, size_t size,
+		       const struct dmaverify_obj *self, struct dmaverify_obj *copy)
+{
+	struct dmaverify_obj *obj;
+	unsigned long flags;
+	bool found = false;
+
+	local_irq_save(flags);
+	raw_spin_lock(phys_lock(t, pb));
+	for (obj = t->phys[pb]; obj; obj = obj->pnext) {
+		if (obj != self && obj->phys < phys + max_t(size_t, size, 1) &&
+		    phys < obj->phys + max_t(size_t, obj->size, 1)) {
+			*copy = *obj;
+			found = true;
+			break;
+		}
+	}
+	raw_spin_unlock(phys_lock(t, pb));
+	local_irq_restore(flags);
+	return found;
+}
 
 /**
  * dmaverify_find_overlap() - find a streaming map overlapping a CPU range
  * @t: the device's tracker
  * @phys: physical start of the range
  * @size: bytes
+ * @self: an object to ignore (the caller's own reservation), or NULL
  * @copy: receives a copy of the first overlapping object
  *
  * Only objects indexed by physical address (streaming maps) are seen, and
@@ -339,37 +449,29 @@ EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_lookup_containing);
  * Return: true if found.
  */
 bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
-			    size_t size, struct dmaverify_obj *copy)
+			    size_t size, const struct dmaverify_obj *self,
+			    struct dmaverify_obj *copy)
 {
-	unsigned long pages = READ_ONCE(t->max_pages);
+	unsigned long pages = READ_ONCE(t->max_phys_pages);
 	unsigned long first = phys >> PAGE_SHIFT;
 	unsigned long last = (phys + max_t(size_t, size, 1) - 1) >> PAGE_SHIFT;
 	unsigned long p, lo = first >= pages ? first - pages + 1 : 0;
-	struct dmaverify_obj *obj;
-	unsigned long flags;
+	unsigned long nb = 1UL << t->bits;
 
-	/* Objects starting in [first - max_pages + 1, last] may overlap. */
-	for (p = lo; p <= last; p++) {
-		unsigned int pb = hash_long(p, t->bits);
-		bool found = false;
-
-		local_irq_save(flags);
-		raw_spin_lock(phys_lock(t, pb));
-		for (obj = t->phys[pb]; obj; obj = obj->pnext) {
-			if (obj->phys < phys + max_t(size_t, size, 1) &&
-			    phys < obj->phys + max_t(size_t, obj->size, 1)) {
-				*copy = *obj;
-				found = true;
-				break;
-			}
-		}
-		raw_spin_unlock(phys_lock(t, pb));
-		local_irq_restore(flags);
-		if (found)
-			return true;
-		if (last - lo > 4096)	/* Bound the cost for huge ranges. */
-			break;
+	/*
+	 * Objects starting in [first - max_phys_pages + 1, last] may overlap.
+	 * A range of more pages than buckets visits every bucket: the cost is
+	 * bounded by the table's size, and no overlap is missed.
+	 */
+	if (last - lo >= nb) {
+		for (p = 0; p < nb; p++)
+			if (overlap_in(t, p, phys, size, self, copy))
+				return true;
+		return false;
 	}
+	for (p = lo; p <= last; p++)
+		if (overlap_in(t, hash_long(p, t->bits), phys, size, self, copy))
+			return true;
 	return false;
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_find_overlap);

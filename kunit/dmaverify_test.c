@@ -22,6 +22,7 @@
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/kallsyms.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/scatterlist.h>
@@ -101,6 +102,11 @@ static bool report_matches(const struct expect_report *e)
 	return ok;
 }
 
+static int report_count(void)
+{
+	return READ_ONCE(observed.nreports);
+}
+
 static bool report_available(void)
 {
 	return READ_ONCE(observed.nreports) != 0;
@@ -123,7 +129,9 @@ static bool report_says(const char *s)
 /* ===== A fake DMA implementation ===== */
 
 static dma_addr_t fake_next;	/* Address the next map returns, if non-zero. */
+static dma_addr_t fake_alloc_next;	/* Address the next alloc returns, if non-zero. */
 static size_t fake_max = SIZE_MAX;
+static struct device *fake_asked;	/* Device of the last dma_supported(). */
 
 static dma_addr_t fake_map_page(struct device *dev, struct page *page,
 				unsigned long offset, size_t size,
@@ -163,7 +171,7 @@ static void *fake_alloc(struct device *dev, size_t size, dma_addr_t *handle,
 	void *p = kzalloc(size, GFP_ATOMIC);
 
 	if (p)
-		*handle = fake_next ?: virt_to_phys(p);
+		*handle = fake_alloc_next ?: fake_next ?: virt_to_phys(p);
 	return p;
 }
 
@@ -185,6 +193,7 @@ static size_t fake_max_mapping_size(struct device *dev)
 
 static int fake_dma_supported(struct device *dev, u64 mask)
 {
+	WRITE_ONCE(fake_asked, dev);
 	return 1;
 }
 
@@ -231,6 +240,12 @@ static struct device *new_dev(struct kunit *test, const char *name, bool fake)
 	return dev;
 }
 
+/* The context of a device this suite attached (its ops are dmaverify's). */
+static struct dmaverify_dev *test_ctx_of(struct device *dev)
+{
+	return container_of(get_dma_ops(dev), struct dmaverify_dev, ops);
+}
+
 static struct device *setup_dev(struct kunit *test, bool fake)
 {
 	struct dv_test *t = test->priv;
@@ -252,6 +267,7 @@ static struct device *direct_dev(struct kunit *test)
 static struct device *fake_dev(struct kunit *test)
 {
 	fake_next = 0;
+	fake_alloc_next = 0;
 	fake_max = SIZE_MAX;
 	return setup_dev(test, true);
 }
@@ -309,6 +325,7 @@ static void dv_exit(struct kunit *test)
 	WRITE_ONCE(dmaverify_fail_every, 0);
 	WRITE_ONCE(dmaverify_bounce, false);
 	WRITE_ONCE(dmaverify_object_stacks, false);
+	WRITE_ONCE(dmaverify_test_hook, NULL);
 	atomic_set(&dmaverify_test_fail_allocs, 0);
 }
 
@@ -991,7 +1008,7 @@ static void test_disabled_double_unmap(struct kunit *test)
 static void test_untracked_no_false_report(struct kunit *test)
 {
 	struct device *dev = direct_dev(test);
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
 	u8 *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
 	dma_addr_t a;
 
@@ -1018,7 +1035,7 @@ static void test_checks_disabled(struct kunit *test)
 static void test_counters(struct kunit *test)
 {
 	struct device *dev = direct_dev(test);
-	struct dmaverify_dev *ctx = dmaverify_dev_of(dev);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
 	u8 *buf = kunit_kzalloc(test, 4096, GFP_KERNEL);
 	struct dmaverify_kind_stats s;
 	dma_addr_t a[4];
@@ -1290,6 +1307,207 @@ static void test_bounce_sg(struct kunit *test)
 	EXPECT_NO_REPORT(test);
 }
 
+/* ===== Test cases: races ===== */
+
+/*
+ * Each case makes, at a point where another CPU could interleave, the call
+ * that CPU would make (through dmaverify's test hook), so that the race is
+ * run every time.
+ */
+static struct {
+	struct device *dev;	/* The device of the racing call. */
+	void *buf;		/* Its buffer. */
+	dma_addr_t addr;	/* Its DMA address. */
+	size_t size;		/* Its size. */
+	bool done;		/* The racing call was made. */
+} race;
+
+/* Another CPU unmaps the mapping being synced, and reuses its buffer. */
+static void unmap_during_sync(enum dmaverify_test_point point,
+			      struct device *dev, u64 addr)
+{
+	if (point != DV_TEST_SYNC_FOUND || race.done)
+		return;
+	race.done = true;
+	dma_unmap_single(race.dev, race.addr, race.size, DMA_FROM_DEVICE);
+	memset(race.buf, 0x22, race.size);
+}
+
+static void test_bounce_sync_races_unmap(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 256, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	memset(device_view(a), 0x11, 256);
+	race.dev = dev;
+	race.buf = buf;
+	race.addr = a;
+	race.size = 256;
+	race.done = false;
+	WRITE_ONCE(dmaverify_test_hook, unmap_during_sync);
+	dma_sync_single_for_cpu(dev, a, 256, DMA_FROM_DEVICE);
+	WRITE_ONCE(dmaverify_test_hook, NULL);
+	bounce_exit();
+	KUNIT_EXPECT_TRUE(test, race.done);
+	/* The released bounce buffer was not copied over the reused buffer. */
+	KUNIT_EXPECT_EQ(test, buf[0], 0x22);
+	KUNIT_EXPECT_EQ(test, buf[255], 0x22);
+	EXPECT_REPORT(test, DV_SYNC_UNMAPPED, test_bounce_sync_races_unmap);
+}
+
+/* Another CPU maps an overlapping buffer while this map is in flight. */
+static void map_during_map(enum dmaverify_test_point point,
+			   struct device *dev, u64 addr)
+{
+	if (point != DV_TEST_MAP_CHECKED || race.done)
+		return;
+	race.done = true;
+	race.addr = dma_map_single(race.dev, race.buf, race.size, DMA_FROM_DEVICE);
+}
+
+static void test_overlap_races_map(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	u8 *buf = kunit_kzalloc(test, 1024, GFP_KERNEL);
+	dma_addr_t a;
+
+	race.dev = dev;
+	race.buf = buf + 512;
+	race.size = 256;
+	race.done = false;
+	WRITE_ONCE(dmaverify_test_hook, map_during_map);
+	a = dma_map_single(dev, buf, 1024, DMA_FROM_DEVICE);
+	WRITE_ONCE(dmaverify_test_hook, NULL);
+	KUNIT_EXPECT_TRUE(test, race.done);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, race.addr));
+	/* One of the two maps is reported, whichever saw the other. */
+	KUNIT_EXPECT_EQ(test, report_count(), 1);
+	KUNIT_EXPECT_EQ(test, observed.v[0], DV_OVERLAP);
+	reset_observed();
+	dma_unmap_single(dev, race.addr, 256, DMA_FROM_DEVICE);
+	dma_unmap_single(dev, a, 1024, DMA_FROM_DEVICE);
+}
+
+/*
+ * A caller that loaded the device's ops before dmaverify gave the device
+ * its original ops back calls dmaverify: the call goes to the original
+ * implementation, untracked, without touching a context.
+ */
+static void test_callback_after_unhook(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	const struct dma_map_ops *ours = get_dma_ops(dev);
+	struct dmaverify_dev *ctx = container_of(ours, struct dmaverify_dev, ops);
+	struct page *page = alloc_page(GFP_KERNEL);
+	dma_addr_t a;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	set_dma_ops(dev, &fake_ops);	/* What detaching does. */
+	fake_next = 0xabc000;
+	a = ours->map_page(dev, page, 0, 64, DMA_FROM_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, a, 0xabc000);
+	ours->sync_single_for_cpu(dev, a, 64, DMA_FROM_DEVICE);
+	ours->unmap_page(dev, a, 64, DMA_FROM_DEVICE, 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->tracker.count), 0);
+	set_dma_ops(dev, ours);
+	fake_next = 0;
+	__free_page(page);
+	EXPECT_NO_REPORT(test);
+}
+
+/* Maps, syncs and unmaps on race.dev until told to stop. */
+static int map_loop(void *buf)
+{
+	while (!kthread_should_stop()) {
+		dma_addr_t a = dma_map_single(race.dev, buf, 256, DMA_FROM_DEVICE);
+
+		if (!dma_mapping_error(race.dev, a)) {
+			dma_sync_single_for_cpu(race.dev, a, 256, DMA_FROM_DEVICE);
+			dma_unmap_single(race.dev, a, 256, DMA_FROM_DEVICE);
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Detach and attach a device again and again while another task maps on
+ * it: no context may be used after it is freed (KASAN on the debug kernel
+ * sees it), and no call may be lost or crash.  Checks are off meanwhile:
+ * releases of objects created under another context are unknown to the
+ * current one, as they would be after any attach under live I/O.  Streaming
+ * maps on dma-direct only: dropping such an unknown unmap is harmless.
+ */
+static void test_detach_under_load(struct kunit *test)
+{
+	struct dv_test *t = test->priv;
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	struct task_struct *task;
+	int i;
+
+	race.dev = dev;
+	WRITE_ONCE(dmaverify_checks, 0);
+	WRITE_ONCE(dmaverify_redzone, false);
+	task = kthread_run(map_loop, buf, "dmaverify-test-map");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	for (i = 0; i < 100; i++) {
+		dmaverify_detach_device(dev);
+		KUNIT_ASSERT_EQ(test, dmaverify_attach_device(dev), 0);
+	}
+	kthread_stop(task);
+	WRITE_ONCE(dmaverify_redzone, true);
+	/*
+	 * The last context may have seen releases of objects it never knew:
+	 * detach it unchecked too, and attach a clean one for dv_exit().
+	 */
+	dmaverify_detach_device(dev);
+	WRITE_ONCE(dmaverify_checks, ~0UL);
+	KUNIT_ASSERT_EQ(test, dmaverify_attach_device(dev), 0);
+	t->dev = dev;
+	EXPECT_NO_REPORT(test);
+}
+
+/* dma_supported() asks without changing the twin's masks under its users. */
+static void test_dma_supported_keeps_twin(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
+	u64 coherent = ctx->twin->coherent_dma_mask;
+
+	fake_asked = NULL;
+	KUNIT_EXPECT_EQ(test, dma_set_mask(dev, DMA_BIT_MASK(40)), 0);
+	KUNIT_EXPECT_NOT_NULL(test, fake_asked);
+	KUNIT_EXPECT_PTR_NE(test, fake_asked, ctx->twin);
+	KUNIT_EXPECT_EQ(test, ctx->twin->coherent_dma_mask, coherent);
+	EXPECT_NO_REPORT(test);
+}
+
+/*
+ * A bounce buffer the device cannot reach (outside its streaming mask) is
+ * not used: the map falls back to the driver's buffer, counted.
+ */
+static void test_bounce_outside_mask(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
+	u8 *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a;
+
+	WRITE_ONCE(dmaverify_bounce, true);
+	KUNIT_ASSERT_EQ(test, dma_set_mask(dev, DMA_BIT_MASK(32)), 0);
+	fake_alloc_next = 1ULL << 40;
+	a = dma_map_single(dev, buf, 128, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, a, virt_to_phys(buf));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->bounce_failed), 1);
+	dma_unmap_single(dev, a, 128, DMA_TO_DEVICE);
+	bounce_exit();
+	EXPECT_NO_REPORT(test);
+}
+
 static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_double_unmap),
 	KUNIT_CASE(test_unmap_never_mapped),
@@ -1351,6 +1569,12 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_stale_to_device),
 	KUNIT_CASE(test_cpu_write_lost),
 	KUNIT_CASE(test_bounce_sg),
+	KUNIT_CASE(test_bounce_sync_races_unmap),
+	KUNIT_CASE(test_overlap_races_map),
+	KUNIT_CASE(test_dma_supported_keeps_twin),
+	KUNIT_CASE(test_bounce_outside_mask),
+	KUNIT_CASE(test_callback_after_unhook),
+	KUNIT_CASE_SLOW(test_detach_under_load),
 	{}
 };
 
@@ -1514,11 +1738,11 @@ static void test_tracker_overlap(struct kunit *test)
 
 	/* A 3-page mapping at physical 0x500100. */
 	dmaverify_track(t, new_obj(test, 0x10000, 3 * 4096, DV_KIND_MAP, 0x500100));
-	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x502000, 16, &copy));
-	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x500000, 0x101, &copy));
-	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x500000, 0x100, &copy));
-	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x503100, 16, &copy));
-	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x5030ff, 1, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x502000, 16, NULL, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x500000, 0x101, NULL, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x500000, 0x100, NULL, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x503100, 16, NULL, &copy));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x5030ff, 1, NULL, &copy));
 	dmaverify_tracker_destroy(t);
 }
 
@@ -1576,6 +1800,33 @@ static void test_tracker_many(struct kunit *test)
 	dmaverify_tracker_destroy(t);
 }
 
+/*
+ * An object larger than the table (1024 buckets here) must not blind the
+ * overlap walk for the others.
+ */
+static void test_tracker_overlap_huge(struct kunit *test)
+{
+	struct dmaverify_tracker *t = new_tracker(test);
+	phys_addr_t far = 0x10000000 + 4900UL * 4096;	/* In the large object. */
+	struct dmaverify_obj copy;
+
+	dmaverify_track(t, new_obj(test, 0x100000000ULL, 5000UL * 4096,
+				   DV_KIND_MAP, 0x10000000));
+	dmaverify_track(t, new_obj(test, 0x200000000ULL, 4096, DV_KIND_MAP,
+				   0x40000000));
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, 0x40000100, 16, NULL, &copy));
+	KUNIT_EXPECT_EQ(test, copy.dma, 0x200000000ULL);
+	KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, far, 16, NULL, &copy));
+	KUNIT_EXPECT_EQ(test, copy.dma, 0x100000000ULL);
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x50000000, 16, NULL, &copy));
+	/* Containment in and past the large object. */
+	KUNIT_EXPECT_TRUE(test, dmaverify_lookup_containing(t, 0x100000000ULL +
+							    4999UL * 4096, &copy));
+	KUNIT_EXPECT_FALSE(test, dmaverify_lookup_containing(t, 0x100000000ULL +
+							     5000UL * 4096, &copy));
+	dmaverify_tracker_destroy(t);
+}
+
 static void test_tracker_alloc_failure(struct kunit *test)
 {
 	atomic_set(&dmaverify_test_fail_allocs, 2);
@@ -1594,6 +1845,7 @@ static struct kunit_case dmaverify_tracker_cases[] = {
 	KUNIT_CASE(test_tracker_overlap),
 	KUNIT_CASE(test_tracker_duplicates),
 	KUNIT_CASE(test_tracker_many),
+	KUNIT_CASE(test_tracker_overlap_huge),
 	KUNIT_CASE(test_tracker_alloc_failure),
 	{}
 };
