@@ -207,6 +207,7 @@ static void free_ctx(struct dmaverify_dev *ctx)
 	}
 	dmaverify_tracker_destroy(&ctx->tracker);
 	dmaverify_objects_destroy(ctx);
+	dmaverify_iommu_free(ctx);
 	put_device(ctx->dev);
 	/*
 	 * The context holds the device's former ops table.  A task may have
@@ -387,6 +388,7 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 	/* The old context's files (same name) go first, without the lock. */
 	bury(&graveyard);
 	dmaverify_debugfs_add_dev(ctx);
+	dmaverify_iommu_attach(ctx);
 	if (ctx->observe)
 		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: observe, kprobes on the DMA API; no redzones or bounce buffers)\n",
 			 ctx->driver);

@@ -408,7 +408,7 @@ static const struct kernel_param_ops checks_ops = {
 	.get = checks_get,
 };
 module_param_cb(checks, &checks_ops, NULL, 0644);
-MODULE_PARM_DESC(checks, "Rules to check: all (default), none, or groups/slugs, '-' to remove: buffer,context,csum,error,free,leak,limits,mask,overlap,redzone,release,sg,sync (e.g. all,-leak)");
+MODULE_PARM_DESC(checks, "Rules to check: all (default), none, or groups/slugs, '-' to remove: buffer,context,csum,error,fault,free,leak,limits,mask,overlap,redzone,release,sg,sync (e.g. all,-leak)");
 
 /* === Numbers === */
 
@@ -495,6 +495,7 @@ static int __init dmaverify_init(void)
 	dmaverify_checks_init();
 	dmaverify_redzone_init();
 	dmaverify_debugfs_init();
+	dmaverify_iommu_init();
 	ret = dmaverify_bus_init();
 	if (ret)
 		goto err;
@@ -512,6 +513,7 @@ static int __init dmaverify_init(void)
 		dmaverify_rebind_selected(NULL);
 	return 0;
 err:
+	dmaverify_iommu_exit();
 	dmaverify_debugfs_exit();
 	dmaverify_redzone_exit();
 	dmaverify_tracker_cache_exit();
@@ -521,6 +523,7 @@ err:
 
 static void __exit dmaverify_exit(void)
 {
+	dmaverify_iommu_exit();
 	dmaverify_detach_all();
 	dmaverify_observe_exit();
 	dmaverify_redzone_exit();

@@ -9,6 +9,7 @@
  *   violations  the last reports, one machine-readable line each
  *   devices/<device>/objects  one line per outstanding DMA object
  *   devices/<device>/stacks   the same, each with its creating stack
+ *   devices/<device>/faults   how its IOMMU's faults are seen, and the faults
  */
 
 #define pr_fmt(fmt) "dmaverify: " fmt
@@ -68,6 +69,7 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 			   dmaverify_observe_missed(),
 			   dmaverify_observe_missed_creations() - ctx->missed_base,
 			   atomic_long_read(&ctx->unverifiable));
+	dmaverify_iommu_show(seq, ctx);
 	for (v = 0; v < DV_VIOLATION_COUNT; v++) {
 		long n = atomic_long_read(&ctx->violations[v]);
 
@@ -180,6 +182,7 @@ void dmaverify_debugfs_add_dev(struct dmaverify_dev *ctx)
 	d = debugfs_create_dir(dev_name(ctx->dev), devices_dir);
 	debugfs_create_file("objects", 0400, d, ctx->dev, &objects_fops);
 	debugfs_create_file("stacks", 0400, d, ctx->dev, &stacks_fops);
+	debugfs_create_file("faults", 0400, d, ctx->dev, &dmaverify_faults_fops);
 }
 
 void dmaverify_debugfs_remove_dev(struct dmaverify_dev *ctx)

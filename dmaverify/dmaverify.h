@@ -81,6 +81,9 @@ enum dmaverify_violation {
 	DV_SG_MANGLED,		/* S/G list changed between map and unmap. */
 	DV_STALE_TO_DEVICE,	/* TO_DEVICE buffer changed while mapped. */
 	DV_CPU_WRITE_LOST,	/* FROM_DEVICE buffer written by the CPU while mapped. */
+	DV_DEVICE_USED_RELEASED,	/* Device fault in a released mapping. */
+	DV_DEVICE_USED_UNMAPPED,	/* Device fault at an address never mapped. */
+	DV_DEVICE_WRONG_DIRECTION,	/* Device wrote a TO_DEVICE mapping (or read FROM_DEVICE). */
 	DV_VIOLATION_COUNT
 };
 
@@ -171,7 +174,8 @@ struct dmaverify_freed {
 	u32 free_when;
 };
 
-#define DV_FREED_RING	64	/* Released objects remembered per device and CPU. */
+#define DV_FREED_RING	64	/* Default of release_history (objects.c). */
+#define DV_FREED_RING_MAX 1024	/* Its maximum: a per-CPU allocation. */
 #define DV_LOCKS	64	/* Lock stripes per index. */
 
 /**
@@ -232,8 +236,6 @@ struct dmaverify_freed_slot {
  *	that owns it, so uncontended, and by a double-free report, which
  *	scans every CPU's ring
  * @freed_head: the slot of @freed the next release takes (the oldest)
- * @freed: the last objects released on this CPU, not copied: the ring owns
- *	them and frees the one it evicts
  * @allocated: objects created on this CPU, per &enum dmaverify_kind
  * @released: objects released on this CPU, per kind
  * @bytes: bytes mapped minus bytes released on this CPU, per kind
@@ -241,6 +243,8 @@ struct dmaverify_freed_slot {
  *	for by a release (on any CPU: atomic, other CPUs take from it)
  * @untracked_total: objects ever created untracked on this CPU
  * @peak_tick: creations since the peaks were last sampled
+ * @freed: the last objects released on this CPU (&dmaverify_dev.nr_freed
+ *	slots), not copied: the ring owns them and frees the one it evicts
  *
  * Counters are written with this_cpu operations (safe from any context)
  * and summed by readers (debugfs, tests), like struct percpu_counter.
@@ -248,13 +252,13 @@ struct dmaverify_freed_slot {
 struct dmaverify_pcpu {
 	raw_spinlock_t lock;
 	unsigned int freed_head;
-	struct dmaverify_freed_slot freed[DV_FREED_RING];
 	long allocated[DV_KIND_COUNT];
 	long released[DV_KIND_COUNT];
 	long bytes[DV_KIND_COUNT];
 	atomic_long_t untracked;
 	long untracked_total;
 	unsigned int peak_tick;
+	struct dmaverify_freed_slot freed[];
 };
 
 /**
@@ -298,6 +302,9 @@ struct dmaverify_pcpu {
  *	attached; a different count now means the tracker may lack objects
  * @unverifiable: findings not reported because the observer had missed
  *	calls (unknown releases, leaks and overlaps of possibly stale objects)
+ * @nr_freed: slots of each CPU's ring of released objects (@pcpu)
+ * @iommu: what the device's IOMMU tells of its faults, and the faults seen
+ *	(iommu.c); NULL until attached there
  */
 struct dmaverify_dev {
 	struct dma_map_ops ops;
@@ -326,6 +333,8 @@ struct dmaverify_dev {
 	struct hlist_node observe_node;
 	unsigned long missed_base;
 	atomic_long_t unverifiable;
+	unsigned int nr_freed;
+	struct dmaverify_iommu *iommu;
 };
 
 extern struct list_head dmaverify_devices;
@@ -638,6 +647,8 @@ long dmaverify_untracked(struct dmaverify_dev *ctx);
 long dmaverify_untracked_total(struct dmaverify_dev *ctx);
 bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 			  struct dmaverify_freed *out);
+bool dmaverify_find_freed_range(struct dmaverify_dev *ctx, dma_addr_t lo,
+				size_t len, struct dmaverify_freed *out);
 void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj);
 void dmaverify_track_new(struct dmaverify_dev *ctx,
 			 const struct dmaverify_obj *tmpl,
@@ -654,6 +665,25 @@ struct dmaverify_obj *dmaverify_find_release(struct dmaverify_dev *ctx,
 					     size_t size, int dir,
 					     unsigned long cpu_addr,
 					     bool *forward);
+
+/* === Device faults behind an IOMMU (iommu.c) === */
+
+struct dmaverify_iommu;
+
+int dmaverify_iommu_init(void);
+void dmaverify_iommu_exit(void);
+void dmaverify_iommu_attach(struct dmaverify_dev *ctx);
+void dmaverify_iommu_free(struct dmaverify_dev *ctx);
+void dmaverify_iommu_show(struct seq_file *seq, struct dmaverify_dev *ctx);
+extern const struct file_operations dmaverify_faults_fops;
+
+/* A fault as the IOMMU reported it. */
+#define DV_FAULT_READ	0x1	/* The access was a read (from memory). */
+#define DV_FAULT_WRITE	0x2	/* The access was a write (to memory). */
+
+void dmaverify_iommu_fault(struct device *dev, u16 source_id, u64 iova,
+			   unsigned int access);
+void dmaverify_iommu_flush(void);
 
 /* === Observe-only mode (observe.c) === */
 

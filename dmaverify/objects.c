@@ -21,13 +21,27 @@
 
 /* === Per-CPU state: statistics, untracked objects, released objects === */
 
+/*
+ * Released objects remembered per device and CPU: for double-free reports
+ * and to attribute device faults (iommu.c) to a released mapping.  Each
+ * costs an object (80 bytes) and a slot; read when a device is attached.
+ */
+static unsigned int release_history = DV_FREED_RING;
+module_param(release_history, uint, 0644);
+MODULE_PARM_DESC(release_history, "Released DMA objects remembered per device and CPU, for double-free reports and device faults (default 64, 1 to 1024; for devices attached from then on)");
+
 int dmaverify_objects_init(struct dmaverify_dev *ctx)
 {
+	unsigned int n = clamp(READ_ONCE(release_history), 1U, DV_FREED_RING_MAX);
 	int cpu;
 
-	ctx->pcpu = alloc_percpu(struct dmaverify_pcpu);
+	/* Per-CPU allocations are limited to 32 KiB (PCPU_MIN_UNIT_SIZE). */
+	ctx->pcpu = __alloc_percpu(sizeof(struct dmaverify_pcpu) +
+				   n * sizeof(struct dmaverify_freed_slot),
+				   __alignof__(struct dmaverify_pcpu));
 	if (!ctx->pcpu)
 		return -ENOMEM;
+	ctx->nr_freed = n;
 	for_each_possible_cpu(cpu)
 		raw_spin_lock_init(&per_cpu_ptr(ctx->pcpu, cpu)->lock);
 	return 0;
@@ -43,7 +57,7 @@ void dmaverify_objects_destroy(struct dmaverify_dev *ctx)
 	for_each_possible_cpu(cpu) {
 		struct dmaverify_pcpu *p = per_cpu_ptr(ctx->pcpu, cpu);
 
-		for (i = 0; i < DV_FREED_RING; i++)
+		for (i = 0; i < ctx->nr_freed; i++)
 			if (p->freed[i].obj)
 				dmaverify_obj_free(p->freed[i].obj);
 	}
@@ -204,7 +218,8 @@ static void remember_freed(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
 	p = this_cpu_ptr(ctx->pcpu);
 	raw_spin_lock(&p->lock);
 	f = &p->freed[p->freed_head];
-	p->freed_head = (p->freed_head + 1) % DV_FREED_RING;
+	if (++p->freed_head == ctx->nr_freed)
+		p->freed_head = 0;
 	old = f->obj;
 	f->obj = obj;
 	f->free_stack = stack;
@@ -248,15 +263,63 @@ bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 		} else {
 			raw_spin_lock(&p->lock);
 		}
-		for (i = 1; i <= DV_FREED_RING; i++) {
+		for (i = 1; i <= ctx->nr_freed; i++) {
 			const struct dmaverify_freed_slot *f =
-				&p->freed[(p->freed_head + DV_FREED_RING - i) % DV_FREED_RING];
+				&p->freed[(p->freed_head + ctx->nr_freed - i) % ctx->nr_freed];
 			bool is_sg = f->obj && f->obj->kind == DV_KIND_SG;
 
 			if (!f->obj || f->obj->key != key || is_sg != sg)
 				continue;
 			if (!found || (s32)(f->free_when - out->free_when) > 0) {
 				out->obj = *f->obj;
+				out->free_stack = f->free_stack;
+				out->free_when = f->free_when;
+				found = true;
+			}
+			break;
+		}
+		raw_spin_unlock(&p->lock);
+		local_irq_restore(flags);
+	}
+	return found;
+}
+
+/**
+ * dmaverify_find_freed_range() - the last released object overlapping a range
+ * @ctx: device context
+ * @lo: first DMA address of the range
+ * @len: its length in bytes (not 0)
+ * @out: a copy of the object and of its release
+ *
+ * Like dmaverify_find_freed(), by DMA address range instead of key: an S/G
+ * list counts as the range [dma, dma + size), which iommu-dma maps as one
+ * block of IOVA.  Slow (every slot of every CPU), for device faults only.
+ *
+ * Return: true if found.
+ */
+bool dmaverify_find_freed_range(struct dmaverify_dev *ctx, dma_addr_t lo,
+				size_t len, struct dmaverify_freed *out)
+{
+	unsigned long flags;
+	bool found = false;
+	unsigned int i;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct dmaverify_pcpu *p = per_cpu_ptr(ctx->pcpu, cpu);
+
+		local_irq_save(flags);
+		raw_spin_lock(&p->lock);
+		for (i = 1; i <= ctx->nr_freed; i++) {
+			const struct dmaverify_freed_slot *f =
+				&p->freed[(p->freed_head + ctx->nr_freed - i) % ctx->nr_freed];
+			const struct dmaverify_obj *o = f->obj;
+
+			if (!o || o->dma >= lo + len ||
+			    lo >= o->dma + max_t(size_t, o->size, 1))
+				continue;
+			if (!found || (s32)(f->free_when - out->free_when) > 0) {
+				out->obj = *o;
 				out->free_stack = f->free_stack;
 				out->free_when = f->free_when;
 				found = true;

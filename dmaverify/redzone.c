@@ -190,6 +190,51 @@ static u32 csum_phys(phys_addr_t phys, size_t len)
 	return crc;
 }
 
+/*
+ * A DMA_TO_DEVICE bounce buffer is the device's to read only.  If the
+ * driver's buffer is unchanged since it was handed over (its checksum) and
+ * the bounce copy differs from it, the device wrote the copy: the offset
+ * of the first byte it changed is in @at.  A copy still all poison was
+ * mapped with DMA_ATTR_SKIP_CPU_SYNC: nothing to compare.
+ */
+static bool device_wrote(const struct dmaverify_obj *obj,
+			 const struct dmaverify_bounce *b, size_t *at)
+{
+	phys_addr_t phys = obj->phys;
+	const u8 *copy = inner(b);
+	size_t done = 0, i;
+
+	if (obj->dir != DMA_TO_DEVICE || csum_phys(phys, b->size) != b->csum ||
+	    !memchr_inv(copy, POISON_BYTE, b->size))
+		return false;
+	while (done < b->size) {
+		struct page *page = pfn_to_page(PHYS_PFN(phys + done));
+		size_t off = offset_in_page(phys + done);
+		size_t n = min_t(size_t, b->size - done, PAGE_SIZE - off);
+		u8 *va = kmap_local_page(page);
+
+		for (i = 0; i < n && va[off + i] == copy[done + i]; i++)
+			;
+		kunmap_local(va);
+		if (i < n) {
+			*at = done + i;
+			return true;
+		}
+		done += n;
+	}
+	return false;
+}
+
+static void report_device_wrote(struct dmaverify_dev *ctx,
+				const struct dmaverify_obj *obj, size_t size,
+				size_t at, const char *where)
+{
+	if (dmaverify_check_on(DV_DEVICE_WRONG_DIRECTION))
+		dmaverify_violation_found(ctx, DV_DEVICE_WRONG_DIRECTION, obj,
+					  "found at %s: the device wrote the %zu-byte DMA_TO_DEVICE bounce buffer, first at offset %zu",
+					  where, size, at);
+}
+
 /* First and last offsets in [p, p + len) that are not @byte, or false. */
 static bool find_corruption(const u8 *p, size_t len, u8 byte, size_t *first,
 			    size_t *last)
@@ -508,11 +553,14 @@ void dmaverify_bounce_unmap(struct dmaverify_dev *ctx, struct dmaverify_obj *obj
 			    unsigned long attrs)
 {
 	struct dmaverify_bounce *b = obj->bounce;
+	size_t at;
 
 	/* A sync racing with this unmap finishes first, or does nothing. */
 	bounce_kill(b);
 	check_redzones(ctx, obj, b->cpu, inner(b), b->size,
 		       (u8 *)b->cpu + b->total, "unmap");
+	if (device_wrote(obj, b, &at))
+		report_device_wrote(ctx, obj, b->size, at, "unmap");
 	if (obj->dir != DMA_BIDIRECTIONAL)
 		check_csum(ctx, obj, b, obj->phys);
 	if (obj->dir != DMA_TO_DEVICE && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
@@ -541,6 +589,8 @@ bool dmaverify_bounce_sync(struct dmaverify_dev *ctx,
 	size_t off = addr - obj->dma;
 	struct redzone_finding f[2];
 	unsigned long flags;
+	bool wrote = false;
+	size_t at = 0;
 	int i, n;
 
 	if (off >= b->size)
@@ -558,6 +608,8 @@ bool dmaverify_bounce_sync(struct dmaverify_dev *ctx,
 	}
 	n = inspect_redzones(b->cpu, inner(b), b->size, (u8 *)b->cpu + b->total,
 			     for_cpu ? "sync for CPU" : "sync for device", f);
+	if (!for_cpu)
+		wrote = device_wrote(obj, b, &at);
 	if (for_cpu && obj->dir != DMA_TO_DEVICE)
 		copy_phys(obj->phys + off, inner(b) + off, size, true);
 	else if (!for_cpu && obj->dir != DMA_FROM_DEVICE)
@@ -567,6 +619,8 @@ bool dmaverify_bounce_sync(struct dmaverify_dev *ctx,
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 	for (i = 0; i < n; i++)
 		report_redzone(ctx, obj, false, &f[i]);
+	if (wrote)
+		report_device_wrote(ctx, obj, b->size, at, "sync for device");
 	return true;
 }
 

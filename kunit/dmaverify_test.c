@@ -1284,6 +1284,98 @@ static void test_cpu_write_lost(struct kunit *test)
 	EXPECT_REPORT(test, DV_CPU_WRITE_LOST, test_cpu_write_lost);
 }
 
+static void test_bounce_device_wrote(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_TO_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	device_view(a)[7] = 0x99;	/* The device may only read it. */
+	dma_unmap_single(dev, a, 128, DMA_TO_DEVICE);
+	bounce_exit();
+	EXPECT_REPORT(test, DV_DEVICE_WRONG_DIRECTION, test_bounce_device_wrote);
+	KUNIT_EXPECT_TRUE(test, report_says("found at unmap: the device wrote the 128-byte DMA_TO_DEVICE bounce buffer, first at offset 7"));
+}
+
+/* ===== Test cases: device faults (as an IOMMU would report them) ===== */
+
+static void fault(struct device *dev, dma_addr_t a, unsigned int access)
+{
+	dmaverify_iommu_fault(dev, 0, a, access);
+	dmaverify_iommu_flush();
+}
+
+static void test_fault_released(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a;
+
+	fake_next = 0x7654300;
+	a = dma_map_single(dev, buf, 256, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_EQ(test, a, (dma_addr_t)0x7654300);
+	dma_unmap_single(dev, a, 256, DMA_FROM_DEVICE);
+	/* IOMMUs report the page: the mapping starts 0x300 into it. */
+	fault(dev, 0x7654000, DV_FAULT_WRITE);
+	EXPECT_REPORT(test, DV_DEVICE_USED_RELEASED, test_fault_released);
+	KUNIT_EXPECT_TRUE(test, report_says("DMA write at IOVA 0x7654000 (page)"));
+	KUNIT_EXPECT_TRUE(test, report_says("after the driver released the buffer there"));
+	KUNIT_EXPECT_TRUE(test, report_says("\nreleased "));
+	/* Once per buffer: more faults on it are counted, not reported. */
+	fault(dev, 0x7654000, DV_FAULT_WRITE);
+	EXPECT_NO_REPORT(test);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&test_ctx_of(dev)->violations[DV_DEVICE_USED_RELEASED]), 1);
+}
+
+static void test_fault_wrong_direction(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a;
+
+	fake_next = 0x7655000;
+	a = dma_map_single(dev, buf, 256, DMA_TO_DEVICE);
+	KUNIT_ASSERT_EQ(test, a, (dma_addr_t)0x7655000);
+	fault(dev, a, DV_FAULT_WRITE);
+	EXPECT_REPORT(test, DV_DEVICE_WRONG_DIRECTION, test_fault_wrong_direction);
+	KUNIT_EXPECT_TRUE(test, report_says("of a DMA_TO_DEVICE mapping"));
+	/* A read is what the mapping is for: a fault there blames nothing. */
+	fault(dev, a, DV_FAULT_READ);
+	EXPECT_NO_REPORT(test);
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+}
+
+static void test_fault_phys(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a;
+
+	fake_next = 0x7656000;
+	a = dma_map_single(dev, buf, 256, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	/* The driver gave the device virt_to_phys(buf), not @a. */
+	fault(dev, virt_to_phys(buf), DV_FAULT_WRITE);
+	EXPECT_REPORT(test, DV_DEVICE_USED_UNMAPPED, test_fault_phys);
+	KUNIT_EXPECT_TRUE(test, report_says("which is the CPU physical address of this buffer"));
+	dma_unmap_single(dev, a, 256, DMA_FROM_DEVICE);
+}
+
+static void test_fault_ram(struct kunit *test)
+{
+	struct device *dev = fake_dev(test);
+	u8 *other = kunit_kzalloc(test, 64, GFP_KERNEL);
+
+	/* No buffer of the driver: the report can only say it is RAM. */
+	fault(dev, virt_to_phys(other), DV_FAULT_READ);
+	KUNIT_EXPECT_EQ(test, report_count(), 1);
+	KUNIT_EXPECT_EQ(test, observed.v[0], DV_DEVICE_USED_UNMAPPED);
+	KUNIT_EXPECT_TRUE(test, report_says("DMA read at IOVA"));
+	KUNIT_EXPECT_TRUE(test, report_says("it is the physical address of kernel RAM"));
+	reset_observed();
+}
+
 static void test_bounce_sg(struct kunit *test)
 {
 	struct device *dev = bounce_dev(test);
@@ -1568,6 +1660,11 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_bounce_write_after_unmap),
 	KUNIT_CASE(test_stale_to_device),
 	KUNIT_CASE(test_cpu_write_lost),
+	KUNIT_CASE(test_bounce_device_wrote),
+	KUNIT_CASE(test_fault_released),
+	KUNIT_CASE(test_fault_wrong_direction),
+	KUNIT_CASE(test_fault_phys),
+	KUNIT_CASE(test_fault_ram),
 	KUNIT_CASE(test_bounce_sg),
 	KUNIT_CASE(test_bounce_sync_races_unmap),
 	KUNIT_CASE(test_overlap_races_map),

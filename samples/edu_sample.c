@@ -21,6 +21,14 @@
  *   write-after-unmap  lets the device write into a buffer after its unmap
  *                      (caught with dmaverify bounce=1)
  *   use-after-release  maps memory one second after the driver was unbound
+ *   write-after-free   lets the device write into a coherent buffer after it
+ *                      was freed (caught behind an IOMMU; never run it
+ *                      without one: the device writes freed memory)
+ *   virt-to-phys       gives the device virt_to_phys() of a mapped buffer
+ *                      instead of its DMA address (caught behind an IOMMU;
+ *                      without one it works by accident)
+ *   write-to-device    lets the device write into a DMA_TO_DEVICE mapping
+ *                      (caught behind an IOMMU, or with dmaverify bounce=1)
  *
  * The device's DMA engine reaches RAM through the DMA address the driver
  * gives it, so overruns here are real device-side overruns.
@@ -52,7 +60,7 @@
 
 static char *bug = "none";
 module_param(bug, charp, 0444);
-MODULE_PARM_DESC(bug, "DMA bug to commit at probe: none, double-unmap, double-free, leak, wrong-size, wrong-direction, sync-after-unmap, unchecked-error, device-overrun, write-after-unmap, use-after-release");
+MODULE_PARM_DESC(bug, "DMA bug to commit at probe: none, double-unmap, double-free, leak, wrong-size, wrong-direction, sync-after-unmap, unchecked-error, device-overrun, write-after-unmap, use-after-release, write-after-free, virt-to-phys, write-to-device");
 
 static unsigned int transfers = 1;
 module_param(transfers, uint, 0444);
@@ -276,6 +284,59 @@ static int edu_bug_write_after_unmap(struct edu *edu)
 	return 0;
 }
 
+static int edu_bug_write_after_free(struct edu *edu)
+{
+	struct device *dev = &edu->pdev->dev;
+	dma_addr_t a;
+	void *cpu;
+
+	cpu = dma_alloc_coherent(dev, 4096, &a, GFP_KERNEL);
+	if (!cpu)
+		return -ENOMEM;
+	dma_free_coherent(dev, 4096, cpu, a);
+	/* BUG: the device still has the buffer's address and writes to it. */
+	edu_dma(edu, a, EDU_BUF, 256, true);
+	return 0;
+}
+
+static int edu_bug_virt_to_phys(struct edu *edu)
+{
+	struct device *dev = &edu->pdev->dev;
+	u8 *buf = kzalloc(256, GFP_KERNEL);
+	dma_addr_t a;
+
+	if (!buf)
+		return -ENOMEM;
+	a = dma_map_single(dev, buf, 256, DMA_FROM_DEVICE);
+	if (!dma_mapping_error(dev, a)) {
+		/* BUG: a CPU physical address, not the DMA address @a. */
+		edu_dma(edu, virt_to_phys(buf), EDU_BUF, 256, true);
+		dma_unmap_single(dev, a, 256, DMA_FROM_DEVICE);
+	}
+	kfree(buf);
+	return 0;
+}
+
+static int edu_bug_write_to_device(struct edu *edu)
+{
+	struct device *dev = &edu->pdev->dev;
+	u8 *buf = kmalloc(256, GFP_KERNEL);
+	dma_addr_t a;
+
+	if (!buf)
+		return -ENOMEM;
+	/* Unlike what the round trips left in the device's buffer. */
+	memset(buf, 0x5a, 256);
+	a = dma_map_single(dev, buf, 256, DMA_TO_DEVICE);
+	if (!dma_mapping_error(dev, a)) {
+		/* BUG: the device may only read this mapping, and writes it. */
+		edu_dma(edu, a, EDU_BUF, 256, true);
+		dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	}
+	kfree(buf);
+	return 0;
+}
+
 static void edu_late_work(struct work_struct *work)
 {
 	dma_addr_t a;
@@ -344,6 +405,12 @@ static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return edu_bug_device_overrun(edu);
 	if (!strcmp(bug, "write-after-unmap"))
 		return edu_bug_write_after_unmap(edu);
+	if (!strcmp(bug, "write-after-free"))
+		return edu_bug_write_after_free(edu);
+	if (!strcmp(bug, "virt-to-phys"))
+		return edu_bug_virt_to_phys(edu);
+	if (!strcmp(bug, "write-to-device"))
+		return edu_bug_write_to_device(edu);
 	dev_err(&pdev->dev, "unknown bug '%s'\n", bug);
 	return -EINVAL;
 }

@@ -26,6 +26,9 @@ cases=(
 	"device-overrun:bounce=1:overrun-after"
 	"write-after-unmap:bounce=1:write-after-unmap"
 	"device-overrun::-"
+	"write-to-device:bounce=1:device-wrong-direction"
+	"write-to-device::-"
+	"virt-to-phys::-"
 )
 
 script='set +e

@@ -1,0 +1,105 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Device faults behind QEMU's Intel IOMMU (q35, intel_iommu=on,
+# iommu.strict=1): the edu_sample driver's device-side bugs must each give
+# a dmaverify report with the right code and the stacks that created (and
+# released) the buffer; the correct driver none.  The IOMMU's own fault line
+# (DMAR: ... fault addr) must be there too: the report is about a real fault.
+#
+# Usage: tests/sys-edu-iommu.sh KERNEL
+# kernels: test debian-6.12 debian-6.1 debian-7
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+kernel=${1:?usage: $0 KERNEL}
+
+# bug : expected report slug ("-" for none) : function that created the
+# buffer : 1 if the report must show the stack that released it
+cases=(
+	"none:-::0"
+	"write-after-unmap:device-used-released:edu_bug_write_after_unmap:1"
+	"write-after-free:device-used-released:edu_bug_write_after_free:1"
+	"virt-to-phys:device-used-unmapped:edu_bug_virt_to_phys:0"
+	"write-to-device:device-wrong-direction:edu_bug_write_to_device:0"
+)
+
+script='set +e
+run() {
+	n=$1; bug=$2
+	modprobe dmaverify driver=edu_sample action=log free_stacks=1 || { echo "CASE $n load-failed"; return; }
+	dmesg -c > /dev/null
+	echo "CASE-BEGIN $n"
+	modprobe edu_sample bug=$bug transfers=3
+	pci=$(ls /sys/bus/pci/drivers/edu_sample | grep ":" | head -1)
+	# The fault interrupt, then the work that attributes it.
+	sleep 2
+	src=$(sed -n "s/^source: //p" /sys/kernel/debug/dmaverify/devices/$pci/faults 2>/dev/null | cut -d" " -f1)
+	rmmod edu_sample
+	dmesg
+	found=$(dmesg | sed -n "s/.*BUG: dmaverify: \([a-z-]*\) .*/\1/p" | tr "\n" " ")
+	rt=$(dmesg | grep -c "DMA round trips verified")
+	dmar=$(dmesg | grep -c "DMAR: \[DMA .*fault addr")
+	verified=$(dmesg | grep -c "dmaverify: device faults verified (IOMMU intel_iommu_ops")
+	echo "CASE $n found=[$found] roundtrips=$rt dmar=$dmar verified=$verified source=$src"
+	rmmod dmaverify
+}
+'
+n=0
+for c in "${cases[@]}"; do
+	IFS=: read -r bug _ <<< "$c"
+	script+="run $n $bug"$'\n'
+	n=$((n + 1))
+done
+
+logdir=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
+mkdir -p "$logdir"
+log=$logdir/sys-edu-iommu-$kernel.log
+# The IOMMU comes first: QEMU wants it before the devices it translates.
+"$TOP/scripts/vmrun" --kernel "$kernel" \
+	--qemu '-device intel-iommu,intremap=off -device edu,dma_mask=0xffffffff' \
+	--append 'intel_iommu=on iommu.strict=1' \
+	--allow 'BUG: dmaverify:' --timeout 300 --log "$log" -- "$script" > /dev/null 2>&1 || {
+	echo "FAIL sys-edu-iommu $kernel: the VM run failed (console: $log)"; tail -40 "$log"; exit 1; }
+
+fail=0
+n=0
+for c in "${cases[@]}"; do
+	IFS=: read -r bug want creator released <<< "$c"
+	line=$(grep -a "^CASE $n " "$log" | tr -d '\r' || true)
+	# This case's console, from its start to its result line.
+	block=$(tr -d '\r' < "$log" | sed -n "/^CASE-BEGIN $n\$/,/^CASE $n /p" |
+		sed 's/^\[ *[0-9.]*\] \{0,1\}//')
+	found=$(sed -n 's/.*found=\[\(.*\)\].*/\1/p' <<< "$line" | tr ' ' '\n' | sort -u | xargs)
+	[ "$want" = - ] && want=
+	why=
+	[ -n "$line" ] || why="no result"
+	[ "$found" = "$want" ] || why="expected [$want], got [$found]"
+	grep -q 'roundtrips=[1-9]' <<< "$line" || why="$why; the round trips failed"
+	grep -q 'verified=1' <<< "$line" || why="$why; no 'device faults verified' line"
+	grep -q 'source=intel-iommu' <<< "$line" || why="$why; debugfs faults does not name intel-iommu"
+	if [ -n "$want" ]; then
+		grep -q 'dmar=[1-9]' <<< "$line" || why="$why; the IOMMU logged no fault"
+		# The object's creation stack names the buggy function.
+		sed -n '/created .* ago:$/,/^ *$/p' <<< "$block" | grep -q "$creator" ||
+			why="$why; the creating stack does not name $creator"
+		if [ "$released" = 1 ]; then
+			sed -n '/^.*released [0-9.]*s ago:$/,/^ *$/p' <<< "$block" | grep -q "$creator" ||
+				why="$why; the releasing stack does not name $creator"
+		fi
+	else
+		grep -q 'dmar=0' <<< "$line" || why="$why; the correct driver made the IOMMU fault"
+	fi
+	if [ -z "$why" ]; then
+		echo "ok   $bug -> ${want:-no report}"
+	else
+		echo "FAIL $bug: ${why#; } (${line:-no result})"
+		fail=1
+	fi
+	n=$((n + 1))
+done
+if [ $fail = 0 ]; then
+	echo "PASS sys-edu-iommu $kernel"
+else
+	echo "FAIL sys-edu-iommu $kernel"
+fi
+exit $fail
