@@ -83,7 +83,7 @@ enum dmaverify_violation {
 	DV_CPU_WRITE_LOST,	/* FROM_DEVICE buffer written by the CPU while mapped. */
 	DV_DEVICE_USED_RELEASED,	/* Device fault in a released mapping. */
 	DV_DEVICE_USED_UNMAPPED,	/* Device fault at an address never mapped. */
-	DV_DEVICE_WRONG_DIRECTION,	/* Device wrote a TO_DEVICE mapping (or read FROM_DEVICE). */
+	DV_DEVICE_WRONG_DIRECTION,	/* Device wrote TO_DEVICE (read FROM_DEVICE). */
 	DV_VIOLATION_COUNT
 };
 

@@ -74,6 +74,25 @@ static const char *const source_names[] = {
 	[DV_FAULTS_TRACEPOINT] = "iommu:io_page_fault tracepoint (report_iommu_fault)",
 };
 
+/* Long texts of reports and of the log. */
+enum {
+	TEXT_RAM,
+	TEXT_NO_IOMMU,
+	TEXT_IDENTITY,
+	TEXT_NO_DMAR_PROBE,
+};
+
+static const char *const texts[] = {
+	[TEXT_RAM] =
+	"; it is the physical address of kernel RAM: the driver gave the device a CPU physical address (virt_to_phys(), page_to_phys()) instead of a DMA address",
+	[TEXT_NO_IOMMU] =
+	"the device is not behind an IOMMU: device faults cannot be seen (bounce=1 catches some device writes at unmap)",
+	[TEXT_IDENTITY] =
+	"the IOMMU does not translate the device's DMA (identity or blocked domain): no fault to see",
+	[TEXT_NO_DMAR_PROBE] =
+	"intel-iommu only logs its faults, and dmar_fault_do_one() cannot be probed here (inlined or renamed by the compiler)",
+};
+
 /* Objects whose faults were reported already, and how many each drew. */
 #define SEEN_MAX	32
 /* The last faults of a device, for debugfs. */
@@ -202,7 +221,7 @@ EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_iommu_fault);
  */
 static int dmar_pre(struct kprobe *p, struct pt_regs *regs)
 {
-	unsigned long type = regs_get_kernel_argument(regs, 1);
+	int type = (int)regs_get_kernel_argument(regs, 1);
 	u8 reason = regs_get_kernel_argument(regs, 2);
 	u16 sid = regs_get_kernel_argument(regs, 4);
 	u64 addr = regs_get_kernel_argument(regs, 5);
@@ -426,7 +445,7 @@ static void attribute(struct dmaverify_dev *ctx, const struct fault_rec *f)
 				 "%s at IOVA 0x%llx (page), %u ms ago, in no mapping of the device, live or among its last releases%s",
 				 access_name(f->access), f->iova, ms,
 				 pfn_valid(pfn) && page_is_ram(pfn) ?
-				 "; it is the physical address of kernel RAM: the driver gave the device a CPU physical address (virt_to_phys(), page_to_phys()) instead of a DMA address" :
+				 texts[TEXT_RAM] :
 				 "");
 			report_fault(ctx, DV_DEVICE_USED_UNMAPPED, NULL, NULL, f,
 				     detail);
@@ -518,17 +537,17 @@ static void find_source(struct dmaverify_iommu *im, struct device *dev)
 
 	im->source = DV_FAULTS_NONE;
 	if (!dom || !dev->iommu || !dev->iommu->iommu_dev) {
-		im->why = "the device is not behind an IOMMU: device faults cannot be seen (bounce=1 catches some device writes at unmap)";
+		im->why = texts[TEXT_NO_IOMMU];
 		return;
 	}
 	snprintf(im->iommu, sizeof(im->iommu), "%ps", dev->iommu->iommu_dev->ops);
 	if (!(dom->type & __IOMMU_DOMAIN_PAGING)) {
-		im->why = "the IOMMU does not translate the device's DMA (identity or blocked domain): no fault to see";
+		im->why = texts[TEXT_IDENTITY];
 		return;
 	}
 	if (!strcmp(im->iommu, "intel_iommu_ops")) {
 		if (dmar_kp_err) {
-			im->why = "intel-iommu only logs its faults and dmar_fault_do_one() cannot be probed here (inlined or renamed by the compiler)";
+			im->why = texts[TEXT_NO_DMAR_PROBE];
 			return;
 		}
 		im->source = DV_FAULTS_INTEL;
