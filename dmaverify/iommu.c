@@ -14,9 +14,10 @@
  *    dmar_fault_do_one(), whose arguments are the fault record (type, reason,
  *    PASID, source id, page address).  It is static: where the compiler
  *    inlined it (or made a clone with other arguments) the symbol is missing,
- *    and dmaverify says that the device's faults cannot be seen.
- *    dmar_fault() skips dmar_fault_do_one() for faults beyond its rate limit
- *    (10 per 5 s): those are not seen either.
+ *    and dmaverify reads the line it logs instead, through the printk:console
+ *    tracepoint (its format is the same from 6.1 to 7.x).  gcc 12 inlines it
+ *    in the 6.12 test kernel.  dmar_fault() skips dmar_fault_do_one() for
+ *    faults beyond its rate limit (10 per 5 s): those are not seen either.
  *  - IOMMU drivers that call report_iommu_fault() (amd-iommu up to 6.18 or
  *    so, arm-smmu, ...): its "iommu:io_page_fault" tracepoint fires for every
  *    fault, whether a domain fault handler is installed or not.  dmaverify
@@ -65,12 +66,14 @@
 enum dmaverify_fault_source {
 	DV_FAULTS_NONE,		/* Not at all (see &dmaverify_iommu.why). */
 	DV_FAULTS_INTEL,	/* kprobe on intel-iommu's dmar_fault_do_one(). */
+	DV_FAULTS_INTEL_LOG,	/* intel-iommu's log line (printk:console). */
 	DV_FAULTS_TRACEPOINT,	/* iommu:io_page_fault (report_iommu_fault()). */
 };
 
 static const char *const source_names[] = {
 	[DV_FAULTS_NONE] = "none",
 	[DV_FAULTS_INTEL] = "intel-iommu (kprobe on dmar_fault_do_one)",
+	[DV_FAULTS_INTEL_LOG] = "intel-iommu (its fault lines, printk:console tracepoint)",
 	[DV_FAULTS_TRACEPOINT] = "iommu:io_page_fault tracepoint (report_iommu_fault)",
 };
 
@@ -90,7 +93,7 @@ static const char *const texts[] = {
 	[TEXT_IDENTITY] =
 	"the IOMMU does not translate the device's DMA (identity or blocked domain): no fault to see",
 	[TEXT_NO_DMAR_PROBE] =
-	"intel-iommu only logs its faults, and dmar_fault_do_one() cannot be probed here (inlined or renamed by the compiler)",
+	"intel-iommu only logs its faults: dmar_fault_do_one() cannot be probed here (inlined or renamed by the compiler), and there is no printk:console tracepoint",
 };
 
 /* Objects whose faults were reported already, and how many each drew. */
@@ -253,13 +256,62 @@ static void io_page_fault_probe(void *data, struct device *dev,
 	dmaverify_iommu_fault(dev, 0, iova, access);
 }
 
-static struct tracepoint *io_page_fault_tp;
-static bool tp_registered;
+/*
+ * Where dmar_fault_do_one() was inlined: its log line, seen through the
+ * printk:console tracepoint (every printk, before the console), is
+ *
+ *   DMAR: [DMA Write NO_PASID] Request device [00:03.0] fault addr 0x... [fault reason 0x05] ...
+ *
+ * with "DMA Read", or "PASID 0x..." for NO_PASID, in the same format from
+ * 6.1 to 7.x.  Interrupt-remapping faults say "[INTR-REMAP]".
+ */
+static void console_probe(void *data, const char *text, size_t len)
+{
+	unsigned int bus, slot, fn;
+	unsigned long long addr;
+	const char *p, *end = text + len;
+	bool write;
+
+	if (len < 40 || strncmp(text, "DMAR: [DMA ", 11) || in_nmi())
+		return;
+	if (!strncmp(text + 11, "Write", 5))
+		write = true;
+	else if (!strncmp(text + 11, "Read", 4))
+		write = false;
+	else
+		return;
+	p = strnstr(text, "] Request device [", len);
+	if (!p || sscanf(p + 18, "%x:%x.%x", &bus, &slot, &fn) != 3)
+		return;
+	p = strnstr(p, " fault addr ", end - p);
+	if (!p || sscanf(p + 12, "%llx", &addr) != 1)
+		return;
+	dmaverify_iommu_fault(NULL, (bus << 8) | PCI_DEVFN(slot, fn), addr,
+			      write ? DV_FAULT_WRITE : DV_FAULT_READ);
+}
+
+static struct tracepoint *io_page_fault_tp, *console_tp;
+static bool tp_registered, console_registered;
+/* Guards the lazy registration of console_probe(). */
+static DEFINE_MUTEX(console_lock);
 
 static void find_tracepoint(struct tracepoint *tp, void *priv)
 {
 	if (!strcmp(tp->name, "io_page_fault"))
 		io_page_fault_tp = tp;
+	else if (!strcmp(tp->name, "console"))
+		console_tp = tp;
+}
+
+/* Listen to intel-iommu's fault lines once a device needs it: a test per printk. */
+static bool console_hook(void)
+{
+	mutex_lock(&console_lock);
+	if (!console_registered && console_tp && READ_ONCE(hooks_live) &&
+	    !tracepoint_probe_register(console_tp, (void *)console_probe, NULL))
+		console_registered = true;
+	mutex_unlock(&console_lock);
+	return console_registered;
 }
 
 /* === Attribution === */
@@ -474,7 +526,8 @@ static bool fault_of(struct dmaverify_dev *ctx, const struct fault_rec *f)
 		return f->dev && ctx->dev == f->dev;	/* KUnit */
 	if (f->dev)
 		return ctx->dev == f->dev;
-	if (ctx->iommu->source != DV_FAULTS_INTEL || !dev_is_pci(ctx->dev))
+	if ((ctx->iommu->source != DV_FAULTS_INTEL &&
+	     ctx->iommu->source != DV_FAULTS_INTEL_LOG) || !dev_is_pci(ctx->dev))
 		return false;
 	/* The requester id may be an alias (a bridge's, a quirk's). */
 	return pci_for_each_dma_alias(to_pci_dev(ctx->dev), match_alias, &sid);
@@ -546,11 +599,12 @@ static void find_source(struct dmaverify_iommu *im, struct device *dev)
 		return;
 	}
 	if (!strcmp(im->iommu, "intel_iommu_ops")) {
-		if (dmar_kp_err) {
+		if (!dmar_kp_err)
+			im->source = DV_FAULTS_INTEL;
+		else if (console_hook())
+			im->source = DV_FAULTS_INTEL_LOG;
+		else
 			im->why = texts[TEXT_NO_DMAR_PROBE];
-			return;
-		}
-		im->source = DV_FAULTS_INTEL;
 		return;
 	}
 	if (!strcmp(im->iommu, "amd_iommu_ops") && !tp_registered) {
@@ -636,9 +690,9 @@ static int faults_show(struct seq_file *seq, void *unused)
 	dropped = ring_dropped;
 	unverified = faults_unverified;
 	raw_spin_unlock_irqrestore(&ring_lock, flags);
-	seq_printf(seq, "# hooks: intel-iommu kprobe %s, io_page_fault tracepoint %s; faults seen %lu (of unverified devices %lu, dropped %lu)\n",
-		   dmar_kp_err ? "absent" : "on", tp_registered ? "on" : "absent",
-		   total, unverified, dropped);
+	seq_printf(seq, "# hooks: intel-iommu kprobe %s, console %s, io_page_fault tracepoint %s; faults seen %lu (of unverified devices %lu, dropped %lu)\n",
+		   dmar_kp_err ? "absent" : "on", console_registered ? "on" : "off",
+		   tp_registered ? "on" : "absent", total, unverified, dropped);
 	mutex_lock(&dmaverify_devices_lock);
 	list_for_each_entry(ctx, &dmaverify_devices, list) {
 		struct dmaverify_iommu *im = ctx->iommu;
@@ -707,14 +761,18 @@ void dmaverify_iommu_exit(void)
 		return;
 	if (!dmar_kp_err)
 		unregister_kprobe(&dmar_kp);
-	if (tp_registered) {
+	mutex_lock(&console_lock);
+	WRITE_ONCE(hooks_live, false);
+	if (console_registered)
+		tracepoint_probe_unregister(console_tp, (void *)console_probe, NULL);
+	console_registered = false;
+	mutex_unlock(&console_lock);
+	if (tp_registered)
 		tracepoint_probe_unregister(io_page_fault_tp,
 					    (void *)io_page_fault_probe, NULL);
-		tracepoint_synchronize_unregister();
-	}
+	tracepoint_synchronize_unregister();
 	dmar_kp_err = -ENODEV;
 	tp_registered = false;
-	hooks_live = false;
 	/* Every fault queued is attributed before the devices go. */
 	flush_work(&fault_work);
 }
