@@ -647,8 +647,10 @@ long dmaverify_untracked(struct dmaverify_dev *ctx);
 long dmaverify_untracked_total(struct dmaverify_dev *ctx);
 bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 			  struct dmaverify_freed *out);
-bool dmaverify_find_freed_range(struct dmaverify_dev *ctx, dma_addr_t lo,
-				size_t len, struct dmaverify_freed *out);
+bool dmaverify_find_freed_match(struct dmaverify_dev *ctx,
+				bool (*match)(const struct dmaverify_obj *obj,
+					      const void *arg),
+				const void *arg, struct dmaverify_freed *out);
 void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj);
 void dmaverify_track_new(struct dmaverify_dev *ctx,
 			 const struct dmaverify_obj *tmpl,

@@ -322,7 +322,6 @@ struct live_find {
 	struct dmaverify_obj obj;
 	bool found;
 	bool by_phys;		/* Look at the CPU buffer, not the DMA range. */
-	phys_addr_t phys;	/* by_phys: the buffer's physical address. */
 };
 
 /* Physical address of an object's CPU buffer, or -1 if it has none. */
@@ -341,24 +340,31 @@ static phys_addr_t obj_phys(const struct dmaverify_obj *obj)
 	}
 }
 
-static void find_live(const struct dmaverify_obj *obj, void *arg)
+/* Whether @obj's DMA range (or CPU buffer, by_phys) overlaps @w's range. */
+static bool overlaps(const struct dmaverify_obj *obj, const void *arg)
 {
-	struct live_find *w = arg;
+	const struct live_find *w = arg;
 	size_t size = max_t(size_t, obj->size, 1);
 	u64 start = obj->dma;
 
-	if (w->found || (obj->flags & DV_OBJ_RESERVED))
-		return;
+	if (obj->flags & DV_OBJ_RESERVED)
+		return false;
 	if (w->by_phys) {
 		start = obj_phys(obj);
 		if (start == (phys_addr_t)-1)
-			return;
+			return false;
 	}
-	if (start < w->lo + w->len && w->lo < start + size) {
-		w->obj = *obj;
-		w->phys = start;
-		w->found = true;
-	}
+	return start < w->lo + w->len && w->lo < start + size;
+}
+
+static void find_live(const struct dmaverify_obj *obj, void *arg)
+{
+	struct live_find *w = arg;
+
+	if (w->found || !overlaps(obj, w))
+		return;
+	w->obj = *obj;
+	w->found = true;
 }
 
 /* Whether a live mapping of direction @dir forbids an @access. */
@@ -439,7 +445,7 @@ static void attribute(struct dmaverify_dev *ctx, const struct fault_rec *f)
 
 	dmaverify_tracker_for_each(&ctx->tracker, find_live, &w);
 	if (!(w.found && against_direction(w.obj.dir, f->access)) &&
-	    dmaverify_find_freed_range(ctx, page, DV_FAULT_GRANULE, &freed)) {
+	    dmaverify_find_freed_match(ctx, overlaps, &w, &freed)) {
 		/*
 		 * The fault is attributed after the fact: a buffer released
 		 * after the fault (by the jiffies), or in the same jiffy when
@@ -480,17 +486,21 @@ static void attribute(struct dmaverify_dev *ctx, const struct fault_rec *f)
 		struct live_find p = { .lo = page, .len = DV_FAULT_GRANULE,
 				       .by_phys = true };
 		unsigned long pfn = PHYS_PFN(page);
+		struct dmaverify_freed *gone = NULL;
 
 		verdict = DV_VERDICT_UNMAPPED;
 		dmaverify_tracker_for_each(&ctx->tracker, find_live, &p);
+		/* The driver may have unmapped it since. */
+		if (!p.found && dmaverify_find_freed_match(ctx, overlaps, &p, &freed)) {
+			p.obj = freed.obj;
+			p.found = true;
+			gone = &freed;
+		}
 		if (p.found) {
-			u64 off = page > p.phys ? page - p.phys : 0;
-
 			snprintf(detail, sizeof(detail),
-				 "%s at IOVA 0x%llx (page), %u ms ago, which is the CPU physical address of this buffer (offset %llu) and no DMA address of the device: the driver gave the device a physical address (virt_to_phys(), page_to_phys()) instead of the DMA address %pad",
-				 access_name(f->access), f->iova, ms, off,
-				 &p.obj.dma);
-			report_fault(ctx, DV_DEVICE_USED_UNMAPPED, &p.obj, NULL,
+				 "%s at IOVA 0x%llx (page), %u ms ago, which is no DMA address of the device but the CPU physical address of this buffer's page: the driver gave the device a physical address (virt_to_phys(), page_to_phys()) instead of the DMA address %pad",
+				 access_name(f->access), f->iova, ms, &p.obj.dma);
+			report_fault(ctx, DV_DEVICE_USED_UNMAPPED, &p.obj, gone,
 				     f, detail);
 		} else {
 			snprintf(detail, sizeof(detail),
@@ -512,16 +522,22 @@ log:
 	im->nr_log++;
 }
 
-static int match_alias(struct pci_dev *pdev, u16 alias, void *data)
+/*
+ * The requester id may be the device's, or a bridge's above it (a PCIe to
+ * PCI bridge takes over the transactions of the devices behind it; they
+ * share its id).  pci_for_each_dma_alias() is not exported.
+ */
+static bool requester_matches(struct pci_dev *pdev, u16 sid)
 {
-	return alias == *(u16 *)data;
+	for (; pdev; pdev = pci_upstream_bridge(pdev))
+		if (pci_dev_id(pdev) == sid)
+			return true;
+	return false;
 }
 
 /* Precondition: dmaverify_devices_lock is held. */
 static bool fault_of(struct dmaverify_dev *ctx, const struct fault_rec *f)
 {
-	u16 sid = f->sid;
-
 	if (!ctx->iommu || ctx->iommu->source == DV_FAULTS_NONE)
 		return f->dev && ctx->dev == f->dev;	/* KUnit */
 	if (f->dev)
@@ -529,8 +545,7 @@ static bool fault_of(struct dmaverify_dev *ctx, const struct fault_rec *f)
 	if ((ctx->iommu->source != DV_FAULTS_INTEL &&
 	     ctx->iommu->source != DV_FAULTS_INTEL_LOG) || !dev_is_pci(ctx->dev))
 		return false;
-	/* The requester id may be an alias (a bridge's, a quirk's). */
-	return pci_for_each_dma_alias(to_pci_dev(ctx->dev), match_alias, &sid);
+	return requester_matches(to_pci_dev(ctx->dev), f->sid);
 }
 
 static void fault_work_fn(struct work_struct *work)

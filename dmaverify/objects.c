@@ -285,20 +285,23 @@ bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 }
 
 /**
- * dmaverify_find_freed_range() - the last released object overlapping a range
+ * dmaverify_find_freed_match() - the last released object @match accepts
  * @ctx: device context
- * @lo: first DMA address of the range
- * @len: its length in bytes (not 0)
+ * @match: called on each remembered object, under its CPU's ring lock
+ *	(interrupts off): must not sleep
+ * @arg: passed to @match
  * @out: a copy of the object and of its release
  *
- * Like dmaverify_find_freed(), by DMA address range instead of key: an S/G
- * list counts as the range [dma, dma + size), which iommu-dma maps as one
- * block of IOVA.  Slow (every slot of every CPU), for device faults only.
+ * Like dmaverify_find_freed(), with a predicate instead of a key (device
+ * faults look for an address range).  Slow (every slot of every CPU), for
+ * reports only.  Of several matches, the latest by jiffies wins.
  *
  * Return: true if found.
  */
-bool dmaverify_find_freed_range(struct dmaverify_dev *ctx, dma_addr_t lo,
-				size_t len, struct dmaverify_freed *out)
+bool dmaverify_find_freed_match(struct dmaverify_dev *ctx,
+				bool (*match)(const struct dmaverify_obj *obj,
+					      const void *arg),
+				const void *arg, struct dmaverify_freed *out)
 {
 	unsigned long flags;
 	bool found = false;
@@ -313,13 +316,11 @@ bool dmaverify_find_freed_range(struct dmaverify_dev *ctx, dma_addr_t lo,
 		for (i = 1; i <= ctx->nr_freed; i++) {
 			const struct dmaverify_freed_slot *f =
 				&p->freed[(p->freed_head + ctx->nr_freed - i) % ctx->nr_freed];
-			const struct dmaverify_obj *o = f->obj;
 
-			if (!o || o->dma >= lo + len ||
-			    lo >= o->dma + max_t(size_t, o->size, 1))
+			if (!f->obj || !match(f->obj, arg))
 				continue;
 			if (!found || (s32)(f->free_when - out->free_when) > 0) {
-				out->obj = *o;
+				out->obj = *f->obj;
 				out->free_stack = f->free_stack;
 				out->free_when = f->free_when;
 				found = true;

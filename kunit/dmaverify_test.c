@@ -1361,7 +1361,7 @@ static void test_fault_phys(struct kunit *test)
 	/* The driver gave the device virt_to_phys(buf), not @a. */
 	fault(dev, virt_to_phys(buf), DV_FAULT_WRITE);
 	EXPECT_REPORT(test, DV_DEVICE_USED_UNMAPPED, test_fault_phys);
-	KUNIT_EXPECT_TRUE(test, report_says("which is the CPU physical address of this buffer"));
+	KUNIT_EXPECT_TRUE(test, report_says("the CPU physical address of this buffer's page"));
 	dma_unmap_single(dev, a, 256, DMA_FROM_DEVICE);
 }
 

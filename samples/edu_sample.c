@@ -266,7 +266,8 @@ static int edu_bug_device_overrun(struct edu *edu)
 	return 0;
 }
 
-static int edu_bug_write_after_unmap(struct edu *edu)
+/* Not inlined: reports name it. */
+static noinline int edu_bug_write_after_unmap(struct edu *edu)
 {
 	struct device *dev = &edu->pdev->dev;
 	u8 *buf = kzalloc(256, GFP_KERNEL);
@@ -284,7 +285,8 @@ static int edu_bug_write_after_unmap(struct edu *edu)
 	return 0;
 }
 
-static int edu_bug_write_after_free(struct edu *edu)
+/* Not inlined: reports name it. */
+static noinline int edu_bug_write_after_free(struct edu *edu)
 {
 	struct device *dev = &edu->pdev->dev;
 	dma_addr_t a;
@@ -299,7 +301,8 @@ static int edu_bug_write_after_free(struct edu *edu)
 	return 0;
 }
 
-static int edu_bug_virt_to_phys(struct edu *edu)
+/* Not inlined: reports name it. */
+static noinline int edu_bug_virt_to_phys(struct edu *edu)
 {
 	struct device *dev = &edu->pdev->dev;
 	u8 *buf = kzalloc(256, GFP_KERNEL);
@@ -317,7 +320,8 @@ static int edu_bug_virt_to_phys(struct edu *edu)
 	return 0;
 }
 
-static int edu_bug_write_to_device(struct edu *edu)
+/* Not inlined: reports name it. */
+static noinline int edu_bug_write_to_device(struct edu *edu)
 {
 	struct device *dev = &edu->pdev->dev;
 	u8 *buf = kmalloc(256, GFP_KERNEL);
