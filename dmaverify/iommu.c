@@ -465,7 +465,7 @@ static void attribute(struct dmaverify_dev *ctx, const struct fault_rec *f)
 		} else {
 			verdict = DV_VERDICT_RELEASED;
 			snprintf(detail, sizeof(detail),
-				 "%s at IOVA 0x%llx (page), %u ms ago, after the driver released the buffer there",
+				 "%s at IOVA 0x%llx, %u ms ago, after the driver released the buffer there",
 				 access_name(f->access), f->iova, ms);
 			report_fault(ctx, DV_DEVICE_USED_RELEASED, &freed.obj,
 				     &freed, f, detail);
@@ -475,7 +475,7 @@ static void attribute(struct dmaverify_dev *ctx, const struct fault_rec *f)
 	if (w.found && against_direction(w.obj.dir, f->access)) {
 		verdict = DV_VERDICT_DIRECTION;
 		snprintf(detail, sizeof(detail),
-			 "%s at IOVA 0x%llx (page) of a %s mapping, %u ms ago: the IOMMU refused it",
+			 "%s at IOVA 0x%llx of a %s mapping, %u ms ago: the IOMMU refused it",
 			 access_name(f->access), f->iova,
 			 dmaverify_dir_name(w.obj.dir), ms);
 		report_fault(ctx, DV_DEVICE_WRONG_DIRECTION, &w.obj, NULL, f, detail);
@@ -498,13 +498,13 @@ static void attribute(struct dmaverify_dev *ctx, const struct fault_rec *f)
 		}
 		if (p.found) {
 			snprintf(detail, sizeof(detail),
-				 "%s at IOVA 0x%llx (page), %u ms ago, which is no DMA address of the device but the CPU physical address of this buffer's page: the driver gave the device a physical address (virt_to_phys(), page_to_phys()) instead of the DMA address %pad",
+				 "%s at IOVA 0x%llx, %u ms ago, which is no DMA address of the device but the CPU physical address of this buffer's page: the driver gave the device a physical address (virt_to_phys(), page_to_phys()) instead of the DMA address %pad",
 				 access_name(f->access), f->iova, ms, &p.obj.dma);
 			report_fault(ctx, DV_DEVICE_USED_UNMAPPED, &p.obj, gone,
 				     f, detail);
 		} else {
 			snprintf(detail, sizeof(detail),
-				 "%s at IOVA 0x%llx (page), %u ms ago, in no mapping of the device, live or among its last releases%s",
+				 "%s at IOVA 0x%llx, %u ms ago, in no mapping of the device, live or among its last releases%s",
 				 access_name(f->access), f->iova, ms,
 				 pfn_valid(pfn) && page_is_ram(pfn) ?
 				 texts[TEXT_RAM] :

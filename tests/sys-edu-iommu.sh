@@ -40,7 +40,9 @@ run() {
 	rt=$(dmesg | grep -c "DMA round trips verified")
 	dmar=$(dmesg | grep -c "DMAR: \[DMA .*fault addr")
 	verified=$(dmesg | grep -c "dmaverify: device faults verified (IOMMU intel_iommu_ops")
-	echo "CASE $n found=[$found] roundtrips=$rt dmar=$dmar verified=$verified source=$src"
+	# For the record: whether the kprobe could be used (or the log line).
+	kp=$(grep -c " dmar_fault_do_one$" /proc/kallsyms)
+	echo "CASE $n found=[$found] roundtrips=$rt dmar=$dmar verified=$verified source=$src kallsyms_dmar_fault_do_one=$kp"
 	rmmod dmaverify
 }
 '
