@@ -10,13 +10,14 @@
  *
  *  - intel-iommu (6.1 to 7.x) never calls report_iommu_fault(): dmar_fault(),
  *    the fault interrupt's handler, reads each fault record and passes it to
- *    dmar_fault_do_one(), which only logs it.  dmaverify puts a kprobe on
- *    dmar_fault_do_one(), whose arguments are the fault record (type, reason,
- *    PASID, source id, page address).  It is static: where the compiler
- *    inlined it (or made a clone with other arguments) the symbol is missing,
- *    and dmaverify reads the line it logs instead, through the printk:console
- *    tracepoint (its format is the same from 6.1 to 7.x).  gcc 12 inlines it
- *    in the 6.12 test kernel.  dmar_fault() skips dmar_fault_do_one() for
+ *    the static dmar_fault_do_one(), which only logs it.  The compiler
+ *    inlines that function in every kernel tested (Debian's 6.1, 6.12 and
+ *    7.3, the test kernel): no kprobe can be put there.  dmaverify reads the
+ *    line it logs instead, through the printk:console tracepoint (the format
+ *    is the same from 6.1 to 7.x; the tracepoint is registered when the
+ *    first such device is verified).  Without that tracepoint, a kprobe on
+ *    dmar_fault_do_one() is used where the symbol exists (untested: no
+ *    kernel at hand has it).  dmar_fault() skips dmar_fault_do_one() for
  *    faults beyond its rate limit (10 per 5 s): those are not seen either.
  *  - IOMMU drivers that call report_iommu_fault() (amd-iommu up to 6.18 or
  *    so, arm-smmu, ...): its "iommu:io_page_fault" tracepoint fires for every
@@ -166,6 +167,7 @@ struct fault_rec {
 	u64 iova;
 	u32 when;
 	u16 sid;		/* PCI requester id (intel-iommu). */
+	int seg;		/* Its PCI segment, or -1 if not reported. */
 	u8 access;		/* DV_FAULT_READ, DV_FAULT_WRITE, or 0: unknown. */
 };
 
@@ -181,6 +183,31 @@ static void fault_work_fn(struct work_struct *work);
 static DECLARE_WORK(fault_work, fault_work_fn);
 static bool hooks_live;
 
+/* Queue a fault (@seg: its PCI segment, or -1); context: any but NMI. */
+static void queue_fault(struct device *dev, u16 source_id, int seg, u64 iova,
+			unsigned int access)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&ring_lock, flags);
+	faults_total++;
+	if (ring_len == RING_SIZE) {
+		ring_dropped++;
+	} else {
+		struct fault_rec *r = &ring[(ring_head + ring_len) % RING_SIZE];
+
+		r->dev = dev;
+		r->sid = source_id;
+		r->seg = seg;
+		r->iova = iova;
+		r->access = access;
+		r->when = (u32)jiffies;
+		ring_len++;
+	}
+	raw_spin_unlock_irqrestore(&ring_lock, flags);
+	schedule_work(&fault_work);
+}
+
 /**
  * dmaverify_iommu_fault() - an IOMMU reported a DMA fault
  * @dev: the faulting device, or NULL if only @source_id is known
@@ -195,24 +222,7 @@ static bool hooks_live;
 void dmaverify_iommu_fault(struct device *dev, u16 source_id, u64 iova,
 			   unsigned int access)
 {
-	unsigned long flags;
-
-	raw_spin_lock_irqsave(&ring_lock, flags);
-	faults_total++;
-	if (ring_len == RING_SIZE) {
-		ring_dropped++;
-	} else {
-		struct fault_rec *r = &ring[(ring_head + ring_len) % RING_SIZE];
-
-		r->dev = dev;
-		r->sid = source_id;
-		r->iova = iova;
-		r->access = access;
-		r->when = (u32)jiffies;
-		ring_len++;
-	}
-	raw_spin_unlock_irqrestore(&ring_lock, flags);
-	schedule_work(&fault_work);
+	queue_fault(dev, source_id, -1, iova, access);
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_iommu_fault);
 
@@ -262,12 +272,14 @@ static void io_page_fault_probe(void *data, struct device *dev,
  *
  *   DMAR: [DMA Write NO_PASID] Request device [00:03.0] fault addr 0x... [fault reason 0x05] ...
  *
- * with "DMA Read", or "PASID 0x..." for NO_PASID, in the same format from
- * 6.1 to 7.x.  Interrupt-remapping faults say "[INTR-REMAP]".
+ * with "DMA Read", or "PASID 0x..." for NO_PASID, in 6.1 and 6.12; 7.3
+ * names the device with its PCI segment ([0000:00:03.0]).
+ * Interrupt-remapping faults say "[INTR-REMAP]".
  */
 static void console_probe(void *data, const char *text, size_t len)
 {
-	unsigned int bus, slot, fn;
+	unsigned int seg, bus, slot, fn;
+	int fields;
 	unsigned long long addr;
 	const char *p, *end = text + len;
 	bool write;
@@ -281,13 +293,19 @@ static void console_probe(void *data, const char *text, size_t len)
 	else
 		return;
 	p = strnstr(text, "] Request device [", len);
-	if (!p || sscanf(p + 18, "%x:%x.%x", &bus, &slot, &fn) != 3)
+	if (!p)
 		return;
+	fields = sscanf(p + 18, "%x:%x:%x.%x", &seg, &bus, &slot, &fn);
+	if (fields != 4) {
+		seg = -1;
+		if (sscanf(p + 18, "%x:%x.%x", &bus, &slot, &fn) != 3)
+			return;
+	}
 	p = strnstr(p, " fault addr ", end - p);
 	if (!p || sscanf(p + 12, "%llx", &addr) != 1)
 		return;
-	dmaverify_iommu_fault(NULL, (bus << 8) | PCI_DEVFN(slot, fn), addr,
-			      write ? DV_FAULT_WRITE : DV_FAULT_READ);
+	queue_fault(NULL, (bus << 8) | PCI_DEVFN(slot, fn), (int)seg, addr,
+		    write ? DV_FAULT_WRITE : DV_FAULT_READ);
 }
 
 static struct tracepoint *io_page_fault_tp, *console_tp;
@@ -545,6 +563,8 @@ static bool fault_of(struct dmaverify_dev *ctx, const struct fault_rec *f)
 	if ((ctx->iommu->source != DV_FAULTS_INTEL &&
 	     ctx->iommu->source != DV_FAULTS_INTEL_LOG) || !dev_is_pci(ctx->dev))
 		return false;
+	if (f->seg >= 0 && f->seg != pci_domain_nr(to_pci_dev(ctx->dev)->bus))
+		return false;
 	return requester_matches(to_pci_dev(ctx->dev), f->sid);
 }
 
@@ -614,10 +634,14 @@ static void find_source(struct dmaverify_iommu *im, struct device *dev)
 		return;
 	}
 	if (!strcmp(im->iommu, "intel_iommu_ops")) {
-		if (!dmar_kp_err)
-			im->source = DV_FAULTS_INTEL;
-		else if (console_hook())
+		/*
+		 * The log line first: the kernels tested (Debian's 6.1, 6.12
+		 * and 7.3, and the test kernel) all inline dmar_fault_do_one().
+		 */
+		if (console_hook())
 			im->source = DV_FAULTS_INTEL_LOG;
+		else if (!dmar_kp_err)
+			im->source = DV_FAULTS_INTEL;
 		else
 			im->why = texts[TEXT_NO_DMAR_PROBE];
 		return;
