@@ -126,7 +126,7 @@ void dmaverify_check_leaks(struct dmaverify_dev *ctx)
 {
 	struct leak_walk w = { .ctx = ctx };
 
-	w.total = atomic_long_read(&ctx->tracker.count);
+	w.total = dmaverify_tracker_count(&ctx->tracker);
 	if (!w.total || !READ_ONCE(dmaverify_enabled))
 		return;
 	dmaverify_tracker_for_each(&ctx->tracker, report_leak, &w);
@@ -227,7 +227,7 @@ static void free_ctx(struct dmaverify_dev *ctx)
  */
 static void retire(struct dmaverify_dev *ctx, struct list_head *graveyard)
 {
-	long left = atomic_long_read(&ctx->tracker.count);
+	long left = dmaverify_tracker_count(&ctx->tracker);
 
 	restore(ctx);
 	/* Its devres action must never run with the context gone. */
@@ -283,6 +283,7 @@ static int interpose(struct dmaverify_dev *ctx)
 	ctx->twin = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
 	if (!ctx->twin)
 		return -ENOMEM;
+	ctx->max_map = dma_max_mapping_size(ctx->twin);
 	ctx->probe = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
 	if (!ctx->probe) {
 		dmaverify_twin_destroy(ctx->twin);

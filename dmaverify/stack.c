@@ -97,11 +97,9 @@ bool dmaverify_own_frame(unsigned long ip)
 	unsigned long cached = READ_ONCE(*slot);
 	bool own;
 
-	if (within_module(ip, THIS_MODULE))
-		return true;
 	if ((cached & ~1UL) == (ip & ~1UL) && cached)
 		return cached & 1;
-	own = own_symbol(ip);
+	own = within_module(ip, THIS_MODULE) || own_symbol(ip);
 	/* Addresses one byte apart are in the same function: same answer. */
 	WRITE_ONCE(*slot, (ip & ~1UL) | own);
 	return own;

@@ -1411,7 +1411,7 @@ static void test_callback_after_unhook(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, a, 0xabc000);
 	ours->sync_single_for_cpu(dev, a, 64, DMA_FROM_DEVICE);
 	ours->unmap_page(dev, a, 64, DMA_FROM_DEVICE, 0);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->tracker.count), 0);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(&ctx->tracker), 0);
 	set_dma_ops(dev, ours);
 	fake_next = 0;
 	__free_page(page);
@@ -1712,7 +1712,7 @@ static void test_tracker_basic(struct kunit *test)
 
 	dmaverify_track(t, new_obj(test, 0x10000, 4096, DV_KIND_MAP, 0x500000));
 	dmaverify_track(t, new_obj(test, 0x20000, 100, DV_KIND_COHERENT, 0));
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&t->count), 2);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(t), 2);
 	KUNIT_EXPECT_TRUE(test, dmaverify_lookup(t, 0x10000, false, &copy));
 	KUNIT_EXPECT_EQ(test, copy.size, 4096);
 	KUNIT_EXPECT_FALSE(test, dmaverify_lookup(t, 0x10000, true, &copy));
@@ -1727,7 +1727,7 @@ static void test_tracker_basic(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, o);
 	dmaverify_obj_free(o);
 	KUNIT_EXPECT_NULL(test, dmaverify_untrack(t, 0x10000, false, NULL, NULL));
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&t->count), 1);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(t), 1);
 	dmaverify_tracker_destroy(t);
 }
 
@@ -1781,7 +1781,7 @@ static void test_tracker_many(struct kunit *test)
 	for (i = 0; i < n; i++)
 		dmaverify_track(t, new_obj(test, 0x100000000ULL + i * 2048ULL, 2048,
 					   DV_KIND_MAP, 0x40000000ULL + i * 2048ULL));
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&t->count), n);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(t), n);
 	for (i = 0; i < n; i += 97) {
 		KUNIT_EXPECT_TRUE(test, dmaverify_lookup(t, 0x100000000ULL + i * 2048ULL,
 							 false, &copy));
@@ -1795,7 +1795,7 @@ static void test_tracker_many(struct kunit *test)
 		KUNIT_ASSERT_NOT_NULL(test, o);
 		dmaverify_obj_free(o);
 	}
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&t->count), n / 2);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(t), n / 2);
 	/* destroy frees the rest */
 	dmaverify_tracker_destroy(t);
 }
