@@ -42,7 +42,7 @@ ifneq ($(KERNEL),)
 		--exclude '*.ko' --exclude '*.cmd' --exclude '*.mod*' $(SOURCES) $(BDIR)/
 endif
 	@$(MAKE) --no-print-directory $(BDIR)/dmaverify/compat-autoconf.h
-	$(KMAKE) M=$(BDIR) $(if $(C),C=$(C)) modules
+	+$(KMAKE) M=$(BDIR) $(if $(C),C=$(C)) modules
 
 clean:
 	rm -rf build dmaverify/compat-autoconf.h dmaverify/.probes

@@ -193,7 +193,7 @@ dkms_build()
 	if [ "${vm%% *}" = "$KREL" ] && [ -z "$warn" ]; then
 		ok "dkms build for $k: $KREL, $(($(date +%s) - start))s${CHROOT:+ (in its gcc 14 build root)}, vermagic '$vm', no warning"
 	else
-		bad "dkms build for $k: vermagic '$vm' (want $KREL); warnings: $warn"
+		bad "dkms build for $k: vermagic '$vm' (want $KREL)${warn:+; warnings: $warn}"
 	fi
 }
 
