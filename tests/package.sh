@@ -24,7 +24,8 @@
 #
 # Prints "ok ..."/"FAIL ..." per check and ends with "PASS package" or
 # "FAIL package"; exit status 1 on failure.
-# The checks' commands are strings for eval, expanded there:
+# Not grep -q at the end of a pipe: with pipefail, the writer may die of
+# SIGPIPE.  The checks' commands are strings for eval, expanded there:
 # shellcheck disable=SC2016
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -119,9 +120,9 @@ if [ "$got" = "$(sort <<< "$want_tools")" ]; then
 else
 	bad "dmaverify-tools contents: $(diff <(sort <<< "$want_tools") <(echo "$got") | grep '^[<>]' | head -5 | tr '\n' ' ')"
 fi
-check "dmaverify-dkms depends on dkms" eval 'dpkg-deb -f "$dkms_deb" Depends | grep -q "^dkms"'
+check "dmaverify-dkms depends on dkms" eval 'dpkg-deb -f "$dkms_deb" Depends | grep "^dkms" > /dev/null'
 check "dmaverify-tools: /usr/sbin/dmaverify is executable" \
-	eval 'dpkg -c "$tools_deb" | grep -q "^-rwxr-xr-x .* ./usr/sbin/dmaverify$"'
+	eval 'dpkg -c "$tools_deb" | grep "^-rwxr-xr-x .* ./usr/sbin/dmaverify$" > /dev/null'
 dpkg-deb -x "$dkms_deb" "$tmp/dkms-deb"
 dpkg-deb -x "$tools_deb" "$tmp/tools-deb"
 conf=$tmp/dkms-deb/usr/src/dmaverify-$VERSION/dkms.conf
@@ -131,15 +132,15 @@ check "dkms.conf: BUILT_MODULE_NAME dmaverify, AUTOINSTALL" \
 # shellcheck disable=SC2034 # used in the eval strings below
 manpage=$tmp/tools-deb/usr/share/man/man8/dmaverify.8.gz
 check "dmaverify(8): section 8, version $VERSION, with the CLI's commands and the parameters" \
-	eval 'zcat "$manpage" | grep -q "^\.TH \"\?DMAVERIFY\"\? \"\?8\"\? .*$VERSION" &&
-		zcat "$manpage" | grep -q "dmaverify gate" && zcat "$manpage" | grep -q "scan_interval_ms"'
+	eval 'zcat "$manpage" | grep "^\.TH \"\?DMAVERIFY\"\? \"\?8\"\? .*$VERSION" > /dev/null &&
+		zcat "$manpage" | grep "dmaverify gate" > /dev/null && zcat "$manpage" | grep "scan_interval_ms" > /dev/null'
 check "dmaverify(8) renders without groff errors" \
 	eval '! (LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$manpage" 2>&1 >/dev/null | grep -v "character above first line discarded" | grep .)'
 cli=$tmp/tools-deb/usr/sbin/dmaverify
 check "the packaged CLI: --version is $VERSION (from its share/dmaverify)" \
 	test "$(DMAVERIFY_DOC='' "$cli" --version)" = "dmaverify $VERSION"
 check "the packaged CLI: explain finds its share/dmaverify, not the checkout" \
-	eval '"$cli" explain double-unmap | grep -q "^A real report of each rule: $tmp/tools-deb/usr/share/dmaverify/dmaverify-reports.rst"'
+	eval '"$cli" explain double-unmap | grep "^A real report of each rule: $tmp/tools-deb/usr/share/dmaverify/dmaverify-reports.rst" > /dev/null'
 check "bash completion: 'dmaverify expl<TAB>' and 'dmaverify explain leak-<TAB>'" \
 	eval 'bash -c ". $tmp/tools-deb/usr/share/bash-completion/completions/dmaverify
 		PATH=$tmp/tools-deb/usr/sbin:\$PATH
@@ -204,7 +205,7 @@ done
 mkdir -p "$tmp/co-tree"
 if dkms add "$tmp/pkg/src" --dkmstree "$tmp/co-tree" --sourcetree "$tmp/co-src" > "$tmp/co.log" 2>&1 &&
 	[ -f "$tmp/co-src/dmaverify-$VERSION/dkms.conf" ] &&
-	dkms status --dkmstree "$tmp/co-tree" --sourcetree "$tmp/co-src" | grep -q "^dmaverify/$VERSION: added"; then
+	dkms status --dkmstree "$tmp/co-tree" --sourcetree "$tmp/co-src" | grep "^dmaverify/$VERSION: added" > /dev/null; then
 	ok "dkms add CHECKOUT: dmaverify/$VERSION added (the version read from VERSION)"
 else
 	bad "dkms add of a checkout: $(tail -3 "$tmp/co.log" | tr '\n' '|')"
@@ -223,7 +224,7 @@ if make -s -C "$TOP" install-tools DESTDIR="$inst" PREFIX=/opt/dv > "$tmp/inst.l
 	[ "$files" = "$want" ] || echo "     got: $files"
 	check "the installed CLI (DESTDIR/opt/dv/sbin) finds its share/dmaverify: version and explain" \
 		eval 'test "$("$inst/opt/dv/sbin/dmaverify" --version)" = "dmaverify $VERSION" &&
-			"$inst/opt/dv/sbin/dmaverify" explain leak-map | grep -q "^A real report of each rule: $inst/opt/dv/share/dmaverify/"'
+			"$inst/opt/dv/sbin/dmaverify" explain leak-map | grep "^A real report of each rule: $inst/opt/dv/share/dmaverify/" > /dev/null'
 	make -s -C "$TOP" uninstall DESTDIR="$inst" PREFIX=/opt/dv KERNEL=debian-6.12 >> "$tmp/inst.log" 2>&1
 	check "make uninstall (same DESTDIR, PREFIX, KERNEL) leaves no file" \
 		test -z "$(find "$inst" -type f)"
