@@ -6,8 +6,9 @@
 #
 # Usage: tests/package.sh [VM-KERNEL]   (default debian-6.12)
 #
-#  1. dpkg-buildpackage -us -uc -b in a copy of the tree: dmaverify-dkms and
-#     dmaverify-tools; lintian must report no error (E:); the packages'
+#  1. dpkg-buildpackage -us -uc in a copy of the tree: the source package,
+#     dmaverify-dkms and dmaverify-tools; lintian must report no error (E:)
+#     on any of them; the packages'
 #     contents (dpkg -c) and versions are checked against VERSION.
 #  2. DKMS (dkms add + build, as the dmaverify-dkms package's postinst does,
 #     in a private DKMS tree: nothing is installed on the host) from the
@@ -58,8 +59,8 @@ if git -C "$TOP" rev-parse --git-dir > /dev/null 2>&1; then
 else
 	rsync -a --exclude build --exclude '*.o' --exclude '*.ko' --exclude .git "$TOP/" "$tmp/pkg/src/"
 fi
-if (cd "$tmp/pkg/src" && dpkg-buildpackage -us -uc -b) > "$logdir/package-build.log" 2>&1; then
-	ok "dpkg-buildpackage -us -uc -b ($(elapsed); log: $logdir/package-build.log)"
+if (cd "$tmp/pkg/src" && dpkg-buildpackage -us -uc) > "$logdir/package-build.log" 2>&1; then
+	ok "dpkg-buildpackage -us -uc ($(elapsed); log: $logdir/package-build.log)"
 else
 	bad "dpkg-buildpackage failed: $(tail -5 "$logdir/package-build.log" | tr '\n' '|')"
 	echo "FAIL package"
@@ -67,8 +68,8 @@ else
 fi
 dkms_deb=$tmp/pkg/dmaverify-dkms_${VERSION}_all.deb
 tools_deb=$tmp/pkg/dmaverify-tools_${VERSION}_all.deb
-check "the packages are named after VERSION ($VERSION): $(cd "$tmp/pkg" && echo ./*.deb)" \
-	test -f "$dkms_deb" -a -f "$tools_deb"
+check "the packages are named after VERSION ($VERSION): $(cd "$tmp/pkg" && echo ./*.deb ./*.dsc)" \
+	test -f "$dkms_deb" -a -f "$tools_deb" -a -f "$tmp/pkg/dmaverify_$VERSION.dsc"
 check "debian/changelog's version is VERSION's ($VERSION; on a new VERSION, add a changelog entry)" \
 	test "$(cd "$TOP" && dpkg-parsechangelog -S Version)" = "$VERSION"
 
