@@ -493,6 +493,7 @@ static int __init dmaverify_init(void)
 		return ret;
 	}
 	dmaverify_checks_init();
+	dmaverify_reports_init();
 	dmaverify_redzone_init();
 	dmaverify_debugfs_init();
 	ret = dmaverify_bus_init();

@@ -164,11 +164,13 @@ struct dmaverify_obj {
 	void *bounce;
 };
 
-/* A released object remembered for double-free reports ("freed by"). */
+/* A released object remembered for double-free reports ("released by"). */
 struct dmaverify_freed {
 	struct dmaverify_obj obj;
-	unsigned long free_stack;
-	u32 free_when;
+	unsigned long free_stack;	/* Who released it (free_stacks=1), or 0. */
+	u32 free_when;			/* jiffies at the release. */
+	int free_pid;			/* The releasing task, or -1 if unknown. */
+	int free_cpu;			/* The CPU it ran on. */
 };
 
 #define DV_FREED_RING	64	/* Released objects remembered per device and CPU. */
@@ -224,6 +226,8 @@ struct dmaverify_freed_slot {
 	struct dmaverify_obj *obj;	/* Owned by the ring; NULL: empty. */
 	unsigned long free_stack;	/* Who released it (free_stacks=1), or 0. */
 	u32 free_when;			/* jiffies at the release. */
+	u32 free_pid;			/* The releasing task (in the padding);
+					 * its CPU is the ring's. */
 };
 
 /**
@@ -373,7 +377,15 @@ static inline bool dmaverify_check_on(enum dmaverify_violation v)
 
 unsigned long dmaverify_save_stack(void);
 unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip);
-unsigned long dmaverify_site_stack(unsigned long handle, unsigned long *when);
+/* The stack a call site keeps, and who made it (dmaverify_site_stack()). */
+struct dmaverify_site {
+	unsigned long stack;	/* As dmaverify_save_stack() returns. */
+	u32 when;		/* jiffies when it was taken. */
+	int pid;		/* The task that made the call, or -1. */
+	int cpu;		/* The CPU it ran on. */
+};
+
+bool dmaverify_site_stack(unsigned long handle, struct dmaverify_site *site);
 void dmaverify_stack_show(struct seq_file *seq);
 
 bool dmaverify_own_frame(unsigned long ip);
@@ -481,6 +493,7 @@ void dmaverify_print_stack(struct seq_file *seq, unsigned long handle);
 void dmaverify_print_creator(struct seq_file *seq, unsigned long handle);
 int dmaverify_violations_show(struct seq_file *seq);
 void dmaverify_reports_reset(void);
+void dmaverify_reports_init(void);
 extern atomic_long_t dmaverify_total_violations[DV_VIOLATION_COUNT];
 
 /*

@@ -209,6 +209,7 @@ static void remember_freed(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
 	f->obj = obj;
 	f->free_stack = stack;
 	f->free_when = (u32)jiffies;
+	f->free_pid = task_pid_nr(current);
 	raw_spin_unlock(&p->lock);
 	local_irq_restore(flags);
 	if (old)
@@ -259,6 +260,8 @@ bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 				out->obj = *f->obj;
 				out->free_stack = f->free_stack;
 				out->free_when = f->free_when;
+				out->free_pid = f->free_pid;
+				out->free_cpu = cpu;
 				found = true;
 			}
 			break;
