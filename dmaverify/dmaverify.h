@@ -276,6 +276,7 @@ struct dmaverify_pcpu {
  * @orig_iommu: @dev's dma_iommu flag before attach (kernels >= 6.12)
  * @state: &enum dmaverify_state, read locklessly by the DMA paths
  * @driver: name of the driver bound when attached
+ * @module: name of the module that registered it ("" if unknown)
  * @tracker: outstanding objects
  * @pcpu: per-CPU statistics, untracked objects and released objects
  *	(objects.c).  Objects forwarded without tracking (no memory, or
@@ -313,6 +314,7 @@ struct dmaverify_dev {
 	bool orig_iommu;
 	int state;
 	char driver[32];
+	char module[MODULE_NAME_LEN];
 	struct dmaverify_tracker tracker;
 	struct dmaverify_pcpu __percpu *pcpu;
 	atomic_long_t peak[DV_KIND_COUNT];
@@ -366,6 +368,7 @@ int dmaverify_drivers_show(char *buf, size_t size);
 int dmaverify_add_driver(const char *name);
 int dmaverify_remove_driver(const char *name);
 int dmaverify_checks_show(char *buf, size_t size, unsigned long mask);
+void dmaverify_selection_feedback_all(void);
 
 static inline bool dmaverify_check_on(enum dmaverify_violation v)
 {
@@ -536,6 +539,8 @@ void dmaverify_detach_all(void);
 int dmaverify_bus_init(void);
 void dmaverify_bus_exit(void);
 int dmaverify_rebind_selected(const char *only);
+void dmaverify_selection_feedback(const char *name);
+void dmaverify_selection_show(struct seq_file *seq);
 void dmaverify_check_leaks(struct dmaverify_dev *ctx);
 
 /* Attach a device directly (KUnit; the bus notifier does it otherwise). */

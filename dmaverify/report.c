@@ -25,6 +25,7 @@
 #include <linux/smp.h>
 #include <linux/stacktrace.h>
 #include <linux/timekeeping.h>
+#include <linux/uaccess.h>
 #include <linux/utsname.h>
 
 #include "dmaverify.h"
