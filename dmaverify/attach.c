@@ -320,6 +320,31 @@ static bool attached_already(struct dmaverify_dev *old)
 	return old->observe || get_dma_ops(old->dev) == &old->ops;
 }
 
+/* === Selection by driver or module name === */
+
+/*
+ * driver= names drivers as the driver core knows them (xhci_hcd), but
+ * users often give the module (xhci_pci): a name that no driver on the
+ * watched buses has selects the drivers the module of that name registers.
+ * Module names compare with '-' and '_' alike, as modprobe does.
+ */
+
+static bool names_eq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (*a != *b && !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
+			return false;
+	return *a == *b;
+}
+
+/* The module a driver was registered from (KBUILD_MODNAME if built in). */
+static const char *drv_module(const struct device_driver *drv)
+{
+	if (drv->owner)
+		return module_name(drv->owner);
+	return drv->mod_name;
+}
+
 /**
  * dmaverify_attach_mode() - put a device under verification
  * @dev: a device whose driver is about to probe
@@ -509,30 +534,7 @@ void dmaverify_release_device(struct device *dev)
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_release_device);
 
-/* === Selection by driver or module name === */
-
-/*
- * driver= names drivers as the driver core knows them (xhci_hcd), but
- * users often give the module (xhci_pci): a name that no driver on the
- * watched buses has selects the drivers the module of that name registers.
- * Module names compare with '-' and '_' alike, as modprobe does.
- */
-
-static bool names_eq(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++)
-		if (*a != *b && !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
-			return false;
-	return *a == *b;
-}
-
-/* The module a driver was registered from (KBUILD_MODNAME if built in). */
-static const char *drv_module(const struct device_driver *drv)
-{
-	if (drv->owner)
-		return module_name(drv->owner);
-	return drv->mod_name;
-}
+/* === Selection: which names select a driver === */
 
 /* A driver of that name on a bus dmaverify watches. */
 static const char *watched_bus(const char *name)
@@ -619,7 +621,7 @@ static bool module_present(const char *name)
 			mod[i] = '_';
 	k = kset_find_obj(THIS_MODULE->mkobj.kobj.kset, mod);
 	kobject_put(k);
-	return k;
+	return !!k;
 }
 
 /**

@@ -226,8 +226,7 @@ struct dmaverify_freed_slot {
 	struct dmaverify_obj *obj;	/* Owned by the ring; NULL: empty. */
 	unsigned long free_stack;	/* Who released it (free_stacks=1), or 0. */
 	u32 free_when;			/* jiffies at the release. */
-	u32 free_pid;			/* The releasing task (in the padding);
-					 * its CPU is the ring's. */
+	u32 free_pid;			/* The releasing task (CPU: the ring's). */
 };
 
 /**

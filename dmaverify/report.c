@@ -621,7 +621,8 @@ void dmaverify_report(const struct dmaverify_report *r)
 	out(NULL, "DRIVER_VERIFIER_DMA_VIOLATION (0xE6), parameter 1 0x%02x, ", c->code);
 	out(NULL, "parameter 2 0x%02x, count %ld\n", c->sub,
 	    atomic_long_read(&r->ctx->violations[r->v]));
-	out(NULL, "how to fix: dmaverify explain %s, or Documentation/dmaverify.rst, section \"%s\"\n",
+	out(NULL,
+	    "how to fix: dmaverify explain %s, or Documentation/dmaverify.rst, section \"%s\"\n",
 	    c->slug, c->slug);
 	print_context();
 	out(NULL, "==================================================================\n");
