@@ -649,7 +649,7 @@ void dmaverify_selection_feedback(const char *name)
 		pr_warn("driver=%s: module %s registers no PCI or platform driver: dmaverify verifies devices on the PCI and platform buses only\n",
 			name, name);
 	else
-		pr_warn("driver=%s: no PCI or platform driver or module of that name is registered now (see /sys/bus/pci/drivers, /sys/bus/platform/drivers); one registered later under that name will be verified\n",
+		pr_info("driver=%s: no PCI or platform driver or module of that name is registered now (see /sys/bus/pci/drivers, /sys/bus/platform/drivers); one registered later under that name will be verified\n",
 			name);
 	kfree(m);
 }

@@ -575,7 +575,8 @@ bool dmaverify_site_stack(unsigned long handle, struct dmaverify_site *site)
 	if (!s || s == &site_full)
 		return false;
 	site->stack = READ_ONCE(s->stack);
-	site->when = READ_ONCE(s->when);
+	/* Taken at jiffies or jiffies - 1 (@when is never 0: bit 0 is set). */
+	site->when = READ_ONCE(s->when) & ~1UL;
 	site->pid = READ_ONCE(s->pid);
 	site->cpu = READ_ONCE(s->cpu);
 	return site->stack;

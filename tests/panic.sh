@@ -27,9 +27,13 @@ boot()
 	log=$logdir/panic-$1-$kernel.log
 	set +e
 	"$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
-		--timeout 200 --log "$log" -- "$2" > /dev/null 2>&1
+		--timeout 200 --log "$log" -- "$2" > "$log.vmrun" 2>&1
 	rc=$?
 	set -e
+	# 125: the crash every case ends with; anything else is worth seeing.
+	if [ "$rc" != 125 ]; then
+		echo "  $1: vmrun exited $rc: $(tail -3 "$log.vmrun" | tr '\n' ' ')"
+	fi
 }
 
 # expect WHAT STRING: the console has STRING (a fixed string).
