@@ -460,15 +460,16 @@ static void print_context(void)
 }
 
 /*
- * The function that made the call, without offset or module, for the
- * title (as KCSAN's titles: stable across builds, so that tools that
- * group reports by title, syzkaller's among them, see one bug).  The
- * stack below the title has the offset and the module.
+ * The function that made the call, without offset, module or the suffix of
+ * a compiler's clone (edu_probe.cold, foo.isra.0, bar.constprop.0), for the
+ * title: the same on every build and compiler, so that tools that group
+ * reports by title (syzkaller, whose function pattern also stops at the
+ * '.') see one bug.  The stack below the title has the full symbol.
  */
 static void title_function(char *buf, size_t size, unsigned long ip)
 {
 	snprintf(buf, size, "%ps", (void *)ip);
-	buf[strcspn(buf, " ")] = '\0';
+	buf[strcspn(buf, " .")] = '\0';
 }
 
 /* === panic_on_warn and warn_limit === */
