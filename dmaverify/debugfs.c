@@ -88,6 +88,7 @@ static int stats_show(struct seq_file *seq, void *unused)
 	seq_printf(seq, "enabled: %d\n", READ_ONCE(dmaverify_enabled));
 	dmaverify_drivers_show(buf, sizeof(buf));
 	seq_printf(seq, "drivers: %s\n", buf);
+	dmaverify_selection_show(seq);
 	seq_printf(seq, "action: %s\n", dmaverify_action_name(READ_ONCE(dmaverify_action)));
 	dmaverify_checks_show(buf, sizeof(buf), READ_ONCE(dmaverify_checks));
 	seq_printf(seq, "checks: %s\n", buf);

@@ -132,6 +132,7 @@ extern const char *const dmaverify_kind_names[DV_KIND_COUNT];
  *	(free_stacks=1), or 0
  * @pnext: chain in the tracker's physical-address index (streaming maps)
  * @free_when: once released: jiffies at the release
+ * @free_pid: once released: the releasing task (its CPU: the ring's)
  * @key: DMA address; for S/G lists the address of the scatterlist
  * @dma: DMA address handed to the driver (first segment for S/G lists)
  * @size: bytes mapped (S/G: sum of the segments' lengths)
@@ -157,7 +158,10 @@ struct dmaverify_obj {
 	};
 	union {
 		struct dmaverify_obj *pnext;
-		unsigned long free_when;
+		struct {
+			u32 free_when;
+			u32 free_pid;
+		};
 	};
 	unsigned long key;
 	dma_addr_t dma;
@@ -174,11 +178,13 @@ struct dmaverify_obj {
 	void *bounce;
 };
 
-/* A released object remembered for double-free reports ("freed by"). */
+/* A released object remembered for double-free reports ("released by"). */
 struct dmaverify_freed {
 	struct dmaverify_obj obj;
-	unsigned long free_stack;
-	u32 free_when;
+	unsigned long free_stack;	/* Who released it (free_stacks=1), or 0. */
+	u32 free_when;			/* jiffies at the release. */
+	int free_pid;			/* The releasing task, or -1 if unknown. */
+	int free_cpu;			/* The CPU it ran on. */
 };
 
 #define DV_FREED_RING	64	/* Released objects remembered per device and CPU. */
@@ -295,6 +301,7 @@ struct dmaverify_pcpu {
  * @orig_iommu: @dev's dma_iommu flag before attach (kernels >= 6.12)
  * @state: &enum dmaverify_state, read locklessly by the DMA paths
  * @driver: name of the driver bound when attached
+ * @module: name of the module that registered it ("" if unknown)
  * @tracker: outstanding objects
  * @pcpu: per-CPU statistics, untracked objects and released objects
  *	(objects.c).  Objects forwarded without tracking (no memory, or
@@ -333,6 +340,7 @@ struct dmaverify_dev {
 	bool orig_iommu;
 	int state;
 	char driver[32];
+	char module[MODULE_NAME_LEN];
 	struct dmaverify_tracker tracker;
 	struct dmaverify_pcpu __percpu *pcpu;
 	atomic_long_t peak[DV_KIND_COUNT];
@@ -386,6 +394,7 @@ int dmaverify_drivers_show(char *buf, size_t size);
 int dmaverify_add_driver(const char *name);
 int dmaverify_remove_driver(const char *name);
 int dmaverify_checks_show(char *buf, size_t size, unsigned long mask);
+void dmaverify_selection_feedback_all(void);
 
 static inline bool dmaverify_check_on(enum dmaverify_violation v)
 {
@@ -397,7 +406,15 @@ static inline bool dmaverify_check_on(enum dmaverify_violation v)
 
 unsigned long dmaverify_save_stack(void);
 unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip);
-unsigned long dmaverify_site_stack(unsigned long handle, unsigned long *when);
+/* The stack a call site keeps, and who made it (dmaverify_site_stack()). */
+struct dmaverify_site {
+	unsigned long stack;	/* As dmaverify_save_stack() returns. */
+	u32 when;		/* jiffies when it was taken. */
+	int pid;		/* The task that made the call, or -1. */
+	int cpu;		/* The CPU it ran on. */
+};
+
+bool dmaverify_site_stack(unsigned long handle, struct dmaverify_site *site);
 void dmaverify_stack_show(struct seq_file *seq);
 
 bool dmaverify_own_frame(unsigned long ip);
@@ -506,6 +523,7 @@ void dmaverify_print_stack(struct seq_file *seq, unsigned long handle);
 void dmaverify_print_creator(struct seq_file *seq, unsigned long handle);
 int dmaverify_violations_show(struct seq_file *seq);
 void dmaverify_reports_reset(void);
+void dmaverify_reports_init(void);
 extern atomic_long_t dmaverify_total_violations[DV_VIOLATION_COUNT];
 
 /*
@@ -548,6 +566,8 @@ void dmaverify_detach_all(void);
 int dmaverify_bus_init(void);
 void dmaverify_bus_exit(void);
 int dmaverify_rebind_selected(const char *only);
+void dmaverify_selection_feedback(const char *name);
+void dmaverify_selection_show(struct seq_file *seq);
 void dmaverify_check_leaks(struct dmaverify_dev *ctx);
 
 /* Attach a device directly (KUnit; the bus notifier does it otherwise). */

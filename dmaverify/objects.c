@@ -204,7 +204,8 @@ static void remember_freed(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
 	/* A stack unwind per release is costly: only on request. */
 	obj->free_stack = READ_ONCE(dmaverify_free_stacks) ?
 			  dmaverify_save_stack() : 0;
-	obj->free_when = jiffies;
+	obj->free_when = (u32)jiffies;
+	obj->free_pid = task_pid_nr(current);
 	/* A report on another CPU reads what it finds in the slot. */
 	smp_wmb();	/* Pairs with dmaverify_find_freed()'s smp_rmb(). */
 	i = (this_cpu_inc_return(pcpu->freed_head) - 1) % DV_FREED_RING;
@@ -258,10 +259,12 @@ bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 				continue;
 			if (copy.key != key || sg != dv_is_sg(&copy))
 				continue;
-			if (!found || (s32)((u32)copy.free_when - out->free_when) > 0) {
+			if (!found || (s32)(copy.free_when - out->free_when) > 0) {
 				out->obj = copy;
 				out->free_stack = copy.free_stack;
 				out->free_when = copy.free_when;
+				out->free_pid = copy.free_pid;
+				out->free_cpu = cpu;
 				found = true;
 			}
 			break;
