@@ -228,7 +228,7 @@ void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 
 		raw_spin_lock(phys_lock(t, pb));
 		obj->pnext = t->phys[pb];
-		t->phys[pb] = obj;
+		WRITE_ONCE(t->phys[pb], obj);
 		raw_spin_unlock(phys_lock(t, pb));
 	}
 	raw_spin_unlock_irqrestore(key_lock(t, b), flags);
@@ -269,7 +269,7 @@ void dmaverify_phys_reserve(struct dmaverify_tracker *t,
 	grow_max(&t->max_phys_pages, span(resv->phys, resv->size));
 	raw_spin_lock_irqsave(phys_lock(t, pb), flags);
 	resv->pnext = t->phys[pb];
-	t->phys[pb] = resv;
+	WRITE_ONCE(t->phys[pb], resv);
 	raw_spin_unlock_irqrestore(phys_lock(t, pb), flags);
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_phys_reserve);
@@ -282,7 +282,7 @@ static void unlink_phys_locked(struct dmaverify_tracker *t, unsigned int pb,
 
 	for (pp = &t->phys[pb]; *pp; pp = &(*pp)->pnext) {
 		if (*pp == obj) {
-			*pp = obj->pnext;
+			WRITE_ONCE(*pp, obj->pnext);
 			break;
 		}
 	}
@@ -466,6 +466,9 @@ static bool overlap_in(struct dmaverify_tracker *t, unsigned int pb,
 	unsigned long flags;
 	bool found = false;
 
+	/* Empty: no lock (see the barrier in dmaverify_find_overlap()). */
+	if (!READ_ONCE(t->phys[pb]))
+		return false;
 	local_irq_save(flags);
 	raw_spin_lock(phys_lock(t, pb));
 	for (obj = t->phys[pb]; obj; obj = obj->pnext) {
@@ -505,6 +508,13 @@ bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
 	unsigned long p, lo = first >= pages ? first - pages + 1 : 0;
 	unsigned long nb = 1UL << t->bits;
 
+	/*
+	 * Empty buckets are skipped without their lock.  Of two maps racing
+	 * (see dmaverify_phys_reserve()), each stores its reservation, then
+	 * reads the other's bucket: a full barrier between the two, on both
+	 * sides, makes at least one of them see the other's reservation.
+	 */
+	smp_mb();
 	/*
 	 * Objects starting in [first - max_phys_pages + 1, last] may overlap.
 	 * A range of more pages than buckets visits every bucket: the cost is
