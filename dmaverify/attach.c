@@ -23,6 +23,7 @@
 #include <linux/pci.h>
 #include <linux/platform_device.h>
 #include <linux/rcupdate.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/wait_bit.h>
@@ -126,7 +127,7 @@ void dmaverify_check_leaks(struct dmaverify_dev *ctx)
 {
 	struct leak_walk w = { .ctx = ctx };
 
-	w.total = atomic_long_read(&ctx->tracker.count);
+	w.total = dmaverify_tracker_count(&ctx->tracker);
 	if (!w.total || !READ_ONCE(dmaverify_enabled))
 		return;
 	dmaverify_tracker_for_each(&ctx->tracker, report_leak, &w);
@@ -228,7 +229,7 @@ static void free_ctx(struct dmaverify_dev *ctx)
  */
 static void retire(struct dmaverify_dev *ctx, struct list_head *graveyard)
 {
-	long left = atomic_long_read(&ctx->tracker.count);
+	long left = dmaverify_tracker_count(&ctx->tracker);
 
 	restore(ctx);
 	/* Its devres action must never run with the context gone. */
@@ -284,6 +285,7 @@ static int interpose(struct dmaverify_dev *ctx)
 	ctx->twin = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
 	if (!ctx->twin)
 		return -ENOMEM;
+	ctx->max_map = dma_max_mapping_size(ctx->twin);
 	ctx->probe = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
 	if (!ctx->probe) {
 		dmaverify_twin_destroy(ctx->twin);
@@ -318,6 +320,31 @@ static bool attached_already(struct dmaverify_dev *old)
 		return false;
 	/* Bound twice without unbind (DEBUG_TEST_DRIVER_REMOVE). */
 	return old->observe || get_dma_ops(old->dev) == &old->ops;
+}
+
+/* === Selection by driver or module name === */
+
+/*
+ * driver= names drivers as the driver core knows them (xhci_hcd), but
+ * users often give the module (xhci_pci): a name that no driver on the
+ * watched buses has selects the drivers the module of that name registers.
+ * Module names compare with '-' and '_' alike, as modprobe does.
+ */
+
+static bool names_eq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (*a != *b && !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
+			return false;
+	return *a == *b;
+}
+
+/* The module a driver was registered from (KBUILD_MODNAME if built in). */
+static const char *drv_module(const struct device_driver *drv)
+{
+	if (drv->owner)
+		return module_name(drv->owner);
+	return drv->mod_name;
 }
 
 /**
@@ -362,6 +389,8 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 	INIT_LIST_HEAD(&ctx->quarantine);
 	strscpy(ctx->driver, dev->driver ? dev->driver->name : dev_driver_string(dev),
 		sizeof(ctx->driver));
+	if (dev->driver && drv_module(dev->driver))
+		strscpy(ctx->module, drv_module(dev->driver), sizeof(ctx->module));
 	ctx->dev = dev;
 	if (mode == DV_MODE_OPS && interpose(ctx))
 		goto out_tracker;
@@ -508,6 +537,184 @@ void dmaverify_release_device(struct device *dev)
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_release_device);
 
+/* === Selection: which names select a driver === */
+
+/* A driver of that name on a bus dmaverify watches. */
+static const char *watched_bus(const char *name)
+{
+#ifdef CONFIG_PCI
+	if (driver_find(name, &pci_bus_type))
+		return "pci";
+#endif
+	if (driver_find(name, &platform_bus_type))
+		return "platform";
+	return NULL;
+}
+
+/* Whether @drv is selected, by its own name or by its module's. */
+static bool drv_selected(const struct device_driver *drv, const char *only)
+{
+	const char *mod = drv_module(drv);
+	char *list, *name, *p;
+	bool found = false;
+
+	if (only)
+		return !strcmp(drv->name, only) ||
+		       (mod && names_eq(mod, only) && !watched_bus(only));
+	if (dmaverify_driver_selected(drv->name))
+		return true;
+	if (!mod)
+		return false;
+	list = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!list)
+		return false;
+	dmaverify_drivers_show(list, PAGE_SIZE);
+	p = list;
+	while (!found && (name = strsep(&p, ",")))
+		found = *name && names_eq(mod, name) && !watched_bus(name);
+	kfree(list);
+	return found;
+}
+
+struct module_drivers {
+	const char *module;	/* The module name asked for. */
+	const char *bus;	/* The bus walked. */
+	char names[128];	/* "pci:xhci_hcd platform:..." */
+	int n;			/* Drivers found. */
+};
+
+static int match_module(struct device_driver *drv, void *data)
+{
+	struct module_drivers *m = data;
+	const char *mod = drv_module(drv);
+	size_t len = strlen(m->names);
+
+	if (mod && names_eq(mod, m->module)) {
+		scnprintf(m->names + len, sizeof(m->names) - len, "%s%s:%s",
+			  m->n ? " " : "", m->bus, drv->name);
+		m->n++;
+	}
+	return 0;
+}
+
+/* The drivers the module @name registered on the watched buses. */
+static void module_drivers(const char *name, struct module_drivers *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->module = name;
+#ifdef CONFIG_PCI
+	m->bus = "pci";
+	bus_for_each_drv(&pci_bus_type, NULL, m, match_module);
+#endif
+	m->bus = "platform";
+	bus_for_each_drv(&platform_bus_type, NULL, m, match_module);
+}
+
+/* Whether a module of that name is loaded (or built in with parameters). */
+static bool module_present(const char *name)
+{
+	char mod[MODULE_NAME_LEN];
+	struct kobject *k;
+	int i;
+
+	/* /sys/module/NAME: modules are in the kset of our own. */
+	strscpy(mod, name, sizeof(mod));
+	for (i = 0; mod[i]; i++)
+		if (mod[i] == '-')
+			mod[i] = '_';
+	k = kset_find_obj(THIS_MODULE->mkobj.kobj.kset, mod);
+	kobject_put(k);
+	return !!k;
+}
+
+/**
+ * dmaverify_selection_feedback() - say in the log what a selected name means
+ * @name: a name given to driver= or to the "attach" command
+ *
+ * Silent for a driver on a watched bus; otherwise says which drivers a
+ * module name stands for, or that the name is unknown or on a bus that
+ * dmaverify does not watch.
+ */
+void dmaverify_selection_feedback(const char *name)
+{
+	struct module_drivers *m;
+
+	if (watched_bus(name))
+		return;
+	m = kmalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return;
+	module_drivers(name, m);
+	if (m->n)
+		pr_info("driver=%s: no driver has that name; module %s registers %s: its devices are verified\n",
+			name, name, m->names);
+	else if (module_present(name))
+		pr_warn("driver=%s: module %s registers no PCI or platform driver: dmaverify verifies devices on the PCI and platform buses only\n",
+			name, name);
+	else
+		pr_info("driver=%s: no PCI or platform driver or module of that name is registered now (see /sys/bus/pci/drivers, /sys/bus/platform/drivers); one registered later under that name will be verified\n",
+			name);
+	kfree(m);
+}
+
+/**
+ * dmaverify_selection_show() - per selected name, the devices it selects
+ * @seq: debugfs "stats"
+ *
+ * One line per name: "selected NAME devices N ops A observe B as HOW",
+ * HOW being "driver", "module:<bus>:<driver>,...", "unwatched-module" or
+ * "unregistered".
+ */
+void dmaverify_selection_show(struct seq_file *seq)
+{
+	struct module_drivers *m = kmalloc(sizeof(*m), GFP_KERNEL);
+	char *list = kmalloc(PAGE_SIZE, GFP_KERNEL), *p, *name;
+	struct dmaverify_dev *ctx;
+
+	if (!m || !list)
+		goto out;
+	dmaverify_drivers_show(list, PAGE_SIZE);
+	p = list;
+	while ((name = strsep(&p, ","))) {
+		bool by_driver = watched_bus(name);
+		int ops = 0, observe = 0;
+		char *c;
+
+		if (!*name)
+			continue;
+		if (!by_driver)
+			module_drivers(name, m);
+		mutex_lock(&dmaverify_devices_lock);
+		list_for_each_entry(ctx, &dmaverify_devices, list) {
+			if (READ_ONCE(ctx->state) != DV_STATE_ATTACHED ||
+			    (strcmp(ctx->driver, name) &&
+			     (by_driver || !names_eq(ctx->module, name))))
+				continue;
+			if (ctx->observe)
+				observe++;
+			else
+				ops++;
+		}
+		mutex_unlock(&dmaverify_devices_lock);
+		seq_printf(seq, "selected %s devices %d ops %d observe %d as ", name,
+			   ops + observe, ops, observe);
+		if (by_driver) {
+			seq_puts(seq, "driver\n");
+		} else if (m->n) {
+			for (c = m->names; *c; c++)
+				if (*c == ' ')
+					*c = ',';
+			seq_printf(seq, "module:%s\n", m->names);
+		} else {
+			seq_printf(seq, "%s\n", module_present(name) ?
+				   "unwatched-module" : "unregistered");
+		}
+	}
+out:
+	kfree(list);
+	kfree(m);
+}
+
 /* === Bus notifier === */
 
 static int bus_notify(struct notifier_block *nb, unsigned long action,
@@ -518,7 +725,7 @@ static int bus_notify(struct notifier_block *nb, unsigned long action,
 	switch (action) {
 	case BUS_NOTIFY_BIND_DRIVER:
 		if (READ_ONCE(dmaverify_enabled) && dev->driver &&
-		    dmaverify_driver_selected(dev->driver->name))
+		    drv_selected(dev->driver, NULL))
 			dmaverify_attach(dev);
 		else
 			device_gone(dev, false);
@@ -627,8 +834,7 @@ static int collect(struct device *dev, void *data)
 
 	if (w->n >= ARRAY_SIZE(w->devs) || !dev->driver)
 		return 0;
-	if (w->only ? strcmp(dev->driver->name, w->only) :
-	    !dmaverify_driver_selected(dev->driver->name))
+	if (!drv_selected(dev->driver, w->only))
 		return 0;
 	w->devs[w->n++] = get_device(dev);
 	return 0;

@@ -118,8 +118,19 @@ static bool on_current_stack(phys_addr_t phys, size_t size)
 		return false;
 #ifdef CONFIG_VMAP_STACK
 	if (is_vmalloc_addr(stack)) {
+		struct vm_struct *vm = task_stack_vm_area(current);
 		unsigned long off;
 
+		/* The stack's own pages: no page-table walk on every map. */
+		if (vm && vm->pages) {
+			struct page *page = pfn_to_page(PHYS_PFN(phys));
+			unsigned int i;
+
+			for (i = 0; i < vm->nr_pages; i++)
+				if (vm->pages[i] == page)
+					return true;
+			return false;
+		}
 		for (off = 0; off < THREAD_SIZE; off += PAGE_SIZE)
 			if (page_to_pfn(vmalloc_to_page(stack + off)) == PHYS_PFN(phys))
 				return true;
@@ -169,7 +180,8 @@ bool dmaverify_check_map_buffer(struct dmaverify_dev *ctx, phys_addr_t phys,
 				    "text" : "read-only data");
 	if (dmaverify_check_on(DV_MAP_TOO_LARGE)) {
 		/* An observed device has no twin: its own DMA path is intact. */
-		size_t max = dma_max_mapping_size(ctx->twin ?: ctx->dev);
+		size_t max = ctx->twin && !ctx->orig_ops ? READ_ONCE(ctx->max_map) :
+				dma_max_mapping_size(ctx->twin ?: ctx->dev);
 
 		if (size > max)
 			dmaverify_violation(ctx, DV_MAP_TOO_LARGE, NULL, phys, size,

@@ -117,6 +117,37 @@ int dmaverify_parse_drivers(const char *val, char *out, size_t outsz)
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_parse_drivers);
 
+/* dmaverify_selection_feedback() for each name in @list (@n names). */
+static void feedback(char (*list)[DRIVER_NAME_MAX], int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		dmaverify_selection_feedback(list[i]);
+}
+
+/**
+ * dmaverify_selection_feedback_all() - explain every selected name (load)
+ *
+ * At load, the names were parsed before the module could look at others:
+ * the feedback waits for the module's init.
+ */
+void dmaverify_selection_feedback_all(void)
+{
+	char (*list)[DRIVER_NAME_MAX];
+	int n;
+
+	list = kcalloc(MAX_DRIVERS, DRIVER_NAME_MAX, GFP_KERNEL);
+	if (!list)
+		return;
+	spin_lock(&drivers_lock);
+	memcpy(list, drivers, sizeof(drivers));
+	n = nr_drivers;
+	spin_unlock(&drivers_lock);
+	feedback(list, n);
+	kfree(list);
+}
+
 int dmaverify_set_drivers(const char *val)
 {
 	char (*list)[DRIVER_NAME_MAX];
@@ -131,6 +162,9 @@ int dmaverify_set_drivers(const char *val)
 		memcpy(drivers, list, sizeof(drivers));
 		nr_drivers = n;
 		spin_unlock(&drivers_lock);
+		/* Not while loading: see dmaverify_selection_feedback_all(). */
+		if (THIS_MODULE->state == MODULE_STATE_LIVE)
+			feedback(list, n);
 	}
 	kfree(list);
 	return n < 0 ? n : 0;
@@ -152,6 +186,9 @@ int dmaverify_add_driver(const char *name)
 		goto out;
 	}
 	strscpy(drivers[nr_drivers++], name, DRIVER_NAME_MAX);
+	spin_unlock(&drivers_lock);
+	dmaverify_selection_feedback(name);
+	return 0;
 out:
 	spin_unlock(&drivers_lock);
 	return ret;
@@ -493,6 +530,7 @@ static int __init dmaverify_init(void)
 		return ret;
 	}
 	dmaverify_checks_init();
+	dmaverify_reports_init();
 	dmaverify_redzone_init();
 	dmaverify_debugfs_init();
 	dmaverify_iommu_init();
@@ -509,6 +547,7 @@ static int __init dmaverify_init(void)
 			dmaverify_interposer_available() ? "auto (ops)" :
 			"auto (observe: no per-device dma_map_ops in this kernel)");
 	}
+	dmaverify_selection_feedback_all();
 	if (dmaverify_rebind)
 		dmaverify_rebind_selected(NULL);
 	return 0;

@@ -56,7 +56,7 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 			   s.peak, s.bytes);
 	}
 	seq_printf(seq, "  tracked %ld untracked %ld (outstanding %ld)\n",
-		   atomic_long_read(&ctx->tracker.count),
+		   dmaverify_tracker_count(&ctx->tracker),
 		   dmaverify_untracked_total(ctx), dmaverify_untracked(ctx));
 	if (atomic_long_read(&ctx->bounce_skipped))
 		seq_printf(seq, "  bounce skipped %ld (released bounce buffers waiting to be freed)\n",
@@ -90,6 +90,7 @@ static int stats_show(struct seq_file *seq, void *unused)
 	seq_printf(seq, "enabled: %d\n", READ_ONCE(dmaverify_enabled));
 	dmaverify_drivers_show(buf, sizeof(buf));
 	seq_printf(seq, "drivers: %s\n", buf);
+	dmaverify_selection_show(seq);
 	seq_printf(seq, "action: %s\n", dmaverify_action_name(READ_ONCE(dmaverify_action)));
 	dmaverify_checks_show(buf, sizeof(buf), READ_ONCE(dmaverify_checks));
 	seq_printf(seq, "checks: %s\n", buf);
@@ -154,7 +155,7 @@ static int dump_show(struct seq_file *seq, bool stacks)
 			continue;
 		seq_printf(seq, "# device %s driver %s: %ld outstanding objects\n",
 			   dev_name(dev), ctx->driver,
-			   atomic_long_read(&ctx->tracker.count));
+			   dmaverify_tracker_count(&ctx->tracker));
 		dmaverify_tracker_for_each(&ctx->tracker, dump_obj, &d);
 	}
 	mutex_unlock(&dmaverify_devices_lock);

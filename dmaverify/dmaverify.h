@@ -16,6 +16,7 @@
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/percpu_counter.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -130,7 +131,11 @@ extern const char *const dmaverify_kind_names[DV_KIND_COUNT];
 /**
  * struct dmaverify_obj - one outstanding DMA object of a verified device
  * @next: chain in the tracker's key index
+ * @free_stack: once released (no longer in the tracker): who released it
+ *	(free_stacks=1), or 0
  * @pnext: chain in the tracker's physical-address index (streaming maps)
+ * @free_when: once released: jiffies at the release
+ * @free_pid: once released: the releasing task (its CPU: the ring's)
  * @key: DMA address; for S/G lists the address of the scatterlist
  * @dma: DMA address handed to the driver (first segment for S/G lists)
  * @size: bytes mapped (S/G: sum of the segments' lengths)
@@ -150,8 +155,17 @@ extern const char *const dmaverify_kind_names[DV_KIND_COUNT];
  * hundreds of thousands outstanding.
  */
 struct dmaverify_obj {
-	struct dmaverify_obj *next;
-	struct dmaverify_obj *pnext;
+	union {
+		struct dmaverify_obj *next;
+		unsigned long free_stack;
+	};
+	union {
+		struct dmaverify_obj *pnext;
+		struct {
+			u32 free_when;
+			u32 free_pid;
+		};
+	};
 	unsigned long key;
 	dma_addr_t dma;
 	size_t size;
@@ -167,16 +181,19 @@ struct dmaverify_obj {
 	void *bounce;
 };
 
-/* A released object remembered for double-free reports ("freed by"). */
+/* A released object remembered for double-free reports ("released by"). */
 struct dmaverify_freed {
 	struct dmaverify_obj obj;
-	unsigned long free_stack;
-	u32 free_when;
+	unsigned long free_stack;	/* Who released it (free_stacks=1), or 0. */
+	u32 free_when;			/* jiffies at the release. */
+	int free_pid;			/* The releasing task, or -1 if unknown. */
+	int free_cpu;			/* The CPU it ran on. */
 };
 
 #define DV_FREED_RING	64	/* Default of release_history (objects.c). */
 #define DV_FREED_RING_MAX 1024	/* Its maximum: a per-CPU allocation. */
 #define DV_LOCKS	64	/* Lock stripes per index. */
+#define DV_COUNT_BATCH	64	/* Per-CPU drift of a tracker's count. */
 
 /**
  * struct dmaverify_tracker - every outstanding DMA object of one device
@@ -189,7 +206,10 @@ struct dmaverify_freed {
  *	tracked, bounds containment lookups; only grows
  * @max_phys_pages: largest page span (by physical address) of any object in
  *	@phys, bounds overlap lookups; only grows
- * @count: objects tracked
+ * @count: objects tracked, per CPU (summed when read exactly: debugfs, leak
+ *	checks; compared with a limit cheaply while far from it)
+ * @used: set once anything was tracked: before, a release need not be
+ *	looked up (the forwarding-only path stays close to the bare call)
  *
  * Lookups by exact key are O(1); a lookup of an address inside an object
  * walks back at most @max_pages buckets (@max_phys_pages for overlaps), and
@@ -204,8 +224,17 @@ struct dmaverify_tracker {
 	raw_spinlock_t phys_locks[DV_LOCKS];
 	unsigned long max_pages;
 	unsigned long max_phys_pages;
-	atomic_long_t count;
+	struct percpu_counter count;
+	bool used;
 };
+
+/* Whether @t may hold objects (see @used): a release must be looked up. */
+static inline bool dmaverify_tracker_used(const struct dmaverify_tracker *t)
+{
+	return READ_ONCE(t->used);
+}
+
+long dmaverify_tracker_count(struct dmaverify_tracker *t);
 
 /* === Devices under verification ("adapters") === */
 
@@ -223,19 +252,13 @@ struct dmaverify_kind_stats {
 	long bytes;		/* Bytes mapped now. */
 };
 
-/* A released object, kept by the CPU that released it (objects.c). */
-struct dmaverify_freed_slot {
-	struct dmaverify_obj *obj;	/* Owned by the ring; NULL: empty. */
-	unsigned long free_stack;	/* Who released it (free_stacks=1), or 0. */
-	u32 free_when;			/* jiffies at the release. */
-};
-
 /**
  * struct dmaverify_pcpu - one CPU's share of a device's tracking state
- * @lock: guards @freed and @freed_head.  Taken on every release by the CPU
- *	that owns it, so uncontended, and by a double-free report, which
- *	scans every CPU's ring
- * @freed_head: the slot of @freed the next release takes (the oldest)
+ * @freed_head: releases on this CPU so far; masked with nr_freed - 1, the
+ *	slot of @freed the next one takes (the oldest)
+ * @spare: an evicted entry, which this CPU's next tracked object reuses (a
+ *	map/unmap pair then never calls the slab allocator); taken with
+ *	this_cpu_xchg(), so that an interrupt cannot take it twice
  * @allocated: objects created on this CPU, per &enum dmaverify_kind
  * @released: objects released on this CPU, per kind
  * @bytes: bytes mapped minus bytes released on this CPU, per kind
@@ -244,21 +267,25 @@ struct dmaverify_freed_slot {
  * @untracked_total: objects ever created untracked on this CPU
  * @peak_tick: creations since the peaks were last sampled
  * @freed: the last objects released on this CPU (&dmaverify_dev.nr_freed
- *	slots), not copied: the ring owns them and frees the one it evicts
+ *	slots, a power of 2), not copied: the ring owns them, and keeps the
+ *	one it evicts as @spare.  Written without a lock (this_cpu
+ *	operations, safe against interrupts); read by reports on any CPU,
+ *	which copy an object and check that its slot still holds it (the
+ *	entries' slab is SLAB_TYPESAFE_BY_RCU)
  *
  * Counters are written with this_cpu operations (safe from any context)
  * and summed by readers (debugfs, tests), like struct percpu_counter.
  */
 struct dmaverify_pcpu {
-	raw_spinlock_t lock;
 	unsigned int freed_head;
+	struct dmaverify_obj *spare;
 	long allocated[DV_KIND_COUNT];
 	long released[DV_KIND_COUNT];
 	long bytes[DV_KIND_COUNT];
 	atomic_long_t untracked;
 	long untracked_total;
 	unsigned int peak_tick;
-	struct dmaverify_freed_slot freed[];
+	struct dmaverify_obj *freed[];
 };
 
 /**
@@ -273,9 +300,13 @@ struct dmaverify_pcpu {
  *	(the only public way is to set it): @twin's masks never change under
  *	an allocation
  * @orig_ops: @dev's dma_ops before attach
+ * @max_map: dma_max_mapping_size() of @twin, taken when @twin's masks are
+ *	set; used when @orig_ops is NULL (dma-direct's answer depends on the
+ *	masks alone), so that a map need not ask
  * @orig_iommu: @dev's dma_iommu flag before attach (kernels >= 6.12)
  * @state: &enum dmaverify_state, read locklessly by the DMA paths
  * @driver: name of the driver bound when attached
+ * @module: name of the module that registered it ("" if unknown)
  * @tracker: outstanding objects
  * @pcpu: per-CPU statistics, untracked objects and released objects
  *	(objects.c).  Objects forwarded without tracking (no memory, or
@@ -313,9 +344,11 @@ struct dmaverify_dev {
 	struct device *twin;
 	struct device *probe;
 	const struct dma_map_ops *orig_ops;
+	size_t max_map;
 	bool orig_iommu;
 	int state;
 	char driver[32];
+	char module[MODULE_NAME_LEN];
 	struct dmaverify_tracker tracker;
 	struct dmaverify_pcpu __percpu *pcpu;
 	atomic_long_t peak[DV_KIND_COUNT];
@@ -371,6 +404,7 @@ int dmaverify_drivers_show(char *buf, size_t size);
 int dmaverify_add_driver(const char *name);
 int dmaverify_remove_driver(const char *name);
 int dmaverify_checks_show(char *buf, size_t size, unsigned long mask);
+void dmaverify_selection_feedback_all(void);
 
 static inline bool dmaverify_check_on(enum dmaverify_violation v)
 {
@@ -382,7 +416,15 @@ static inline bool dmaverify_check_on(enum dmaverify_violation v)
 
 unsigned long dmaverify_save_stack(void);
 unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip);
-unsigned long dmaverify_site_stack(unsigned long handle, unsigned long *when);
+/* The stack a call site keeps, and who made it (dmaverify_site_stack()). */
+struct dmaverify_site {
+	unsigned long stack;	/* As dmaverify_save_stack() returns. */
+	u32 when;		/* jiffies when it was taken. */
+	int pid;		/* The task that made the call, or -1. */
+	int cpu;		/* The CPU it ran on. */
+};
+
+bool dmaverify_site_stack(unsigned long handle, struct dmaverify_site *site);
 void dmaverify_stack_show(struct seq_file *seq);
 
 bool dmaverify_own_frame(unsigned long ip);
@@ -419,6 +461,7 @@ static __always_inline const unsigned long *dmaverify_ra_slot(void *fp,
 int dmaverify_tracker_init(struct dmaverify_tracker *t, unsigned int bits);
 void dmaverify_tracker_destroy(struct dmaverify_tracker *t);
 struct dmaverify_obj *dmaverify_obj_alloc(void);
+struct dmaverify_obj *dmaverify_obj_take(struct dmaverify_pcpu __percpu *pcpu);
 void dmaverify_obj_free(struct dmaverify_obj *obj);
 void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj);
 struct dmaverify_obj *dmaverify_untrack(struct dmaverify_tracker *t,
@@ -490,6 +533,7 @@ void dmaverify_print_stack(struct seq_file *seq, unsigned long handle);
 void dmaverify_print_creator(struct seq_file *seq, unsigned long handle);
 int dmaverify_violations_show(struct seq_file *seq);
 void dmaverify_reports_reset(void);
+void dmaverify_reports_init(void);
 extern atomic_long_t dmaverify_total_violations[DV_VIOLATION_COUNT];
 
 /*
@@ -532,6 +576,8 @@ void dmaverify_detach_all(void);
 int dmaverify_bus_init(void);
 void dmaverify_bus_exit(void);
 int dmaverify_rebind_selected(const char *only);
+void dmaverify_selection_feedback(const char *name);
+void dmaverify_selection_show(struct seq_file *seq);
 void dmaverify_check_leaks(struct dmaverify_dev *ctx);
 
 /* Attach a device directly (KUnit; the bus notifier does it otherwise). */
@@ -652,6 +698,10 @@ bool dmaverify_find_freed_match(struct dmaverify_dev *ctx,
 					      const void *arg),
 				const void *arg, struct dmaverify_freed *out);
 void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj);
+struct dmaverify_obj *dmaverify_obj_new(struct dmaverify_dev *ctx, int kind,
+					unsigned long key, size_t size, int dir);
+void dmaverify_track_created(struct dmaverify_dev *ctx,
+			     struct dmaverify_obj *obj, const unsigned long *ra);
 void dmaverify_track_new(struct dmaverify_dev *ctx,
 			 const struct dmaverify_obj *tmpl,
 			 const unsigned long *ra);
@@ -659,8 +709,28 @@ bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
 			       enum dmaverify_violation v, int kind,
 			       unsigned long key, size_t size, int dir);
 void dmaverify_released(struct dmaverify_dev *ctx, struct dmaverify_obj *obj);
-bool dmaverify_used_failed_mapping(struct dmaverify_dev *ctx, dma_addr_t addr,
-				   size_t size, int dir);
+void dmaverify_report_failed_mapping(struct dmaverify_dev *ctx, size_t size,
+				     int dir);
+
+/**
+ * dmaverify_used_failed_mapping() - a call passes DMA_MAPPING_ERROR back
+ * @ctx: device context
+ * @addr: the DMA address the call names
+ * @size: its size
+ * @dir: its direction
+ *
+ * Return: true (and reported) if @addr is DMA_MAPPING_ERROR.
+ */
+static __always_inline bool
+dmaverify_used_failed_mapping(struct dmaverify_dev *ctx, dma_addr_t addr,
+			      size_t size, int dir)
+{
+	if (likely(addr != DMA_MAPPING_ERROR))
+		return false;
+	dmaverify_report_failed_mapping(ctx, size, dir);
+	return true;
+}
+
 struct dmaverify_obj *dmaverify_find_release(struct dmaverify_dev *ctx,
 					     enum dmaverify_violation unknown,
 					     int kind, dma_addr_t key,
@@ -705,8 +775,23 @@ void dmaverify_observe_forget(struct device *dev);
 void dmaverify_observe_show(struct seq_file *seq);
 
 unsigned long dmaverify_observe_missed_creations(void);
-bool dmaverify_observe_stale(struct dmaverify_dev *ctx,
-			     const struct dmaverify_obj *obj);
+bool dmaverify_observe_stale_slow(struct dmaverify_dev *ctx,
+				  const struct dmaverify_obj *obj);
+
+/**
+ * dmaverify_observe_stale() - whether a tracked object may be stale
+ * @ctx: device context
+ * @obj: one of its objects
+ *
+ * Return: true if @ctx is observed and a release may have been missed since
+ * @obj was created: then @obj cannot be blamed for anything.
+ */
+static __always_inline bool
+dmaverify_observe_stale(struct dmaverify_dev *ctx,
+			const struct dmaverify_obj *obj)
+{
+	return ctx->observe && dmaverify_observe_stale_slow(ctx, obj);
+}
 
 /*
  * Whether the observer may have missed the creation of one of @ctx's

@@ -28,22 +28,21 @@
  */
 static unsigned int release_history = DV_FREED_RING;
 module_param(release_history, uint, 0644);
-MODULE_PARM_DESC(release_history, "Released DMA objects remembered per device and CPU, for double-free reports and device faults (default 64, 1 to 1024; for devices attached from then on)");
+MODULE_PARM_DESC(release_history, "Released DMA objects remembered per device and CPU, for double-free reports and device faults (default 64, 1 to 1024, rounded up to a power of 2; for devices attached from then on)");
 
 int dmaverify_objects_init(struct dmaverify_dev *ctx)
 {
 	unsigned int n = clamp(READ_ONCE(release_history), 1U, DV_FREED_RING_MAX);
-	int cpu;
 
+	/* A power of 2: the ring's slot is the release count, masked. */
+	n = roundup_pow_of_two(n);
 	/* Per-CPU allocations are limited to 32 KiB (PCPU_MIN_UNIT_SIZE). */
 	ctx->pcpu = __alloc_percpu(sizeof(struct dmaverify_pcpu) +
-				   n * sizeof(struct dmaverify_freed_slot),
+				   n * sizeof(struct dmaverify_obj *),
 				   __alignof__(struct dmaverify_pcpu));
 	if (!ctx->pcpu)
 		return -ENOMEM;
 	ctx->nr_freed = n;
-	for_each_possible_cpu(cpu)
-		raw_spin_lock_init(&per_cpu_ptr(ctx->pcpu, cpu)->lock);
 	return 0;
 }
 
@@ -58,8 +57,10 @@ void dmaverify_objects_destroy(struct dmaverify_dev *ctx)
 		struct dmaverify_pcpu *p = per_cpu_ptr(ctx->pcpu, cpu);
 
 		for (i = 0; i < ctx->nr_freed; i++)
-			if (p->freed[i].obj)
-				dmaverify_obj_free(p->freed[i].obj);
+			if (p->freed[i])
+				dmaverify_obj_free(p->freed[i]);
+		if (p->spare)
+			dmaverify_obj_free(p->spare);
 	}
 	free_percpu(ctx->pcpu);
 	ctx->pcpu = NULL;
@@ -201,33 +202,106 @@ long dmaverify_untracked_total(struct dmaverify_dev *ctx)
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_untracked_total);
 
+static inline bool dv_is_sg(const struct dmaverify_obj *obj)
+{
+	return obj->kind == DV_KIND_SG;
+}
+
 /*
  * Remember a released object for "freed by" in a later double-free report:
- * the object itself goes into this CPU's ring, which frees the oldest one.
+ * the object itself goes into this CPU's ring; the oldest one it evicts
+ * becomes the CPU's spare entry, or is freed if there is one already.
+ * No lock and no interrupts disabled: an interrupt that releases an object
+ * meanwhile takes the next slot (the head is incremented in one step).
  */
 static void remember_freed(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
 {
-	/* A stack unwind per release is costly: only on request. */
-	unsigned long stack = READ_ONCE(dmaverify_free_stacks) ?
-			      dmaverify_save_stack() : 0, flags;
-	struct dmaverify_freed_slot *f;
-	struct dmaverify_pcpu *p;
+	struct dmaverify_pcpu __percpu *pcpu = ctx->pcpu;
 	struct dmaverify_obj *old;
+	unsigned int i;
 
-	local_irq_save(flags);
-	p = this_cpu_ptr(ctx->pcpu);
-	raw_spin_lock(&p->lock);
-	f = &p->freed[p->freed_head];
-	if (++p->freed_head == ctx->nr_freed)
-		p->freed_head = 0;
-	old = f->obj;
-	f->obj = obj;
-	f->free_stack = stack;
-	f->free_when = (u32)jiffies;
-	raw_spin_unlock(&p->lock);
-	local_irq_restore(flags);
-	if (old)
+	/* A stack unwind per release is costly: only on request. */
+	obj->free_stack = READ_ONCE(dmaverify_free_stacks) ?
+			  dmaverify_save_stack() : 0;
+	obj->free_when = (u32)jiffies;
+	obj->free_pid = task_pid_nr(current);
+	/* A report on another CPU reads what it finds in the slot. */
+	smp_wmb();	/* Pairs with dmaverify_find_freed()'s smp_rmb(). */
+	i = (this_cpu_inc_return(pcpu->freed_head) - 1) & (ctx->nr_freed - 1);
+	old = this_cpu_xchg(pcpu->freed[i], obj);
+	if (old && this_cpu_cmpxchg(pcpu->spare, NULL, old))
 		dmaverify_obj_free(old);
+}
+
+/**
+ * dmaverify_find_freed_match() - the last released object @match accepts
+ * @ctx: device context
+ * @match: called on a copy of each remembered object, from any context
+ * @arg: passed to @match
+ * @out: a copy of the object and of its release
+ *
+ * Scans every CPU's ring, newest first, and takes the newest match of each
+ * CPU; of those, the latest by jiffies wins (within one jiffy, any of them).
+ * Slow, for reports only.  Any context, NMI included.
+ *
+ * Return: true if found.
+ */
+bool dmaverify_find_freed_match(struct dmaverify_dev *ctx,
+				bool (*match)(const struct dmaverify_obj *obj,
+					      const void *arg),
+				const void *arg, struct dmaverify_freed *out)
+{
+	unsigned int i, head, mask = ctx->nr_freed - 1;
+	struct dmaverify_obj copy;
+	bool found = false;
+	int cpu;
+
+	rcu_read_lock();
+	for_each_possible_cpu(cpu) {
+		struct dmaverify_pcpu *p = per_cpu_ptr(ctx->pcpu, cpu);
+
+		head = READ_ONCE(p->freed_head);
+		for (i = 1; i <= ctx->nr_freed; i++) {
+			struct dmaverify_obj **slot = &p->freed[(head - i) & mask];
+			struct dmaverify_obj *obj = READ_ONCE(*slot);
+
+			if (!obj)
+				continue;
+			/*
+			 * The owner may evict and reuse it meanwhile: the
+			 * memory stays an entry (SLAB_TYPESAFE_BY_RCU), and a
+			 * copy is kept only if the slot still holds it after.
+			 */
+			copy = *obj;
+			/* Pairs with remember_freed()'s smp_wmb(). */
+			smp_rmb();
+			if (READ_ONCE(*slot) != obj || !match(&copy, arg))
+				continue;
+			if (!found || (s32)(copy.free_when - out->free_when) > 0) {
+				out->obj = copy;
+				out->free_stack = copy.free_stack;
+				out->free_when = copy.free_when;
+				out->free_pid = copy.free_pid;
+				out->free_cpu = cpu;
+				found = true;
+			}
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+struct freed_key {
+	unsigned long key;
+	bool sg;
+};
+
+static bool key_matches(const struct dmaverify_obj *obj, const void *arg)
+{
+	const struct freed_key *k = arg;
+
+	return obj->key == k->key && k->sg == dv_is_sg(obj);
 }
 
 /**
@@ -237,100 +311,16 @@ static void remember_freed(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
  * @sg: an S/G list
  * @out: a copy of the object and of its release
  *
- * Scans every CPU's ring.  Slow, for reports only.  Of several matches,
- * the latest by jiffies wins (within one jiffy, any of them).
+ * As dmaverify_find_freed_match(), by key.
  *
  * Return: true if found.
  */
 bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,
 			  struct dmaverify_freed *out)
 {
-	unsigned long flags;
-	bool found = false;
-	unsigned int i;
-	int cpu;
+	struct freed_key k = { .key = key, .sg = sg };
 
-	for_each_possible_cpu(cpu) {
-		struct dmaverify_pcpu *p = per_cpu_ptr(ctx->pcpu, cpu);
-
-		/* In NMI the lock may be held by the code interrupted. */
-		local_irq_save(flags);
-		if (in_nmi()) {
-			if (!raw_spin_trylock(&p->lock)) {
-				local_irq_restore(flags);
-				continue;
-			}
-		} else {
-			raw_spin_lock(&p->lock);
-		}
-		for (i = 1; i <= ctx->nr_freed; i++) {
-			const struct dmaverify_freed_slot *f =
-				&p->freed[(p->freed_head + ctx->nr_freed - i) % ctx->nr_freed];
-			bool is_sg = f->obj && f->obj->kind == DV_KIND_SG;
-
-			if (!f->obj || f->obj->key != key || is_sg != sg)
-				continue;
-			if (!found || (s32)(f->free_when - out->free_when) > 0) {
-				out->obj = *f->obj;
-				out->free_stack = f->free_stack;
-				out->free_when = f->free_when;
-				found = true;
-			}
-			break;
-		}
-		raw_spin_unlock(&p->lock);
-		local_irq_restore(flags);
-	}
-	return found;
-}
-
-/**
- * dmaverify_find_freed_match() - the last released object @match accepts
- * @ctx: device context
- * @match: called on each remembered object, under its CPU's ring lock
- *	(interrupts off): must not sleep
- * @arg: passed to @match
- * @out: a copy of the object and of its release
- *
- * Like dmaverify_find_freed(), with a predicate instead of a key (device
- * faults look for an address range).  Slow (every slot of every CPU), for
- * reports only.  Of several matches, the latest by jiffies wins.
- *
- * Return: true if found.
- */
-bool dmaverify_find_freed_match(struct dmaverify_dev *ctx,
-				bool (*match)(const struct dmaverify_obj *obj,
-					      const void *arg),
-				const void *arg, struct dmaverify_freed *out)
-{
-	unsigned long flags;
-	bool found = false;
-	unsigned int i;
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		struct dmaverify_pcpu *p = per_cpu_ptr(ctx->pcpu, cpu);
-
-		local_irq_save(flags);
-		raw_spin_lock(&p->lock);
-		for (i = 1; i <= ctx->nr_freed; i++) {
-			const struct dmaverify_freed_slot *f =
-				&p->freed[(p->freed_head + ctx->nr_freed - i) % ctx->nr_freed];
-
-			if (!f->obj || !match(f->obj, arg))
-				continue;
-			if (!found || (s32)(f->free_when - out->free_when) > 0) {
-				out->obj = *f->obj;
-				out->free_stack = f->free_stack;
-				out->free_when = f->free_when;
-				found = true;
-			}
-			break;
-		}
-		raw_spin_unlock(&p->lock);
-		local_irq_restore(flags);
-	}
-	return found;
+	return dmaverify_find_freed_match(ctx, key_matches, &k, out);
 }
 
 /* === Object life === */
@@ -343,33 +333,81 @@ bool dmaverify_find_freed_match(struct dmaverify_dev *ctx,
  */
 void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
 {
-	long total;
+	unsigned int max = READ_ONCE(dmaverify_max_objects);
 
 	if (!obj->stack)
 		obj->stack = dmaverify_save_stack();
 	obj->when = (u32)jiffies;
 	dmaverify_track(&ctx->tracker, obj);
 
-	total = atomic_long_read(&ctx->tracker.count);
-	/* Stale objects of an observer count too: then only the count is sure. */
-	if (unlikely(total > READ_ONCE(dmaverify_max_objects)) &&
+	/*
+	 * Exact, and cheap while far from the limit (the per-CPU deltas are
+	 * summed only when the approximate count comes within their reach).
+	 * Stale objects of an observer count too: then only the count is sure.
+	 */
+	if (unlikely(__percpu_counter_compare(&ctx->tracker.count, max,
+					      DV_COUNT_BATCH) > 0) &&
 	    dmaverify_check_on(DV_TOO_MANY_MAPS) &&
 	    !dmaverify_observe_stale(ctx, obj))
 		dmaverify_violation(ctx, DV_TOO_MANY_MAPS, obj, obj->key, obj->size,
 				    obj->dir, "%ld objects outstanding, the limit is %u",
-				    total, dmaverify_max_objects);
+				    dmaverify_tracker_count(&ctx->tracker), max);
+}
+
+/**
+ * dmaverify_obj_new() - a tracker entry for a new object, to fill in place
+ * @ctx: device context
+ * @kind: &enum dmaverify_kind
+ * @key: its key (DMA address, or S/G list)
+ * @size: its size
+ * @dir: its direction
+ *
+ * When dmaverify is disabled or out of memory the object is counted
+ * untracked instead: its release is then unknown, and must not be reported
+ * (see dmaverify_untracked()).
+ *
+ * Return: a cleared entry with these fields set, for
+ * dmaverify_track_created(), or NULL (counted untracked).
+ */
+struct dmaverify_obj *dmaverify_obj_new(struct dmaverify_dev *ctx, int kind,
+					unsigned long key, size_t size, int dir)
+{
+	struct dmaverify_obj *obj;
+
+	obj = dmaverify_verifying() ? dmaverify_obj_take(ctx->pcpu) : NULL;
+	if (!obj) {
+		dmaverify_untracked_new(ctx, kind, size);
+		return NULL;
+	}
+	memset(obj, 0, sizeof(*obj));
+	obj->key = key;
+	obj->size = size;
+	obj->kind = kind;
+	obj->dir = dir;
+	return obj;
+}
+
+/**
+ * dmaverify_track_created() - track an object from dmaverify_obj_new()
+ * @ctx: device context
+ * @obj: the object, filled in
+ * @ra: DV_RA_SLOT() of the ops callback, or NULL (see
+ *	dmaverify_creator_stack()); unused if @obj has its stack already
+ */
+void dmaverify_track_created(struct dmaverify_dev *ctx,
+			     struct dmaverify_obj *obj, const unsigned long *ra)
+{
+	dmaverify_stats_add(ctx, obj->kind, obj->size);
+	if (!obj->stack)
+		obj->stack = dmaverify_creator_stack(ra, 0);
+	dmaverify_track_obj(ctx, obj);
 }
 
 /**
  * dmaverify_track_new() - track a new object, or count it untracked
  * @ctx: device context
  * @tmpl: the object's description, copied into a tracker entry
- * @ra: DV_RA_SLOT() of the ops callback, or NULL (see
- *	dmaverify_creator_stack()); unused if @tmpl has its stack already
- *
- * When dmaverify is disabled or out of memory the object is counted
- * untracked instead: its release is then unknown, and must not be reported
- * (see dmaverify_untracked()).
+ * @ra: as for dmaverify_track_created()
  */
 void dmaverify_track_new(struct dmaverify_dev *ctx,
 			 const struct dmaverify_obj *tmpl,
@@ -377,16 +415,11 @@ void dmaverify_track_new(struct dmaverify_dev *ctx,
 {
 	struct dmaverify_obj *obj;
 
-	obj = dmaverify_verifying() ? dmaverify_obj_alloc() : NULL;
-	if (!obj) {
-		dmaverify_untracked_new(ctx, tmpl->kind, tmpl->size);
+	obj = dmaverify_obj_new(ctx, tmpl->kind, tmpl->key, tmpl->size, tmpl->dir);
+	if (!obj)
 		return;
-	}
-	dmaverify_stats_add(ctx, tmpl->kind, tmpl->size);
 	*obj = *tmpl;
-	if (!obj->stack)
-		obj->stack = dmaverify_creator_stack(ra, 0);
-	dmaverify_track_obj(ctx, obj);
+	dmaverify_track_created(ctx, obj, ra);
 }
 
 /**
@@ -478,24 +511,14 @@ static bool fits(const struct dmaverify_obj *obj, const void *arg)
 	return obj->kind == m->kind && obj->size == m->size && obj->dir == m->dir;
 }
 
-/**
- * dmaverify_used_failed_mapping() - a call passes DMA_MAPPING_ERROR back
- * @ctx: device context
- * @addr: the DMA address the call names
- * @size: its size
- * @dir: its direction
- *
- * Return: true (and reported) if @addr is DMA_MAPPING_ERROR.
- */
-bool dmaverify_used_failed_mapping(struct dmaverify_dev *ctx, dma_addr_t addr,
-				   size_t size, int dir)
+/* dmaverify_used_failed_mapping() found DMA_MAPPING_ERROR: report it. */
+void dmaverify_report_failed_mapping(struct dmaverify_dev *ctx, size_t size,
+				     int dir)
 {
-	if (likely(addr != DMA_MAPPING_ERROR))
-		return false;
 	if (dmaverify_check_on(DV_UNCHECKED_ERROR))
-		dmaverify_violation(ctx, DV_UNCHECKED_ERROR, NULL, addr, size, dir,
+		dmaverify_violation(ctx, DV_UNCHECKED_ERROR, NULL,
+				    DMA_MAPPING_ERROR, size, dir,
 				    "DMA_MAPPING_ERROR passed back to the DMA API");
-	return true;
 }
 
 /* Kinds one release function may legitimately mix up and still undo. */
@@ -539,7 +562,7 @@ struct dmaverify_obj *dmaverify_find_release(struct dmaverify_dev *ctx,
 	 * With nothing tracked (verification was off) there is nothing to
 	 * look up: the forwarding-only path stays close to the bare call.
 	 */
-	obj = atomic_long_read(&ctx->tracker.count) ?
+	obj = dmaverify_tracker_used(&ctx->tracker) ?
 	      dmaverify_untrack(&ctx->tracker, key, false, fits, &m) : NULL;
 	if (!obj) {
 		*forward = dmaverify_unknown_release(ctx, unknown, kind, key,

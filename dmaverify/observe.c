@@ -816,22 +816,13 @@ static unsigned long stale_until;	/* jiffies; valid once misses were seen */
 static bool stale_valid;
 static DEFINE_RAW_SPINLOCK(stale_lock);
 
-/**
- * dmaverify_observe_stale() - whether a tracked object may be stale
- * @ctx: device context
- * @obj: one of its objects
- *
- * Return: true if @ctx is observed and a release may have been missed since
- * @obj was created: then @obj cannot be blamed for anything.
- */
-bool dmaverify_observe_stale(struct dmaverify_dev *ctx,
-			     const struct dmaverify_obj *obj)
+/* dmaverify_observe_stale() of an observed device. */
+bool dmaverify_observe_stale_slow(struct dmaverify_dev *ctx,
+				  const struct dmaverify_obj *obj)
 {
 	unsigned long n, flags;
 	bool stale;
 
-	if (!ctx->observe)
-		return false;
 	n = missed(false, true);
 	raw_spin_lock_irqsave(&stale_lock, flags);
 	if (n != release_misses_seen) {

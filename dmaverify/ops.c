@@ -119,8 +119,10 @@ static __always_inline void refresh(struct dmaverify_dev *ctx)
 	if (unlikely(twin->dma_mask != dev->dma_mask ||
 		     twin->coherent_dma_mask != dev->coherent_dma_mask ||
 		     twin->bus_dma_limit != dev->bus_dma_limit ||
-		     twin->dma_parms != dev->dma_parms))
+		     twin->dma_parms != dev->dma_parms)) {
 		dmaverify_twin_refresh(twin, dev);
+		WRITE_ONCE(ctx->max_map, dma_max_mapping_size(twin));
+	}
 }
 
 /* Fault injection: fail every fail_every-th streaming map (0: never). */
@@ -158,25 +160,24 @@ static void owned_obj_fail(struct dmaverify_obj *obj)
 
 /* === Streaming maps === */
 
-/* Track a new streaming map (its template is cleared here, not on the forwarding-only path). */
+/* Track a new streaming map, filled in place (not on the forwarding-only path). */
 static void track_map(struct dmaverify_dev *ctx, dma_addr_t addr,
 		      phys_addr_t phys, size_t size, int dir,
 		      unsigned long attrs, int kind, const unsigned long *ra)
 {
-	struct dmaverify_obj tmpl = {};
+	struct dmaverify_obj *obj = dmaverify_obj_new(ctx, kind, addr, size, dir);
 
-	tmpl.key = addr;
-	tmpl.dma = addr;
-	tmpl.size = size;
-	tmpl.phys = phys;
-	tmpl.kind = kind;
-	tmpl.dir = dir;
-	/* Device-writable maps go in the physical index, for overlaps. */
-	if (kind == DV_KIND_MAP && dir != DMA_TO_DEVICE &&
-	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-		tmpl.flags |= DV_OBJ_PHYS_INDEXED;
-	dmaverify_check_dma_addr(ctx, &tmpl, addr, size, false);
-	dmaverify_track_new(ctx, &tmpl, ra);
+	if (obj) {
+		obj->dma = addr;
+		obj->phys = phys;
+		/* Device-writable maps go in the physical index, for overlaps. */
+		if (kind == DV_KIND_MAP && dir != DMA_TO_DEVICE &&
+		    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+			obj->flags |= DV_OBJ_PHYS_INDEXED;
+	}
+	dmaverify_check_dma_addr(ctx, obj, addr, size, false);
+	if (obj)
+		dmaverify_track_created(ctx, obj, ra);
 }
 
 /*
@@ -524,12 +525,12 @@ static void unmap_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
 		return;
 	}
-	obj = atomic_long_read(&ctx->tracker.count) ?
+	obj = dmaverify_tracker_used(&ctx->tracker) ?
 	      dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL) :
 	      NULL;
 	if (!obj) {
 		/* A single mapping released as a list? */
-		if (atomic_long_read(&ctx->tracker.count) &&
+		if (dmaverify_tracker_used(&ctx->tracker) &&
 		    dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
 		    !dmaverify_untracked(ctx)) {
 			if (dmaverify_check_on(DV_WRONG_FUNCTION))

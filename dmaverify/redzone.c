@@ -79,6 +79,8 @@ MODULE_PARM_DESC(scan_interval_ms, "Check all redzones and the quarantine every 
  * @obj: the object, for reports from the quarantine
  * @free_stack: who released it
  * @free_when: jiffies at release
+ * @free_pid: the task that released it
+ * @free_cpu: the CPU it ran on
  */
 struct dmaverify_bounce {
 	struct list_head node;
@@ -94,6 +96,8 @@ struct dmaverify_bounce {
 	struct dmaverify_obj obj;
 	unsigned long free_stack;
 	u32 free_when;
+	int free_pid;
+	int free_cpu;
 };
 
 /*
@@ -447,7 +451,8 @@ static void check_quarantined(struct dmaverify_dev *ctx,
 	    dmaverify_check_on(DV_WRITE_AFTER_UNMAP)) {
 		struct dmaverify_freed f = {
 			.obj = b->obj, .free_stack = b->free_stack,
-			.free_when = b->free_when,
+			.free_when = b->free_when, .free_pid = b->free_pid,
+			.free_cpu = b->free_cpu,
 		};
 		struct dmaverify_report r = {
 			.v = DV_WRITE_AFTER_UNMAP, .ctx = ctx, .obj = &f.obj,
@@ -477,6 +482,8 @@ static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
 	b->obj = *obj;
 	b->free_stack = dmaverify_save_stack();
 	b->free_when = (u32)jiffies;
+	b->free_pid = task_pid_nr(current);
+	b->free_cpu = raw_smp_processor_id();
 	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
 	list_add_tail(&b->node, &ctx->quarantine);
 	if (++ctx->nr_quarantined > READ_ONCE(quarantine_max)) {

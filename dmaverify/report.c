@@ -10,16 +10,23 @@
 /* Report lines carry no prefix, like KASAN and KFENCE reports. */
 #define pr_fmt(fmt) fmt
 
+#include <linux/cred.h>
 #include <linux/jiffies.h>
 #include <linux/kallsyms.h>
 #include <linux/kernel.h>
+#include <linux/kprobes.h>
 #include <linux/lockdep.h>
+#include <linux/math64.h>
 #include <linux/module.h>
+#include <linux/panic.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
 #include <linux/seq_file.h>
 #include <linux/smp.h>
 #include <linux/stacktrace.h>
 #include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
 
 #include "dmaverify.h"
 
@@ -147,9 +154,10 @@ const char *dmaverify_dir_name(int dir)
 
 #define REPORT_BUF	8192
 
-/* The report being built; guarded by report_lock. */
+/* The report being built, and its title's function; guarded by report_lock. */
 static char report_buf[REPORT_BUF];
 static size_t report_len;
+static char title_fn[KSYM_SYMBOL_LEN];
 
 /*
  * Serialises reports so that two CPUs never interleave their lines, and
@@ -208,11 +216,27 @@ void dmaverify_print_stack(struct seq_file *seq, unsigned long handle)
 		print_stack(seq, entries, nr);
 }
 
-static void print_age(struct seq_file *seq, u32 when)
+/*
+ * " at T.TTTs (A.AAAs ago)" for an event at jiffies @when: T on the clock
+ * of the kernel log's timestamps (local_clock()), so that it can be found
+ * in dmesg, to the jiffy.
+ */
+static void print_when(struct seq_file *seq, u32 when)
 {
 	unsigned int ms = jiffies_to_msecs((u32)jiffies - when);
+	u64 now = div_u64(local_clock(), NSEC_PER_MSEC);
+	u64 at = now > ms ? now - ms : 0;
+	u32 at_ms;
 
-	out(seq, "%u.%03us ago", ms / 1000, ms % 1000);
+	at = div_u64_rem(at, MSEC_PER_SEC, &at_ms);
+	out(seq, " at %llu.%03us (%u.%03us ago)", at, at_ms, ms / 1000, ms % 1000);
+}
+
+/* " by task N on cpu M": who made a call; nothing if not recorded. */
+static void print_task(struct seq_file *seq, int pid, int cpu)
+{
+	if (pid >= 0)
+		out(seq, " by task %d on cpu %d", pid, cpu);
 }
 
 /**
@@ -221,19 +245,21 @@ static void print_age(struct seq_file *seq, u32 when)
  * @handle: the object's stack, from dmaverify_creator_stack()
  *
  * A full stack, or (by default) the object's caller followed by the stack
- * its call site keeps: one earlier creation from the same place.
+ * its call site keeps: one earlier creation from the same place, with the
+ * task, CPU and time of that creation.
  */
 void dmaverify_print_creator(struct seq_file *seq, unsigned long handle)
 {
-	unsigned long when = 0, site = dmaverify_site_stack(handle, &when);
+	struct dmaverify_site site;
 
 	dmaverify_print_stack(seq, handle);
-	if (!site)
+	if (!dmaverify_site_stack(handle, &site))
 		return;
-	out(seq, "a mapping from this call site was created by (");
-	print_age(seq, when);
-	out(seq, "):\n");
-	dmaverify_print_stack(seq, site);
+	out(seq, "a mapping from this call site was created");
+	print_task(seq, site.pid, site.cpu);
+	print_when(seq, site.when);
+	out(seq, ":\n");
+	dmaverify_print_stack(seq, site.stack);
 }
 
 /**
@@ -389,14 +415,132 @@ EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_set_report_hook);
 
 static void print_freed(const struct dmaverify_freed *f)
 {
-	out(NULL, "\nreleased ");
-	print_age(NULL, f->free_when);
+	out(NULL, "\nreleased");
+	print_task(NULL, f->free_pid, f->free_cpu);
+	print_when(NULL, f->free_when);
 	if (!f->free_stack) {
 		out(NULL, " (free_stacks=1 records where)\n");
 		return;
 	}
 	out(NULL, ":\n");
 	dmaverify_print_stack(NULL, f->free_stack);
+}
+
+/*
+ * The taint flags as the kernel's "Tainted:" field shows them.
+ * print_tainted() is not exported: the letters are include/linux/panic.h's
+ * flags in order (taint_flags[] in kernel/panic.c); a flag newer than this
+ * list shows as '?'.
+ */
+static void print_taint(void)
+{
+	static const char letters[] = "PFSRMBUDAWCIOELKXTNJ";
+	bool any = false;
+	int i;
+
+	for (i = 0; i < TAINT_FLAGS_COUNT; i++)
+		any |= test_taint(i);
+	if (!any) {
+		out(NULL, "Not tainted");
+		return;
+	}
+	out(NULL, "Tainted: %c", test_taint(TAINT_PROPRIETARY_MODULE) ? 'P' : 'G');
+	for (i = 1; i < TAINT_FLAGS_COUNT; i++)
+		out(NULL, "%c", !test_taint(i) ? ' ' :
+		    i < ARRAY_SIZE(letters) - 1 ? letters[i] : '?');
+}
+
+/*
+ * The last line, as dump_stack_print_info() (not exported) prints it:
+ * "CPU: 1 UID: 0 PID: 166 Comm: modprobe Tainted: G   O  6.12.118 #1".
+ */
+static void print_context(void)
+{
+	const struct new_utsname *u = init_utsname();
+
+	out(NULL, "CPU: %d UID: %u PID: %d Comm: %.20s ", raw_smp_processor_id(),
+	    __kuid_val(current_euid()), task_pid_nr(current), current->comm);
+	print_taint();
+	out(NULL, " %s %.*s\n", u->release, (int)strcspn(u->version, " "),
+	    u->version);
+}
+
+/*
+ * The function that made the call, without offset, module or the suffix of
+ * a compiler's clone (edu_probe.cold, foo.isra.0, bar.constprop.0), for the
+ * title: the same on every build and compiler, so that tools that group
+ * reports by title (syzkaller, whose function pattern also stops at the
+ * '.') see one bug.  The stack below the title has the full symbol.
+ */
+static void title_function(char *buf, size_t size, unsigned long ip)
+{
+	snprintf(buf, size, "%ps", (void *)ip);
+	buf[strcspn(buf, " .")] = '\0';
+}
+
+/* === panic_on_warn and warn_limit === */
+
+/*
+ * action=warn is a WARN: it honours panic_on_warn and warn_limit as KASAN
+ * and KFENCE do, through check_panic_on_warn().  No kernel exports it (nor
+ * panic_on_warn): its address is looked up at load through a kprobe, the
+ * only exported name lookup, and it is called only if an indirect call can
+ * reach it (a function nothing takes the address of loses its ENDBR on an
+ * x86 kernel with IBT, and a CPU enforcing IBT would fault).
+ */
+static void (*check_panic_on_warn_fn)(const char *origin);
+
+#ifdef CONFIG_KPROBES
+static unsigned long lookup_function(const char *name)
+{
+	struct kprobe kp = { .symbol_name = name };
+	char sym[KSYM_SYMBOL_LEN];
+	unsigned long addr, off;
+	const char *plus;
+
+	if (register_kprobe(&kp))
+		return 0;
+	addr = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
+	/* The probe may sit past the entry (after an ENDBR): find the entry. */
+	sprint_symbol(sym, addr);
+	plus = strchr(sym, '+');
+	if (!plus || strncmp(sym, name, plus - sym) || plus - sym != strlen(name) ||
+	    sscanf(plus, "+%lx", &off) != 1 || off > addr)
+		return 0;
+	return addr - off;
+}
+
+static bool indirect_call_ok(unsigned long addr)
+{
+#ifdef CONFIG_X86_KERNEL_IBT
+	/* ENDBR64 (f3 0f 1e fa), as asm/ibt.h's is_endbr() tests it. */
+	u32 insn;
+
+	if (cpu_feature_enabled(X86_FEATURE_IBT) &&
+	    (get_kernel_nofault(insn, (u32 *)addr) || insn != 0xfa1e0ff3))
+		return false;
+#endif
+	return true;
+}
+#endif
+
+/**
+ * dmaverify_reports_init() - find check_panic_on_warn() for action=warn
+ *
+ * Without it, action=warn only reports and taints; the log says so.
+ */
+void dmaverify_reports_init(void)
+{
+#ifdef CONFIG_KPROBES
+	unsigned long addr = lookup_function("check_panic_on_warn");
+
+	if (addr && indirect_call_ok(addr)) {
+		check_panic_on_warn_fn = (void (*)(const char *))addr;
+		return;
+	}
+#endif
+	pr_info("dmaverify: action=warn cannot honour panic_on_warn and warn_limit on this kernel (check_panic_on_warn() not callable)\n");
 }
 
 /**
@@ -457,20 +601,24 @@ void dmaverify_report(const struct dmaverify_report *r)
 	if (!shown)
 		goto unlock;
 
+	title_function(title_fn, sizeof(title_fn), ip);
 	report_len = 0;
 	out(NULL, "==================================================================\n");
-	out(NULL, "BUG: dmaverify: %s (0xE6/0x%02x) in %pS\n\n", c->slug, c->code,
-	    (void *)ip);
+	out(NULL, "BUG: dmaverify: %s in %s\n\n", c->slug, title_fn);
 	out(NULL, "%s", c->title);
 	if (r->detail)
 		out(NULL, ": %s", r->detail);
 	out(NULL, "\n");
 	print_stack(NULL, entries + skip, nr - skip);
 	if (r->obj) {
+		/*
+		 * An object records the time of its creation, not the task
+		 * or CPU (it is kept small); its call site's stack has them.
+		 */
 		out(NULL, "\n");
 		dmaverify_print_obj(NULL, r->obj);
-		out(NULL, " created ");
-		print_age(NULL, r->obj->when);
+		out(NULL, " created");
+		print_when(NULL, r->obj->when);
 		out(NULL, ":\n");
 		dmaverify_print_creator(NULL, r->obj->stack);
 	}
@@ -480,8 +628,10 @@ void dmaverify_report(const struct dmaverify_report *r)
 	out(NULL, "DRIVER_VERIFIER_DMA_VIOLATION (0xE6), parameter 1 0x%02x, ", c->code);
 	out(NULL, "parameter 2 0x%02x, count %ld\n", c->sub,
 	    atomic_long_read(&r->ctx->violations[r->v]));
-	out(NULL, "CPU: %d PID: %d Comm: %s\n", raw_smp_processor_id(),
-	    task_pid_nr(current), current->comm);
+	out(NULL,
+	    "how to fix: dmaverify explain %s, or Documentation/dmaverify.rst, section \"%s\"\n",
+	    c->slug, c->slug);
+	print_context();
 	out(NULL, "==================================================================\n");
 
 	hook = READ_ONCE(report_hook);
@@ -501,9 +651,16 @@ unlock:
 	lockdep_on();
 
 	if (action == DV_ACTION_PANIC)
-		panic("dmaverify: DMA violation 0xE6/0x%02x\n", c->code);
-	if (action == DV_ACTION_WARN)
+		panic("dmaverify: DMA violation 0xE6/0x%02x/0x%02x (%s)\n", c->code,
+		      c->sub, c->slug);
+	if (action == DV_ACTION_WARN) {
+		void (*check)(const char *origin) = READ_ONCE(check_panic_on_warn_fn);
+
+		/* As KFENCE: a printed report counts as a warning. */
+		if (shown && check)
+			check("dmaverify");
 		add_taint(TAINT_WARN, LOCKDEP_STILL_OK);
+	}
 }
 
 static void vviolation(struct dmaverify_dev *ctx, enum dmaverify_violation v,

@@ -97,11 +97,9 @@ bool dmaverify_own_frame(unsigned long ip)
 	unsigned long cached = READ_ONCE(*slot);
 	bool own;
 
-	if (within_module(ip, THIS_MODULE))
-		return true;
 	if ((cached & ~1UL) == (ip & ~1UL) && cached)
 		return cached & 1;
-	own = own_symbol(ip);
+	own = within_module(ip, THIS_MODULE) || own_symbol(ip);
 	/* Addresses one byte apart are in the same function: same answer. */
 	WRITE_ONCE(*slot, (ip & ~1UL) | own);
 	return own;
@@ -414,6 +412,8 @@ static struct dv_site {
 	unsigned long ip;	/* The call site; 0: free. */
 	unsigned long stack;	/* As dmaverify_save_stack() returns; 0: none yet. */
 	unsigned long when;	/* jiffies when @stack was taken. */
+	int pid;		/* The task that made the call then. */
+	int cpu;		/* The CPU it ran on. */
 } sites[1 << SITE_BITS];
 
 /* What site_find() returns when the site has no room in the table. */
@@ -505,6 +505,12 @@ static noinline unsigned long creator_slow(const unsigned long *ra,
 
 		h = stack_depot_save(entries + skip, min(nr - skip, want),
 				     GFP_NOWAIT | __GFP_NOWARN);
+		/*
+		 * Read without a lock by reports: one racing with a refresh
+		 * may pair the new stack with the old task (or the reverse).
+		 */
+		WRITE_ONCE(s->pid, task_pid_nr(current));
+		WRITE_ONCE(s->cpu, raw_smp_processor_id());
 		if (h)
 			WRITE_ONCE(s->stack, (unsigned long)h << 1);
 		WRITE_ONCE(s->when, jiffies | 1);
@@ -550,24 +556,28 @@ unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip)
 /**
  * dmaverify_site_stack() - the stack kept for a call site
  * @handle: an object's creator, from dmaverify_creator_stack()
- * @when: set to the jiffies at which the stack was taken
+ * @site: set to the stack, when it was taken, by which task on which CPU
  *
- * Return: a handle for dmaverify_fetch_stack(), or 0 if @handle is a full
- * stack already or its call site has none.
+ * Return: false if @handle is a full stack already or its call site has
+ * no stack.
  */
-unsigned long dmaverify_site_stack(unsigned long handle, unsigned long *when)
+bool dmaverify_site_stack(unsigned long handle, struct dmaverify_site *site)
 {
 	unsigned long entries[1];
 	struct dv_site *s;
 
 	if (!(handle & DV_STACK_RAW) ||
 	    !dmaverify_fetch_stack(handle, entries, 1))
-		return 0;
+		return false;
 	s = site_find(entries[0], false);
 	if (!s || s == &site_full)
-		return 0;
-	*when = READ_ONCE(s->when);
-	return READ_ONCE(s->stack);
+		return false;
+	site->stack = READ_ONCE(s->stack);
+	/* Taken at jiffies or jiffies - 1 (@when is never 0: bit 0 is set). */
+	site->when = READ_ONCE(s->when) & ~1UL;
+	site->pid = READ_ONCE(s->pid);
+	site->cpu = READ_ONCE(s->cpu);
+	return site->stack;
 }
 
 /* Counters for debugfs "stats". */

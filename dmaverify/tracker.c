@@ -53,7 +53,8 @@ static inline bool is_sg(const struct dmaverify_obj *obj)
 
 int dmaverify_tracker_cache_init(void)
 {
-	obj_cache = KMEM_CACHE(dmaverify_obj, 0);
+	/* Type-safe: double-free reports read released entries locklessly. */
+	obj_cache = KMEM_CACHE(dmaverify_obj, SLAB_TYPESAFE_BY_RCU);
 	return obj_cache ? 0 : -ENOMEM;
 }
 
@@ -62,26 +63,53 @@ void dmaverify_tracker_cache_exit(void)
 	kmem_cache_destroy(obj_cache);
 }
 
-/**
- * dmaverify_obj_alloc() - allocate a tracker entry, from any context
- *
- * Return: a zeroed entry, or NULL (the caller counts the object untracked).
- */
 #ifdef CONFIG_FAULT_INJECTION
 /* debugfs dmaverify/fail_track: fail tracker entry allocations. */
 DECLARE_FAULT_ATTR(dmaverify_fail_track);
 #endif
 
-struct dmaverify_obj *dmaverify_obj_alloc(void)
+static bool alloc_fails(void)
 {
 	if (unlikely(atomic_read(&dmaverify_test_fail_allocs)) &&
 	    atomic_add_unless(&dmaverify_test_fail_allocs, -1, 0))
-		return NULL;
+		return true;
 #ifdef CONFIG_FAULT_INJECTION
 	if (should_fail(&dmaverify_fail_track, 1))
-		return NULL;
+		return true;
 #endif
-	return kmem_cache_zalloc(obj_cache, GFP_NOWAIT | __GFP_NOWARN);
+	return false;
+}
+
+/**
+ * dmaverify_obj_take() - a tracker entry, not cleared, from any context
+ * @pcpu: a device's per-CPU state, whose spare entry is reused if there is
+ *	one; or NULL, to allocate
+ *
+ * Return: the entry, or NULL (the caller counts the object untracked).
+ */
+struct dmaverify_obj *dmaverify_obj_take(struct dmaverify_pcpu __percpu *pcpu)
+{
+	struct dmaverify_obj *obj = NULL;
+
+	if (alloc_fails())
+		return NULL;
+	if (pcpu)
+		obj = this_cpu_xchg(pcpu->spare, NULL);
+	return obj ?: kmem_cache_alloc(obj_cache, GFP_NOWAIT | __GFP_NOWARN);
+}
+
+/**
+ * dmaverify_obj_alloc() - allocate a tracker entry, from any context
+ *
+ * Return: a zeroed entry, or NULL (the caller counts the object untracked).
+ */
+struct dmaverify_obj *dmaverify_obj_alloc(void)
+{
+	struct dmaverify_obj *obj = dmaverify_obj_take(NULL);
+
+	if (obj)
+		memset(obj, 0, sizeof(*obj));
+	return obj;
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_obj_alloc);
 
@@ -114,7 +142,12 @@ int dmaverify_tracker_init(struct dmaverify_tracker *t, unsigned int bits)
 	}
 	t->max_pages = 1;
 	t->max_phys_pages = 1;
-	atomic_long_set(&t->count, 0);
+	t->used = false;
+	if (percpu_counter_init(&t->count, 0, GFP_KERNEL)) {
+		kvfree(t->keys);
+		kvfree(t->phys);
+		return -ENOMEM;
+	}
 	return 0;
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_tracker_init);
@@ -131,13 +164,25 @@ void dmaverify_tracker_destroy(struct dmaverify_tracker *t)
 			dmaverify_obj_free(obj);
 		}
 	}
-	atomic_long_set(&t->count, 0);
+	percpu_counter_destroy(&t->count);
 	kvfree(t->keys);
 	kvfree(t->phys);
 	t->keys = NULL;
 	t->phys = NULL;
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_tracker_destroy);
+
+/**
+ * dmaverify_tracker_count() - how many objects @t holds
+ * @t: a device's tracker
+ *
+ * Return: the exact count (a sum over every CPU: not for hot paths).
+ */
+long dmaverify_tracker_count(struct dmaverify_tracker *t)
+{
+	return percpu_counter_sum(&t->count);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_tracker_count);
 
 static unsigned long span(u64 start, size_t size)
 {
@@ -183,7 +228,7 @@ void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 
 		raw_spin_lock(phys_lock(t, pb));
 		obj->pnext = t->phys[pb];
-		t->phys[pb] = obj;
+		WRITE_ONCE(t->phys[pb], obj);
 		raw_spin_unlock(phys_lock(t, pb));
 	}
 	raw_spin_unlock_irqrestore(key_lock(t, b), flags);
@@ -193,7 +238,9 @@ void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 		grow_max(&t->max_pages, span(obj->dma, obj->size));
 	if (obj->flags & DV_OBJ_PHYS_INDEXED)
 		grow_max(&t->max_phys_pages, span(obj->phys, obj->size));
-	atomic_long_inc(&t->count);
+	percpu_counter_add_batch(&t->count, 1, DV_COUNT_BATCH);
+	if (unlikely(!READ_ONCE(t->used)))
+		WRITE_ONCE(t->used, true);
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_track);
 
@@ -222,7 +269,7 @@ void dmaverify_phys_reserve(struct dmaverify_tracker *t,
 	grow_max(&t->max_phys_pages, span(resv->phys, resv->size));
 	raw_spin_lock_irqsave(phys_lock(t, pb), flags);
 	resv->pnext = t->phys[pb];
-	t->phys[pb] = resv;
+	WRITE_ONCE(t->phys[pb], resv);
 	raw_spin_unlock_irqrestore(phys_lock(t, pb), flags);
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_phys_reserve);
@@ -235,7 +282,7 @@ static void unlink_phys_locked(struct dmaverify_tracker *t, unsigned int pb,
 
 	for (pp = &t->phys[pb]; *pp; pp = &(*pp)->pnext) {
 		if (*pp == obj) {
-			*pp = obj->pnext;
+			WRITE_ONCE(*pp, obj->pnext);
 			break;
 		}
 	}
@@ -313,7 +360,7 @@ struct dmaverify_obj *dmaverify_untrack(struct dmaverify_tracker *t,
 	}
 	raw_spin_unlock_irqrestore(key_lock(t, b), flags);
 	if (obj)
-		atomic_long_dec(&t->count);
+		percpu_counter_add_batch(&t->count, -1, DV_COUNT_BATCH);
 	return obj;
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_untrack);
@@ -419,6 +466,9 @@ static bool overlap_in(struct dmaverify_tracker *t, unsigned int pb,
 	unsigned long flags;
 	bool found = false;
 
+	/* Empty: no lock (see the barrier in dmaverify_find_overlap()). */
+	if (!READ_ONCE(t->phys[pb]))
+		return false;
 	local_irq_save(flags);
 	raw_spin_lock(phys_lock(t, pb));
 	for (obj = t->phys[pb]; obj; obj = obj->pnext) {
@@ -458,6 +508,13 @@ bool dmaverify_find_overlap(struct dmaverify_tracker *t, phys_addr_t phys,
 	unsigned long p, lo = first >= pages ? first - pages + 1 : 0;
 	unsigned long nb = 1UL << t->bits;
 
+	/*
+	 * Empty buckets are skipped without their lock.  Of two maps racing
+	 * (see dmaverify_phys_reserve()), each stores its reservation, then
+	 * reads the other's bucket: a full barrier between the two, on both
+	 * sides, makes at least one of them see the other's reservation.
+	 */
+	smp_mb();
 	/*
 	 * Objects starting in [first - max_phys_pages + 1, last] may overlap.
 	 * A range of more pages than buckets visits every bucket: the cost is

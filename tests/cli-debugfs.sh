@@ -8,7 +8,9 @@
 # wrong usage), enable/disable consistency under DMA, and the permissions of
 # the debugfs files; the CLI's query --json, set, reset --all, load --ko,
 # explain (from the checkout here, installed in the guest), watch, gate
-# (exit 3 after a planted bug) and --version.  The JSON the guest prints is
+# (exit 3 after a planted bug) and --version; selection by driver or
+# module name (xhci-pci for xhci_hcd, on QEMU's xHCI), with the dmesg lines
+# for a misspelt name and a driver on a bus dmaverify does not watch.  The JSON the guest prints is
 # checked with python3 -m json.tool (or jq) here.
 #
 # Usage: tests/cli-debugfs.sh KERNEL
@@ -750,6 +752,41 @@ if cli 0 load --driver edu_sample --param mode=observe; then
 else
 	bad "dmaverify load --param mode=observe failed"
 fi
+echo "=== (f) selection by driver or module name"
+loaded && rmmod dmaverify
+modprobe usb_storage || bad "modprobe usb_storage failed"
+dmesg -c > /dev/null
+# xhci-pci: a module (spelt with '-') whose driver is xhci_hcd, loaded
+# later; usb_storage: a driver on the USB bus; edu_smaple: a typo.
+if modprobe dmaverify driver=xhci-pci,usb_storage,edu_smaple action=log; then
+	t "a misspelt name: dmesg says no driver or module has it" \
+		eval 'dmesg | grep -q "dmaverify: driver=edu_smaple: no PCI or platform driver or module of that name is registered now"'
+	t "a driver on an unwatched bus: dmesg says its module registers no PCI or platform driver" \
+		eval 'dmesg | grep -q "dmaverify: driver=usb_storage: module usb_storage registers no PCI or platform driver"'
+	t "stats: usb_storage selected as an unwatched module, edu_smaple unregistered" \
+		eval 'grep -q "^selected usb_storage devices 0 ops 0 observe 0 as unwatched-module$" $DV/stats && grep -q "^selected edu_smaple devices 0 ops 0 observe 0 as unregistered$" $DV/stats'
+	modprobe xhci_pci || bad "modprobe xhci_pci failed"
+	sleep 1
+	t "a module name selects its driver: xhci_hcd's device attached" \
+		eval 'dmesg | grep -q "dmaverify: verifying DMA of driver xhci_hcd (mode: "'
+	t "stats: xhci-pci selects 1 device as module of pci:xhci_hcd" \
+		eval 'grep -q "^selected xhci-pci devices 1 ops 1 observe 0 as module:pci:xhci_hcd$" $DV/stats'
+	t "query: per selected name, devices and mode" \
+		eval 'cli 0 query && grep -q "^  xhci-pci: 1 device (ops 1, observe 0); module xhci-pci, which registers pci:xhci_hcd$" /tmp/o && grep -q "^  usb_storage: 0 devices (ops 0, observe 0); a module with no PCI or platform driver: not verified$" /tmp/o && grep -q "^  edu_smaple: 0 devices .*no such driver or module registered yet$" /tmp/o'
+	if cli 0 query --json; then
+		json query "$(cat /tmp/o)"
+		t "query --json: selected names with devices and how they resolve" \
+			eval 'grep -q "\"selected\":\[{\"name\":\"xhci-pci\",\"devices\":1,\"ops\":1,\"observe\":0,\"as\":\"module:pci:xhci_hcd\"}" /tmp/o'
+	else
+		bad "dmaverify query --json (selection) failed"
+	fi
+	t "control attach xhci_pci: dmesg says the module registers xhci_hcd" \
+		eval 'wrote "attach xhci_pci" && dmesg | grep -q "dmaverify: driver=xhci_pci: no driver has that name; module xhci_pci registers pci:xhci_hcd: its devices are verified"'
+	rmmod xhci_pci
+	rmmod dmaverify || bad "rmmod dmaverify (selection) failed"
+else
+	bad "modprobe dmaverify driver=xhci-pci,usb_storage,edu_smaple failed"
+fi
 e=$(dmesg | grep -E 'Oops|WARNING:|general protection|UBSAN|KASAN|dmaverify: cannot attach|reprobe failed' | head -3)
 [ -z "$e" ] && ok "no kernel warnings" || bad "kernel messages: $e"
 sleep 1
@@ -760,7 +797,7 @@ GUEST
 
 start=$(date +%s)
 set +e
-"$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff' \
+"$TOP/scripts/vmrun" --kernel "$kernel" --qemu '-device edu,dma_mask=0xffffffff -device qemu-xhci' \
 	--allow 'BUG: dmaverify:' --timeout "${T_TIMEOUT:-240}" --log "$log" \
 	--file "$tmp/dvwrite" --file "$tmp/cli.sh" --file "$TOP/Documentation/dmaverify-codes.txt" -- sh cli.sh > "$tmp/vmrun.out" 2>&1
 rc=$?

@@ -9,18 +9,60 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
 fail=0
 rst=Documentation/dmaverify-reports.rst
+codes=Documentation/dmaverify-codes.txt
 while read -r code sub slug; do
-	title="BUG: dmaverify: $slug (0xE6/$(printf '0x%02x' "$code"))"
+	title="BUG: dmaverify: $slug in "
+	# The slug's paragraph (up to the next blank line).
+	para=$(awk -v s="$slug:" '$0 == s { on = 1; next } on && /^$/ { exit } on' $codes)
 	if ! grep -qF "$title" "$rst"; then
-		echo "FAIL $slug: no report titled '$title' in $rst"
+		echo "FAIL $slug: no report titled '$title...' in $rst"
 		fail=1
-	elif ! grep -q "^$slug:\$" Documentation/dmaverify-codes.txt; then
-		echo "FAIL $slug: no explanation in Documentation/dmaverify-codes.txt"
+	elif [ -z "$para" ]; then
+		echo "FAIL $slug: no explanation in $codes"
+		fail=1
+	elif ! grep -q '^Fix: ' <<< "$para"; then
+		echo "FAIL $slug: its explanation in $codes has no 'Fix:' line"
+		fail=1
+	elif ! awk -v s="$slug" '
+		/^-+$/ && on { exit }
+		/^-+$/ && prev == s { on = 1 }
+		on && /^\*\*Fix:\*\* / { found = 1 }
+		{ prev = $0 }
+		END { exit !found }' "$rst"; then
+		echo "FAIL $slug: no section '$slug' with its fix in $rst (run scripts/gen-doc-reports)"
 		fail=1
 	else
-		echo "ok   $slug"
+		echo "ok   $slug (code $code/$sub): report, explanation, fix"
 	fi
 done < <(sed -n 's/.*CODE(DV_[A-Z0-9_]*, *\(0x[0-9A-Fa-f]*\), *\(0x[0-9A-Fa-f]*\|0\), *"\([a-z0-9-]*\)".*/\1 \2 \3/p' dmaverify/report.c)
+# Parameter 2 tells apart the rules that share a code: each (code, sub)
+# pair is one rule.
+dups=$(sed -n 's/.*CODE(DV_[A-Z0-9_]*, *\(0x[0-9A-Fa-f]*\), *\(0x[0-9A-Fa-f]*\|0\),.*/\1 \2/p' dmaverify/report.c |
+	awk '{ printf "%s/%s\n", tolower($1), ($2 == "0" ? "0x00" : tolower($2)) }' | sort | uniq -d)
+if [ -z "$dups" ]; then
+	echo "ok   every (parameter 1, parameter 2) pair is one rule"
+else
+	echo "FAIL codes shared by several rules with the same parameter 2: $dups"
+	fail=1
+fi
+# Real titles (the generated reports, the README's example) parse as the
+# KASAN/KFENCE/KCSAN titles do for syzkaller and KernelCI: "BUG: TOOL: what
+# in function", the function without offset.
+re='^BUG: [A-Za-z0-9_-]+: [a-z0-9-]+ in [A-Za-z0-9_.]+$'
+for f in "$rst" README; do
+	titles=$(sed -n 's/^ *\(BUG: dmaverify: .*\)/\1/p' "$f")
+	n=$(grep -c . <<< "$titles" || true)
+	bad=$(grep -vE "$re" <<< "$titles" || true)
+	if [ "$n" = 0 ]; then
+		echo "FAIL $f: no report title"
+		fail=1
+	elif [ -n "$bad" ]; then
+		echo "FAIL $f: titles not matching $re: $(head -2 <<< "$bad" | tr '\n' ' ')"
+		fail=1
+	else
+		echo "ok   $f: $n report titles match $re"
+	fi
+done
 for p in $(grep -ohE 'module_param(_cb|_named)?\(([a-z_]+)' dmaverify/*.c | sed 's/.*(//'); do
 	if grep -q "\`\`$p\`\`" Documentation/dmaverify.rst; then
 		echo "ok   parameter $p"

@@ -92,6 +92,20 @@ for c in "${cases[@]}"; do
 	fi
 	n=$((n + 1))
 done
+# Every title parses as syzkaller and KernelCI parse KASAN/KFENCE/KCSAN
+# titles: "BUG: TOOL: what in function", the function without offset, and
+# names the driver's function that made the call.
+re='^BUG: [A-Za-z0-9_-]+: [a-z0-9-]+ in [A-Za-z0-9_.]+$'
+titles=$(tr -d '\r' < "$log" | sed -n 's/^\[ *[0-9.]*\] \(BUG: dmaverify: .*\)/\1/p')
+n=$(grep -c . <<< "$titles" || true)
+nbad=$(grep -cvE "$re" <<< "$titles" || true)
+nedu=$(grep -cE ' in edu_[a-z_]+$' <<< "$titles" || true)
+if [ "$n" -ge 10 ] && [ "$nbad" = 0 ] && [ "$nedu" = "$n" ]; then
+	echo "ok   $n report titles match $re and name an edu_sample function"
+else
+	echo "FAIL report titles: $n, $nbad not matching $re, $nedu naming edu_sample's functions: $(grep -vE ' in edu_[a-z_]+$' <<< "$titles" | head -2 | tr '\n' ' ')"
+	fail=1
+fi
 if [ $fail = 0 ]; then
 	echo "PASS edu-bugs $kernel"
 else

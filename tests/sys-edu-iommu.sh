@@ -82,10 +82,10 @@ for c in "${cases[@]}"; do
 	if [ -n "$want" ]; then
 		grep -q 'dmar=[1-9]' <<< "$line" || why="$why; the IOMMU logged no fault"
 		# The object's creation stack names the buggy function.
-		sed -n '/created .* ago:$/,/^ *$/p' <<< "$block" | grep -q "$creator" ||
+		sed -n '/created .*ago)\{0,1\}:$/,/^ *$/p' <<< "$block" | grep -q "$creator" ||
 			why="$why; the creating stack does not name $creator"
 		if [ "$released" = 1 ]; then
-			sed -n '/^.*released [0-9.]*s ago:$/,/^ *$/p' <<< "$block" | grep -q "$creator" ||
+			sed -n '/released .*ago)\{0,1\}:$/,/^ *$/p' <<< "$block" | grep -q "$creator" ||
 				why="$why; the releasing stack does not name $creator"
 		fi
 	else
