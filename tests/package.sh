@@ -274,7 +274,7 @@ step "NVMe verified: $OPS DMA operations, no violation"
 # A real bug: edu_sample unmaps a buffer twice.
 modprobe edu_sample bug=double-unmap transfers=3 || fail "modprobe edu_sample failed"
 /usr/sbin/rmmod edu_sample
-dmesg | grep -q 'BUG: dmaverify: double-unmap (0xE6/0x05)' || fail "no double-unmap report from edu_sample"
+dmesg | grep -q 'BUG: dmaverify: double-unmap in edu_' || fail "no double-unmap report from edu_sample"
 $DVC gate > /tmp/gate 2>&1
 rc=$?
 [ $rc = 3 ] || fail "$DVC gate exited $rc after the double unmap, not 3"
