@@ -629,6 +629,7 @@ int dmaverify_checks_init(void);
 /* === Redzones and bounce buffers (redzone.c) === */
 
 extern bool dmaverify_bounce;
+extern bool dmaverify_bounce_device_writes;
 extern bool dmaverify_redzone;
 
 int dmaverify_bounce_map(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
