@@ -56,8 +56,8 @@ MODULE_PARM_DESC(bounce, "Double-buffer streaming maps with redzoned, poisoned b
  */
 bool dmaverify_bounce_device_writes;
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_bounce_device_writes);
-module_param_named(bounce_device_writes, dmaverify_bounce_device_writes, bool, 0644);
-MODULE_PARM_DESC(bounce_device_writes, "With bounce=1, report a device that writes a DMA_TO_DEVICE bounce buffer (default N: emulated NICs such as QEMU's e1000e write transmit checksums into it)");
+module_param_named(bounce_dev_writes, dmaverify_bounce_device_writes, bool, 0644);
+MODULE_PARM_DESC(bounce_dev_writes, "With bounce=1, report a device that writes a DMA_TO_DEVICE bounce buffer (default N: emulated NICs such as QEMU's e1000e write transmit checksums into it)");
 
 bool dmaverify_redzone = true;
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_redzone);

@@ -26,7 +26,7 @@ cases=(
 	"device-overrun:bounce=1:overrun-after"
 	"write-after-unmap:bounce=1:write-after-unmap"
 	"device-overrun::-"
-	"write-to-device:bounce=1 bounce_device_writes=1:device-wrong-direction"
+	"write-to-device:bounce=1 bounce_dev_writes=1:device-wrong-direction"
 	"write-to-device:bounce=1:-"
 	"write-to-device::-"
 	"virt-to-phys::-"
