@@ -181,6 +181,12 @@ struct dmaverify_obj {
 	void *bounce;
 };
 
+/* S/G lists are keyed by their list, not by a DMA address. */
+static inline bool dmaverify_obj_is_sg(const struct dmaverify_obj *obj)
+{
+	return obj->kind == DV_KIND_SG;
+}
+
 /* A released object remembered for double-free reports ("released by"). */
 struct dmaverify_freed {
 	struct dmaverify_obj obj;

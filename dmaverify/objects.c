@@ -202,11 +202,6 @@ long dmaverify_untracked_total(struct dmaverify_dev *ctx)
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_untracked_total);
 
-static inline bool dv_is_sg(const struct dmaverify_obj *obj)
-{
-	return obj->kind == DV_KIND_SG;
-}
-
 /*
  * Remember a released object for "freed by" in a later double-free report:
  * the object itself goes into this CPU's ring; the oldest one it evicts
@@ -301,7 +296,7 @@ static bool key_matches(const struct dmaverify_obj *obj, const void *arg)
 {
 	const struct freed_key *k = arg;
 
-	return obj->key == k->key && k->sg == dv_is_sg(obj);
+	return obj->key == k->key && k->sg == dmaverify_obj_is_sg(obj);
 }
 
 /**

@@ -46,11 +46,6 @@ static inline raw_spinlock_t *phys_lock(struct dmaverify_tracker *t,
 	return &t->phys_locks[b & (DV_LOCKS - 1)];
 }
 
-static inline bool is_sg(const struct dmaverify_obj *obj)
-{
-	return obj->kind == DV_KIND_SG;
-}
-
 int dmaverify_tracker_cache_init(void)
 {
 	/* Type-safe: double-free reports read released entries locklessly. */
@@ -217,7 +212,7 @@ static void grow_max(unsigned long *max, unsigned long pages)
  */
 void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 {
-	unsigned int b = key_hash(t, obj->key, is_sg(obj));
+	unsigned int b = key_hash(t, obj->key, dmaverify_obj_is_sg(obj));
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
@@ -234,7 +229,7 @@ void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 	raw_spin_unlock_irqrestore(key_lock(t, b), flags);
 
 	/* S/G lists are found by their exact key only. */
-	if (!is_sg(obj))
+	if (!dmaverify_obj_is_sg(obj))
 		grow_max(&t->max_pages, span(obj->dma, obj->size));
 	if (obj->flags & DV_OBJ_PHYS_INDEXED)
 		grow_max(&t->max_phys_pages, span(obj->phys, obj->size));
@@ -343,7 +338,7 @@ struct dmaverify_obj *dmaverify_untrack(struct dmaverify_tracker *t,
 
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
 	for (pp = &t->keys[b]; *pp; pp = &(*pp)->next) {
-		if ((*pp)->key != key || is_sg(*pp) != sg)
+		if ((*pp)->key != key || dmaverify_obj_is_sg(*pp) != sg)
 			continue;
 		if (!found)
 			found = pp;
@@ -384,7 +379,7 @@ bool dmaverify_lookup(struct dmaverify_tracker *t, unsigned long key, bool sg,
 
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
 	for (obj = t->keys[b]; obj; obj = obj->next) {
-		if (obj->key == key && is_sg(obj) == sg) {
+		if (obj->key == key && dmaverify_obj_is_sg(obj) == sg) {
 			*copy = *obj;
 			found = true;
 			break;
@@ -405,7 +400,7 @@ static bool containing_in(struct dmaverify_tracker *t, unsigned int b,
 
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
 	for (obj = t->keys[b]; obj; obj = obj->next) {
-		if (is_sg(obj))
+		if (dmaverify_obj_is_sg(obj))
 			continue;
 		if (addr >= obj->dma && addr - obj->dma < max_t(size_t, obj->size, 1)) {
 			*copy = *obj;
