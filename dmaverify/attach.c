@@ -350,7 +350,7 @@ static const char *drv_module(const struct device_driver *drv)
 /**
  * dmaverify_attach_mode() - put a device under verification
  * @dev: a device whose driver is about to probe
- * @mode: &enum dmaverify_mode: interpose (dma_map_ops), observe (kprobes),
+ * @mode: &enum dmaverify_mode: interpose (dma_map_ops), observe (probes),
  *	or auto (interpose where the kernel can)
  *
  * Context: process context, device locked (bus notifier).
@@ -419,8 +419,8 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 	dmaverify_debugfs_add_dev(ctx);
 	dmaverify_iommu_attach(ctx);
 	if (ctx->observe)
-		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: observe, kprobes on the DMA API; no redzones or bounce buffers)\n",
-			 ctx->driver);
+		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: observe, %s on the DMA API; no redzones or bounce buffers)\n",
+			 ctx->driver, dmaverify_observe_probes());
 	else
 		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: dma_map_ops, forwarding to %s)\n",
 			 ctx->driver, path_name(ctx, buf, sizeof(buf)));

@@ -64,11 +64,15 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 	if (atomic_long_read(&ctx->bounce_failed))
 		seq_printf(seq, "  bounce failed %ld (no bounce buffer: out of memory, or outside the DMA mask; mapped unbounced)\n",
 			   atomic_long_read(&ctx->bounce_failed));
-	if (ctx->observe)
+	if (ctx->observe) {
 		seq_printf(seq, "  observer: missed %lu calls since load (%lu creations since attach), unverifiable %ld\n",
 			   dmaverify_observe_missed(),
 			   dmaverify_observe_missed_creations() - ctx->missed_base,
 			   atomic_long_read(&ctx->unverifiable));
+		if (dmaverify_observe_lossy(ctx) ||
+		    atomic_long_read(&ctx->unverifiable))
+			seq_puts(seq, "  degraded: the observer missed calls; unknown releases and leaks are not reported\n");
+	}
 	dmaverify_iommu_show(seq, ctx);
 	for (v = 0; v < DV_VIOLATION_COUNT; v++) {
 		long n = atomic_long_read(&ctx->violations[v]);

@@ -769,7 +769,7 @@ void dmaverify_iommu_flush(void);
 enum dmaverify_mode {
 	DV_MODE_AUTO,		/* dma_map_ops where the kernel has them. */
 	DV_MODE_OPS,		/* Interpose: dma_map_ops (ops.c). */
-	DV_MODE_OBSERVE,	/* Observe: kprobes on the DMA API (observe.c). */
+	DV_MODE_OBSERVE,	/* Observe: probes on the DMA API (observe.c). */
 };
 
 extern int dmaverify_mode;
@@ -777,6 +777,7 @@ bool dmaverify_interposer_available(void);
 int dmaverify_observe_attach(struct dmaverify_dev *ctx);
 void dmaverify_observe_detach(struct dmaverify_dev *ctx);
 unsigned long dmaverify_observe_missed(void);
+const char *dmaverify_observe_probes(void);
 void dmaverify_observe_exit(void);
 void dmaverify_observe_forget(struct device *dev);
 void dmaverify_observe_show(struct seq_file *seq);

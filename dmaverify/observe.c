@@ -5,46 +5,49 @@
  * Where dmaverify cannot put its own dma_map_ops on a device (no
  * CONFIG_ARCH_HAS_DMA_OPS: most arm64 and riscv kernels, x86 without XEN or
  * the GART driver), it watches the DMA API's exported entry points with
- * kprobes instead (mode=observe; mode=auto picks it on such kernels).  A
- * kretprobe on each call that creates an object (map, alloc) checks the
- * call at entry and tracks the object it returned; a kprobe on each release
- * and sync checks the call before it runs.  The calls themselves go
- * through unchanged, so:
+ * probes instead (mode=observe; mode=auto picks it on such kernels):
+ * fprobes where the kernel has them, kprobes otherwise (probe.c).  A probe
+ * on each call that creates an object (map, alloc) checks the call at
+ * entry and tracks the object it returned at return; a probe on each
+ * release and sync checks the call before it runs.  The calls themselves
+ * go through unchanged, so:
  *
  *  - a violation is reported, but not prevented (a double unmap still
  *    reaches the DMA core; action=panic stops the kernel before it does);
  *  - there are no redzones, bounce buffers or failure injection: those need
  *    to own the memory the device sees;
- *  - the calling context is seen from inside a kprobe handler, with
+ *  - the calling context is seen from inside a probe handler, with
  *    preemption disabled: "may sleep" is judged by interrupts and
  *    softirq/hardirq state only, as on kernels without preempt counting.
  *
- * The kprobes see every device's calls; a table of observed devices (RCU,
+ * The probes see every device's calls; a table of observed devices (RCU,
  * hashed by device) filters them, and a call of another device costs the
  * probe and one lookup.  The probes are registered when the first device is
  * observed and stay until unload, so interposed devices never pay for them.
  *
  * Kprobes do not nest: a DMA call from an interrupt that arrives while a
- * handler runs on the same CPU is missed (and counted by the kprobe core).
- * A missed creation would make its release look unknown, and a missed
- * release would make a leak: once the observer has missed a call, releases
- * of unknown objects and leaks are counted as unverifiable, not reported.
- *
- * The handlers run from ftrace (kprobes on function entry), never from an
- * int3 trap, which counts as NMI: registration fails where that is not so.
+ * handler runs on the same CPU is missed (and counted by the kprobe core);
+ * fprobes miss none of those.  A missed creation would make its release
+ * look unknown, and a missed release would make a leak: once the observer
+ * has missed a call, the device is degraded: releases of unknown objects
+ * and leaks are counted as unverifiable, not reported, and dmesg and the
+ * stats say so.
  */
 
 #define pr_fmt(fmt) "dmaverify: " fmt
 
 #include <linux/dma-mapping.h>
 #include <linux/hashtable.h>
-#include <linux/kprobes.h>
 #include <linux/mm.h>
-#include <linux/ptrace.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
 
 #include "dmaverify.h"
+#include "probe.h"
+
+static bool observe_fprobes = true;
+module_param(observe_fprobes, bool, 0444);
+MODULE_PARM_DESC(observe_fprobes, "Observe mode: probe the DMA API with fprobes where the kernel has them (default Y: a call from an interrupt is seen even while a probe runs in the task it interrupted); N: kprobes, which miss such calls");
 
 static DEFINE_HASHTABLE(observed, 6);
 static DEFINE_SPINLOCK(observed_lock);
@@ -62,28 +65,19 @@ static struct dmaverify_dev *observed_ctx(struct device *dev)
 	return NULL;
 }
 
-static inline unsigned long arg(struct pt_regs *regs, unsigned int n)
-{
-	return regs_get_kernel_argument(regs, n);
-}
-
-/* At the probed function's entry: its return address, the DMA API's caller. */
-static unsigned long caller_of(struct pt_regs *regs)
-{
-#if defined(CONFIG_X86)
-	return regs_get_kernel_stack_nth(regs, 0);
-#elif defined(CONFIG_ARM64)
-	return procedure_link_pointer(regs);
-#else
-	return 0;
-#endif
-}
-
-/* A call of an observed device: the released-driver rule first. */
+/*
+ * A call of an observed device: the NMI and released-driver rules first.
+ * A call in NMI is reported and not tracked: the tracker's locks may be
+ * held by the code the NMI interrupted.
+ */
 static struct dmaverify_dev *enter(struct device *dev)
 {
 	struct dmaverify_dev *ctx = observed_ctx(dev);
 
+	if (ctx && unlikely(in_nmi())) {
+		dmaverify_check_context(ctx, false, false);
+		return NULL;
+	}
 	if (ctx && unlikely(READ_ONCE(ctx->state) == DV_STATE_RELEASED) &&
 	    dmaverify_check_on(DV_USE_AFTER_RELEASE))
 		dmaverify_violation(ctx, DV_USE_AFTER_RELEASE, NULL, 0, 0, DMA_NONE,
@@ -123,11 +117,6 @@ struct call {
 	unsigned long stack;
 };
 
-static struct call *call_of(struct kretprobe_instance *ri)
-{
-	return (struct call *)ri->data;
-}
-
 /* The context a return handler may use, or NULL.  Context: RCU. */
 static struct dmaverify_dev *returning(struct call *c)
 {
@@ -140,17 +129,15 @@ static struct dmaverify_dev *returning(struct call *c)
  * Start a creating call: 0 to see its return, 1 to let it go.  Context:
  * RCU read side, held by the caller until it is done with c->ctx.
  */
-static int begin(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int begin(struct call *c, const struct dmaverify_call *call)
 {
-	struct call *c = call_of(ri);
-
-	c->dev = (struct device *)arg(regs, 0);
+	c->dev = (struct device *)call->arg[0];
 	c->ctx = enter(c->dev);
 	if (!c->ctx)
 		return 1;
 	keep_unmaps(c->dev);
 	c->stack = dmaverify_verifying() ?
-		   dmaverify_creator_stack(NULL, caller_of(regs)) : 0;
+		   dmaverify_creator_stack(NULL, call->caller) : 0;
 	return 0;
 }
 
@@ -162,15 +149,14 @@ static int begin(struct kretprobe_instance *ri, struct pt_regs *regs)
  * offset, size, dir, attrs) and dma_map_resource(dev, phys, size, dir,
  * attrs) before.
  */
-static int map_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
+static int map_entry(struct call *c, const struct dmaverify_call *call,
 		     phys_addr_t phys, size_t size, int dir, unsigned long attrs,
 		     int kind)
 {
-	struct call *c = call_of(ri);
 	int ret = 1;
 
 	rcu_read_lock();
-	if (begin(ri, regs))
+	if (begin(c, call))
 		goto out;
 	c->a[0] = phys;
 	c->a[1] = size;
@@ -189,39 +175,39 @@ out:
 }
 
 #ifdef DMAVERIFY_HAVE_DMA_MAP_PHYS
-static int map_phys_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int map_phys_entry(void *data, const struct dmaverify_call *call)
 {
-	unsigned long attrs = arg(regs, 4);
+	const unsigned long *a = call->arg;
 
-	return map_entry(ri, regs, arg(regs, 1), arg(regs, 2), arg(regs, 3),
-			 attrs, attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
+	return map_entry(data, call, a[1], a[2], a[3], a[4],
+			 a[4] & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
 }
 #else
-static int map_page_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int map_page_entry(void *data, const struct dmaverify_call *call)
 {
-	struct page *page = (struct page *)arg(regs, 1);
+	const unsigned long *a = call->arg;
 
-	return map_entry(ri, regs, page_to_phys(page) + arg(regs, 2),
-			 arg(regs, 3), arg(regs, 4), arg(regs, 5), DV_KIND_MAP);
+	return map_entry(data, call, page_to_phys((struct page *)a[1]) + a[2],
+			 a[3], a[4], a[5], DV_KIND_MAP);
 }
 
-static int map_resource_entry(struct kretprobe_instance *ri,
-			      struct pt_regs *regs)
+static int map_resource_entry(void *data, const struct dmaverify_call *call)
 {
-	return map_entry(ri, regs, arg(regs, 1), arg(regs, 2), arg(regs, 3),
-			 arg(regs, 4), DV_KIND_RESOURCE);
+	const unsigned long *a = call->arg;
+
+	return map_entry(data, call, a[1], a[2], a[3], a[4], DV_KIND_RESOURCE);
 }
 #endif
 
-static int map_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+static void map_return(void *data, const struct dmaverify_call *call)
 {
-	struct call *c = call_of(ri);
-	dma_addr_t addr = regs_return_value(regs);
+	struct call *c = data;
+	dma_addr_t addr = call->ret;
 	struct dmaverify_obj tmpl = {};
 	struct dmaverify_dev *ctx;
 
 	if (addr == DMA_MAPPING_ERROR)
-		return 0;
+		return;
 	rcu_read_lock();
 	ctx = returning(c);
 	if (ctx) {
@@ -240,19 +226,18 @@ static int map_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		dmaverify_track_new(ctx, &tmpl, NULL);
 	}
 	rcu_read_unlock();
-	return 0;
 }
 
 /* dma_unmap_{phys,page_attrs,resource}(dev, addr, size, dir, attrs) */
-static void unmap(struct pt_regs *regs, int kind)
+static void unmap(const struct dmaverify_call *call, int kind)
 {
 	struct dmaverify_dev *ctx;
-	dma_addr_t addr = arg(regs, 1);
-	size_t size = arg(regs, 2);
-	int dir = arg(regs, 3);
+	dma_addr_t addr = call->arg[1];
+	size_t size = call->arg[2];
+	int dir = call->arg[3];
 
 	rcu_read_lock();
-	ctx = enter((struct device *)arg(regs, 0));
+	ctx = enter((struct device *)call->arg[0]);
 	if (ctx && dmaverify_verifying() &&
 	    !dmaverify_used_failed_mapping(ctx, addr, size, dir)) {
 		struct dmaverify_obj *obj;
@@ -267,37 +252,33 @@ static void unmap(struct pt_regs *regs, int kind)
 }
 
 #ifdef DMAVERIFY_HAVE_DMA_MAP_PHYS
-static int unmap_phys_pre(struct kprobe *p, struct pt_regs *regs)
+static void unmap_phys_pre(const struct dmaverify_call *call)
 {
-	unmap(regs, arg(regs, 4) & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
-	return 0;
+	unmap(call, call->arg[4] & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
 }
 #else
-static int unmap_page_pre(struct kprobe *p, struct pt_regs *regs)
+static void unmap_page_pre(const struct dmaverify_call *call)
 {
-	unmap(regs, DV_KIND_MAP);
-	return 0;
+	unmap(call, DV_KIND_MAP);
 }
 
-static int unmap_resource_pre(struct kprobe *p, struct pt_regs *regs)
+static void unmap_resource_pre(const struct dmaverify_call *call)
 {
-	unmap(regs, DV_KIND_RESOURCE);
-	return 0;
+	unmap(call, DV_KIND_RESOURCE);
 }
 #endif
 
 /* === Scatter/gather lists === */
 
-static int map_sg_begin(struct kretprobe_instance *ri, struct pt_regs *regs,
+static int map_sg_begin(struct call *c, const struct dmaverify_call *call,
 			struct scatterlist *sgl, int nents, int dir,
 			unsigned long attrs, struct sg_table *sgt)
 {
-	struct call *c = call_of(ri);
 	struct scatterlist *s;
 	int i, ret = 1;
 
 	rcu_read_lock();
-	if (begin(ri, regs))
+	if (begin(c, call))
 		goto out;
 	c->a[0] = (unsigned long)sgl;
 	c->a[1] = nents;
@@ -317,28 +298,29 @@ out:
 }
 
 /* dma_map_sg_attrs(dev, sgl, nents, dir, attrs): the mapped count, or 0 */
-static int map_sg_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int map_sg_entry(void *data, const struct dmaverify_call *call)
 {
-	return map_sg_begin(ri, regs, (struct scatterlist *)arg(regs, 1),
-			    arg(regs, 2), arg(regs, 3), arg(regs, 4), NULL);
+	const unsigned long *a = call->arg;
+
+	return map_sg_begin(data, call, (struct scatterlist *)a[1], a[2], a[3],
+			    a[4], NULL);
 }
 
 /* dma_map_sgtable(dev, sgt, dir, attrs): 0 or an errno; sgt->nents */
-static int map_sgtable_entry(struct kretprobe_instance *ri,
-			     struct pt_regs *regs)
+static int map_sgtable_entry(void *data, const struct dmaverify_call *call)
 {
-	struct sg_table *sgt = (struct sg_table *)arg(regs, 1);
+	struct sg_table *sgt = (struct sg_table *)call->arg[1];
 
-	return map_sg_begin(ri, regs, sgt->sgl, sgt->orig_nents, arg(regs, 2),
-			    arg(regs, 3), sgt);
+	return map_sg_begin(data, call, sgt->sgl, sgt->orig_nents, call->arg[2],
+			    call->arg[3], sgt);
 }
 
-static int map_sg_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+static void map_sg_return(void *data, const struct dmaverify_call *call)
 {
-	struct call *c = call_of(ri);
+	struct call *c = data;
 	struct sg_table *sgt = (struct sg_table *)c->a[3];
 	struct scatterlist *sgl = (struct scatterlist *)c->a[0];
-	long ret = (int)regs_return_value(regs);
+	long ret = (int)call->ret;
 	struct dmaverify_obj tmpl = {};
 	struct dmaverify_dev *ctx;
 	int mapped = sgt ? (ret ? 0 : sgt->nents) : ret;
@@ -348,7 +330,7 @@ static int map_sg_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	int i;
 
 	if (mapped <= 0)
-		return 0;
+		return;
 	rcu_read_lock();
 	ctx = returning(c);
 	if (ctx) {
@@ -369,19 +351,18 @@ static int map_sg_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		dmaverify_track_new(ctx, &tmpl, NULL);
 	}
 	rcu_read_unlock();
-	return 0;
 }
 
 /* dma_unmap_sg_attrs(dev, sgl, nents, dir, attrs) */
-static int unmap_sg_pre(struct kprobe *p, struct pt_regs *regs)
+static void unmap_sg_pre(const struct dmaverify_call *call)
 {
-	struct scatterlist *sgl = (struct scatterlist *)arg(regs, 1);
-	int nents = arg(regs, 2), dir = arg(regs, 3);
+	struct scatterlist *sgl = (struct scatterlist *)call->arg[1];
+	int nents = call->arg[2], dir = call->arg[3];
 	struct dmaverify_obj *obj, other;
 	struct dmaverify_dev *ctx;
 
 	rcu_read_lock();
-	ctx = enter((struct device *)arg(regs, 0));
+	ctx = enter((struct device *)call->arg[0]);
 	if (!ctx || !dmaverify_verifying())
 		goto out;
 	obj = dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL);
@@ -414,25 +395,24 @@ static int unmap_sg_pre(struct kprobe *p, struct pt_regs *regs)
 	}
 out:
 	rcu_read_unlock();
-	return 0;
 }
 
 /* === Coherent buffers === */
 
 /* dma_alloc_attrs(dev, size, &dma_handle, gfp, attrs): the CPU address */
-static int alloc_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int alloc_entry(void *data, const struct dmaverify_call *call)
 {
-	struct call *c = call_of(ri);
+	struct call *c = data;
 	int ret = 1;
 
 	rcu_read_lock();
-	if (begin(ri, regs))
+	if (begin(c, call))
 		goto out;
-	c->a[0] = arg(regs, 1);
-	c->a[1] = arg(regs, 2);
+	c->a[0] = call->arg[1];
+	c->a[1] = call->arg[2];
 	if (READ_ONCE(dmaverify_enabled))
 		dmaverify_check_context(c->ctx,
-					gfpflags_allow_blocking((__force gfp_t)arg(regs, 3)),
+					gfpflags_allow_blocking((__force gfp_t)call->arg[3]),
 					false);
 	ret = 0;
 out:
@@ -440,16 +420,16 @@ out:
 	return ret;
 }
 
-static int alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+static void alloc_return(void *data, const struct dmaverify_call *call)
 {
-	struct call *c = call_of(ri);
-	void *cpu = (void *)regs_return_value(regs);
+	struct call *c = data;
+	void *cpu = (void *)call->ret;
 	struct dmaverify_obj tmpl = {};
 	struct dmaverify_dev *ctx;
 	dma_addr_t dma;
 
 	if (!cpu)
-		return 0;
+		return;
 	dma = *(dma_addr_t *)c->a[1];
 	rcu_read_lock();
 	ctx = returning(c);
@@ -465,19 +445,19 @@ static int alloc_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 		dmaverify_track_new(ctx, &tmpl, NULL);
 	}
 	rcu_read_unlock();
-	return 0;
 }
 
 /* dma_free_attrs(dev, size, cpu, dma, attrs) */
-static int free_pre(struct kprobe *p, struct pt_regs *regs)
+static void free_pre(const struct dmaverify_call *call)
 {
+	const unsigned long *a = call->arg;
 	struct dmaverify_dev *ctx;
 
 	/* Freeing NULL does nothing (the core returns before its ops). */
-	if (!arg(regs, 2))
-		return 0;
+	if (!a[2])
+		return;
 	rcu_read_lock();
-	ctx = enter((struct device *)arg(regs, 0));
+	ctx = enter((struct device *)a[0]);
 	if (ctx && READ_ONCE(dmaverify_enabled))
 		dmaverify_check_context(ctx, false, true);
 	if (ctx && dmaverify_verifying()) {
@@ -485,14 +465,12 @@ static int free_pre(struct kprobe *p, struct pt_regs *regs)
 		bool forward;
 
 		obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_COHERENT,
-					     arg(regs, 3), arg(regs, 1),
-					     DMA_BIDIRECTIONAL, arg(regs, 2),
+					     a[3], a[1], DMA_BIDIRECTIONAL, a[2],
 					     &forward);
 		if (obj)
 			dmaverify_released(ctx, obj);
 	}
 	rcu_read_unlock();
-	return 0;
 }
 
 /* === Syncs === */
@@ -502,16 +480,16 @@ static int free_pre(struct kprobe *p, struct pt_regs *regs)
  * the public names are inline wrappers that skip the call when the device
  * needs no sync; dmaverify clears dma_skip_sync on an observed device.
  */
-static void sync_single(struct pt_regs *regs, bool for_cpu)
+static void sync_single(const struct dmaverify_call *call, bool for_cpu)
 {
-	dma_addr_t addr = arg(regs, 1);
-	size_t size = arg(regs, 2);
-	int dir = arg(regs, 3);
+	dma_addr_t addr = call->arg[1];
+	size_t size = call->arg[2];
+	int dir = call->arg[3];
 	struct dmaverify_dev *ctx;
 	struct dmaverify_obj obj;
 
 	rcu_read_lock();
-	ctx = enter((struct device *)arg(regs, 0));
+	ctx = enter((struct device *)call->arg[0]);
 	if (!ctx || !dmaverify_verifying() ||
 	    dmaverify_used_failed_mapping(ctx, addr, size, dir))
 		goto out;
@@ -530,28 +508,26 @@ out:
 	rcu_read_unlock();
 }
 
-static int sync_single_cpu_pre(struct kprobe *p, struct pt_regs *regs)
+static void sync_single_cpu_pre(const struct dmaverify_call *call)
 {
-	sync_single(regs, true);
-	return 0;
+	sync_single(call, true);
 }
 
-static int sync_single_dev_pre(struct kprobe *p, struct pt_regs *regs)
+static void sync_single_dev_pre(const struct dmaverify_call *call)
 {
-	sync_single(regs, false);
-	return 0;
+	sync_single(call, false);
 }
 
 /* [__]dma_sync_sg_for_{cpu,device}(dev, sgl, nents, dir) */
-static void sync_sg(struct pt_regs *regs, bool for_cpu)
+static void sync_sg(const struct dmaverify_call *call, bool for_cpu)
 {
-	struct scatterlist *sgl = (struct scatterlist *)arg(regs, 1);
-	int nents = arg(regs, 2), dir = arg(regs, 3);
+	struct scatterlist *sgl = (struct scatterlist *)call->arg[1];
+	int nents = call->arg[2], dir = call->arg[3];
 	struct dmaverify_dev *ctx;
 	struct dmaverify_obj obj;
 
 	rcu_read_lock();
-	ctx = enter((struct device *)arg(regs, 0));
+	ctx = enter((struct device *)call->arg[0]);
 	if (!ctx || !dmaverify_verifying())
 		goto out;
 	if (dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
@@ -568,55 +544,37 @@ out:
 	rcu_read_unlock();
 }
 
-static int sync_sg_cpu_pre(struct kprobe *p, struct pt_regs *regs)
+static void sync_sg_cpu_pre(const struct dmaverify_call *call)
 {
-	sync_sg(regs, true);
-	return 0;
+	sync_sg(call, true);
 }
 
-static int sync_sg_dev_pre(struct kprobe *p, struct pt_regs *regs)
+static void sync_sg_dev_pre(const struct dmaverify_call *call)
 {
-	sync_sg(regs, false);
-	return 0;
+	sync_sg(call, false);
 }
 
 /* === The probes === */
 
-/*
- * One probed entry point: the first of @names this kernel has.  A
- * kretprobe when the call creates an object (@entry, @ret), a kprobe when
- * it only needs checking before it runs (@pre).  Without a @required one
- * the observer cannot track objects at all.
- */
-struct probe {
-	const char *names[2];
-	kretprobe_handler_t entry, ret;
-	kprobe_pre_handler_t pre;
-	bool required;
-	bool release;
-	bool on;
-	struct kretprobe rp;
-	struct kprobe kp;
-};
-
-#define CREATE(n1, n2, e, r)	{ .names = { n1, n2 }, .entry = e, .ret = r, .required = true }
+#define CREATE(n1, e, r)	{ .names = { n1 }, .entry = e, .ret = r, \
+				  .data_size = sizeof(struct call), .required = true }
 #define RELEASE(n1, p)		{ .names = { n1 }, .pre = p, .required = true, .release = true }
 #define CHECK(n1, n2, p)	{ .names = { n1, n2 }, .pre = p }
 
-static struct probe probes[] = {
+static struct dmaverify_probe probes[] = {
 #ifdef DMAVERIFY_HAVE_DMA_MAP_PHYS
-	CREATE("dma_map_phys", NULL, map_phys_entry, map_return),
+	CREATE("dma_map_phys", map_phys_entry, map_return),
 	RELEASE("dma_unmap_phys", unmap_phys_pre),
 #else
-	CREATE("dma_map_page_attrs", NULL, map_page_entry, map_return),
+	CREATE("dma_map_page_attrs", map_page_entry, map_return),
 	RELEASE("dma_unmap_page_attrs", unmap_page_pre),
-	CREATE("dma_map_resource", NULL, map_resource_entry, map_return),
+	CREATE("dma_map_resource", map_resource_entry, map_return),
 	RELEASE("dma_unmap_resource", unmap_resource_pre),
 #endif
-	CREATE("dma_map_sg_attrs", NULL, map_sg_entry, map_sg_return),
-	CREATE("dma_map_sgtable", NULL, map_sgtable_entry, map_sg_return),
+	CREATE("dma_map_sg_attrs", map_sg_entry, map_sg_return),
+	CREATE("dma_map_sgtable", map_sgtable_entry, map_sg_return),
 	RELEASE("dma_unmap_sg_attrs", unmap_sg_pre),
-	CREATE("dma_alloc_attrs", NULL, alloc_entry, alloc_return),
+	CREATE("dma_alloc_attrs", alloc_entry, alloc_return),
 	RELEASE("dma_free_attrs", free_pre),
 	CHECK("__dma_sync_single_for_cpu", "dma_sync_single_for_cpu",
 	      sync_single_cpu_pre),
@@ -627,118 +585,32 @@ static struct probe probes[] = {
 	      sync_sg_dev_pre),
 };
 
-static struct kprobe *probe_kp(struct probe *p)
-{
-	return p->entry ? &p->rp.kp : &p->kp;
-}
-
-/*
- * Every handler runs through these, which tell stack traces taken inside
- * it where the DMA API was called from (see dmaverify_stack_start()).
- *
- * Interrupts stay as the caller had them.  Disabling them here would not
- * shorten the window in which a nested call is missed: the kprobe stays
- * busy until the kprobe core returns, after the handler, and an interrupt
- * held back during the handler would arrive exactly then.
- */
-static int run_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	struct probe *p = container_of(get_kretprobe(ri), struct probe, rp);
-	int ret;
-
-	dmaverify_set_observed_caller(caller_of(regs));
-	ret = p->entry(ri, regs);
-	dmaverify_set_observed_caller(0);
-	return ret;
-}
-
-static int run_return(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	struct probe *p = container_of(get_kretprobe(ri), struct probe, rp);
-	int ret;
-
-	dmaverify_set_observed_caller(get_kretprobe_retaddr(ri));
-	ret = p->ret(ri, regs);
-	dmaverify_set_observed_caller(0);
-	return ret;
-}
-
-static int run_pre(struct kprobe *kp, struct pt_regs *regs)
-{
-	struct probe *p = container_of(kp, struct probe, kp);
-	int ret;
-
-	dmaverify_set_observed_caller(caller_of(regs));
-	ret = p->pre(kp, regs);
-	dmaverify_set_observed_caller(0);
-	return ret;
-}
-
-static int register_one(struct probe *p)
-{
-	int i, ret = -ENOENT;
-
-	for (i = 0; i < ARRAY_SIZE(p->names) && p->names[i] && ret == -ENOENT; i++) {
-		struct kprobe *kp = probe_kp(p);
-
-		memset(&p->rp, 0, sizeof(p->rp));
-		memset(&p->kp, 0, sizeof(p->kp));
-		kp->symbol_name = p->names[i];
-		if (p->entry) {
-			p->rp.entry_handler = run_entry;
-			p->rp.handler = run_return;
-			p->rp.data_size = sizeof(struct call);
-			/* Calls in flight at once, sleeping allocations included. */
-			p->rp.maxactive = max_t(int, 64, 16 * num_possible_cpus());
-			ret = register_kretprobe(&p->rp);
-		} else {
-			kp->pre_handler = run_pre;
-			ret = register_kprobe(kp);
-		}
-	}
-	if (ret)
-		return ret;
-	p->on = true;
-	/* From an int3 trap the handler would run as if in NMI: unusable. */
-	if (!(probe_kp(p)->flags & KPROBE_FLAG_FTRACE)) {
-		pr_err("observe: the probe on %s is not ftrace-based (needs CONFIG_KPROBES_ON_FTRACE)\n",
-		       probe_kp(p)->symbol_name);
-		return -EOPNOTSUPP;
-	}
-	return 0;
-}
+/* Whether the probes are fprobes (nothing nested is missed). */
+static bool probes_nest;
 
 static void unregister_all(void)
 {
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		struct probe *p = &probes[i];
-
-		if (!p->on)
-			continue;
-		if (p->entry)
-			unregister_kretprobe(&p->rp);
-		else
-			unregister_kprobe(&p->kp);
-		p->on = false;
-	}
+	for (i = 0; i < ARRAY_SIZE(probes); i++)
+		dmaverify_probe_unregister(&probes[i]);
 }
 
 /* Register every probe once.  Context: process, may sleep. */
 static int start_probes(void)
 {
-	int i, ret = 0, n = 0;
+	int i, ret = 0, n = 0, nf = 0;
 
 	mutex_lock(&probes_lock);
 	if (probes_on)
 		goto out;
 	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		struct probe *p = &probes[i];
-		int err = register_one(p);
+		struct dmaverify_probe *p = &probes[i];
+		int err = dmaverify_probe_register(p, observe_fprobes);
 
 		if (!err) {
 			n++;
+			nf += p->fprobe;
 			continue;
 		}
 		if (err == -EOPNOTSUPP || p->required) {
@@ -752,10 +624,26 @@ static int start_probes(void)
 			p->names[0], err);
 	}
 	probes_on = true;
-	pr_info("observe: %d DMA API entry points probed\n", n);
+	probes_nest = nf == n;
+	if (probes_nest)
+		pr_info("observe: %d DMA API entry points probed (fprobes: calls in interrupts are seen too)\n",
+			n);
+	else
+		pr_info("observe: %d DMA API entry points probed (%d with kprobes, which miss a DMA call from an interrupt that lands while a probe runs: devices that miss calls are degraded)\n",
+			n, n - nf);
 out:
 	mutex_unlock(&probes_lock);
 	return ret;
+}
+
+/**
+ * dmaverify_observe_probes() - the kind of probes the observer uses
+ *
+ * Return: "fprobes" or "kprobes".
+ */
+const char *dmaverify_observe_probes(void)
+{
+	return READ_ONCE(probes_nest) ? "fprobes" : "kprobes";
 }
 
 /* Calls missed so far by the probes that create (or release) objects. */
@@ -765,14 +653,10 @@ static unsigned long missed(bool creations, bool releases)
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		struct probe *p = &probes[i];
+		struct dmaverify_probe *p = &probes[i];
 
-		if (!READ_ONCE(p->on) || !(p->entry ? creations :
-					   p->release ? releases : false))
-			continue;
-		n += READ_ONCE(probe_kp(p)->nmissed);
-		if (p->entry)
-			n += READ_ONCE(p->rp.nmissed);
+		if (p->entry ? creations : p->release ? releases : false)
+			n += dmaverify_probe_missed(p);
 	}
 	return n;
 }
@@ -789,8 +673,8 @@ unsigned long dmaverify_observe_missed(void)
 	unsigned long n = missed(true, true);
 
 	for (i = 0; i < ARRAY_SIZE(probes); i++)
-		if (READ_ONCE(probes[i].on) && !probes[i].entry && !probes[i].release)
-			n += READ_ONCE(probes[i].kp.nmissed);
+		if (!probes[i].entry && !probes[i].release)
+			n += dmaverify_probe_missed(&probes[i]);
 	return n;
 }
 
@@ -848,8 +732,8 @@ int dmaverify_observe_attach(struct dmaverify_dev *ctx)
 {
 	int ret;
 
-	if (!IS_ENABLED(CONFIG_KRETPROBES)) {
-		dev_err(ctx->dev, "dmaverify: observe-only mode needs CONFIG_KRETPROBES\n");
+	if (!IS_ENABLED(CONFIG_KRETPROBES) && !IS_ENABLED(CONFIG_FPROBE)) {
+		dev_err(ctx->dev, "dmaverify: observe-only mode needs CONFIG_FPROBE or CONFIG_KRETPROBES\n");
 		return -EOPNOTSUPP;
 	}
 	ret = start_probes();
@@ -923,16 +807,15 @@ void dmaverify_observe_show(struct seq_file *seq)
 
 	if (!READ_ONCE(probes_on))
 		return;
+	seq_printf(seq, "observer kind: %s\n", dmaverify_observe_probes());
 	seq_puts(seq, "observer probes:");
 	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		struct probe *p = &probes[i];
-		unsigned long n;
+		struct dmaverify_probe *p = &probes[i];
+		unsigned long n = dmaverify_probe_missed(p);
 
 		if (!READ_ONCE(p->on))
 			continue;
-		n = READ_ONCE(probe_kp(p)->nmissed) +
-		    (p->entry ? READ_ONCE(p->rp.nmissed) : 0);
-		seq_printf(seq, " %s", probe_kp(p)->symbol_name);
+		seq_printf(seq, " %s", dmaverify_probe_symbol(p));
 		if (n)
 			seq_printf(seq, " (missed %lu)", n);
 	}

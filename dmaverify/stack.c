@@ -122,27 +122,31 @@ static unsigned int own_frames(const unsigned long *entries, unsigned int nr)
  * the probe's trampoline straight to the caller's caller, and the line that
  * called the DMA API would be lost.  The observer records that return
  * address here for the time its handler runs (preemption is disabled
- * there), tagged with the context it runs in, so that an interrupt on the
- * same CPU does not take it for its own.
+ * there), one slot per context: fprobes nest (a handler in an interrupt
+ * can run while one in the interrupted task waits), and an interrupt on
+ * the same CPU must not take the task's caller for its own.
  */
-static DEFINE_PER_CPU(unsigned long, observed_caller);
-static DEFINE_PER_CPU(unsigned int, observed_level);
+static DEFINE_PER_CPU(unsigned long [4], observed_caller);
 
-static unsigned int context_level(void)
+/* Task, softirq, hardirq, NMI: at most one handler runs in each. */
+static unsigned int context_slot(void)
 {
-	return preempt_count() & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_MASK);
+	if (in_nmi())
+		return 3;
+	if (in_hardirq())
+		return 2;
+	return in_serving_softirq() ? 1 : 0;
 }
 
 /**
  * dmaverify_set_observed_caller() - the DMA API's caller, seen by a probe
  * @ip: the probed function's return address, or 0 when the handler ends
  *
- * Context: a kprobe handler (preemption disabled).
+ * Context: a probe handler (preemption disabled).
  */
 void dmaverify_set_observed_caller(unsigned long ip)
 {
-	this_cpu_write(observed_level, context_level());
-	this_cpu_write(observed_caller, ip);
+	this_cpu_write(observed_caller[context_slot()], ip);
 }
 
 /**
@@ -161,8 +165,7 @@ unsigned int dmaverify_stack_start(unsigned long *entries, unsigned int nr)
 	unsigned long caller = 0;
 
 	preempt_disable_notrace();
-	if (this_cpu_read(observed_level) == context_level())
-		caller = this_cpu_read(observed_caller);
+	caller = this_cpu_read(observed_caller[context_slot()]);
 	preempt_enable_notrace();
 	if (!caller || !skip || entries[skip] == caller)
 		return skip;

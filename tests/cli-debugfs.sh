@@ -735,14 +735,14 @@ if cli 0 load --driver edu_sample --param mode=observe; then
 	if cli 0 query; then
 		cat /tmp/o
 		t "query, observe mode: the device in mode observe, its observer counts" \
-			eval 'grep -q "^device $EDU  driver edu_sample  attached  mode observe$" /tmp/o && grep -qE "^  observer: [0-9]+ calls missed since load \([0-9]+ creations since attach\), [0-9]+ unverifiable$" /tmp/o && grep -q "^observer probes: " /tmp/o'
+			eval 'grep -q "^device $EDU  driver edu_sample  attached  mode observe$" /tmp/o && grep -qE "^  observer: [0-9]+ calls missed since load \([0-9]+ creations since attach\), [0-9]+ unverifiable$" /tmp/o && grep -q "^observer probes: " /tmp/o && grep -qE "^observer kind: [fk]probes$" /tmp/o'
 	else
 		bad "dmaverify query in observe mode failed"
 	fi
 	if cli 0 query --json; then
 		json query "$(cat /tmp/o)"
 		t "query --json, observe mode: mode, observer counts, probes" \
-			eval 'grep -q "\"mode\":\"observe\"" /tmp/o && grep -qE "\"observer\":\{\"missed\":[0-9]+,\"missed_creations\":[0-9]+,\"unverifiable\":[0-9]+\}" /tmp/o && grep -q "\"observer_probes\":\"" /tmp/o'
+			eval 'grep -q "\"mode\":\"observe\"" /tmp/o && grep -qE "\"observer\":\{\"missed\":[0-9]+,\"missed_creations\":[0-9]+,\"unverifiable\":[0-9]+,\"degraded\":(true|false)\}" /tmp/o && grep -q "\"observer_probes\":\"" /tmp/o && grep -qE "\"observer_kind\":\"[fk]probes\"" /tmp/o && grep -q "\"degraded\":false" /tmp/o'
 	else
 		bad "dmaverify query --json in observe mode failed"
 	fi
