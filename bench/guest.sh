@@ -184,6 +184,26 @@ scaling()
 	return 0
 }
 
+# observed TAG PARAMS: dmaverify again in observe mode (PARAMS), every op on
+# the hooked device (tag TAG) and, since the probes see every device's
+# calls, on the plain one too (TAG-plain).
+observed()
+{
+	local tag=$1 op
+	shift
+	rmmod dmaverify_bench && rmmod dmaverify || die "cannot unload for $tag"
+	modprobe dmaverify driver=dvbench_hooked mode=observe "$@" || die "modprobe dmaverify $*"
+	modprobe dmaverify_bench || die "modprobe dmaverify_bench"
+	grep -q "^device dvbench_hooked driver dvbench_hooked state attached mode observe" $DV/stats ||
+		die "the hooked device is not observed"
+	say "observe tag=$tag $(grep '^observer kind:' $DV/stats)"
+	for op in $OPS; do
+		run op=$op dev=hooked tag=$tag
+		run op=$op dev=plain tag=$tag-plain
+	done
+	say "observe tag=$tag $(grep '^  observer:' $DV/stats)"
+}
+
 # The kernel switches to the TSC clocksource a few seconds after boot, with
 # stop_machine(): let that happen before anything is timed.
 cs=/sys/devices/system/clocksource/clocksource0/current_clocksource
@@ -226,6 +246,11 @@ dv)
 	scaling plain
 	v=$(sed -n 's/^violations: //p' $DV/stats)
 	say "dmaverify violations=$v"
+	step "observe mode"
+	observed observe
+	observed observe-kp observe_fprobes=0
+	v=$(sed -n 's/^violations: //p' $DV/stats)
+	say "dmaverify observe violations=$v"
 	;;
 dbg)
 	say "boot mode=dbg kernel=$(uname -r) cpus=$(nproc) reps=$REPS ms=$MS fio_secs=$FIO_SECS cmdline=$(tr ' ' ',' < /proc/cmdline)"

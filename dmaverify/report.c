@@ -377,10 +377,11 @@ int dmaverify_violations_show(struct seq_file *seq)
 		const struct dmaverify_vlog *l = &copy[(head + VLOG_SIZE - n + i) % VLOG_SIZE];
 		const struct dmaverify_code *c = &dmaverify_codes[l->v];
 
-		seq_printf(seq, "%llu.%06llu device=%s driver=%s code=0x%02x sub=0x%02x slug=%s addr=0x%lx site=%pS shown=%d\n",
+		/* Hashed (%p): the key may be a CPU address (an S/G list). */
+		seq_printf(seq, "%llu.%06llu device=%s driver=%s code=0x%02x sub=0x%02x slug=%s addr=%p site=%pS shown=%d\n",
 			   l->ns / NSEC_PER_SEC, (l->ns % NSEC_PER_SEC) / 1000,
-			   l->dev, l->drv, c->code, c->sub, c->slug, l->addr,
-			   (void *)l->ip, l->shown);
+			   l->dev, l->drv, c->code, c->sub, c->slug,
+			   (void *)l->addr, (void *)l->ip, l->shown);
 	}
 	kfree(copy);
 	return 0;
@@ -567,8 +568,6 @@ void dmaverify_report(const struct dmaverify_report *r)
 	nr = stack_trace_save(entries, ARRAY_SIZE(entries), 1);
 	skip = dmaverify_stack_start(entries, nr);
 	ip = nr ? entries[skip] : 0;
-	trace_violation(r->ctx->dev, r->ctx->driver, c->code, c->sub, c->slug,
-			r->addr, ip);
 	if ((r->leak || r->creator_title) && r->obj) {
 		/* A leak is the creator's bug: title it with the creator. */
 		unsigned long created[32];
@@ -578,6 +577,9 @@ void dmaverify_report(const struct dmaverify_report *r)
 		if (n)
 			ip = created[skipnr(created, n)];
 	}
+	/* The site of the report's title; the address hashed, as in the log. */
+	trace_violation(r->ctx->dev, r->ctx->driver, c->code, c->sub, c->slug,
+			r->addr, ip);
 
 	/*
 	 * Printing can take locks that lockdep would see nested in whatever

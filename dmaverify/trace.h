@@ -31,9 +31,9 @@ TRACE_EVENT(violation,
 			   __entry->sub = sub;
 			   __entry->addr = addr;
 			   __entry->ip = ip;),
-	    TP_printk("device=%s driver=%s code=0x%02x sub=0x%02x slug=%s addr=0x%lx site=%pS",
+	    TP_printk("device=%s driver=%s code=0x%02x sub=0x%02x slug=%s addr=%p site=%pS",
 		      __entry->device, __entry->driver, __entry->code,
-		      __entry->sub, __entry->slug, __entry->addr,
+		      __entry->sub, __entry->slug, (void *)__entry->addr,
 		      (void *)__entry->ip)
 );
 

@@ -47,11 +47,19 @@ run() {
 		echo 0000:00:02.0 > /sys/bus/pci/drivers/edu_sample/unbind
 		sleep 2
 	fi
-	rmmod edu_sample
+	# Unbound (the leak check) before it is unloaded: the events name
+	# its functions, which the trace resolves when it is read.
+	[ -e /sys/bus/pci/drivers/edu_sample/0000:00:02.0 ] &&
+		echo 0000:00:02.0 > /sys/bus/pci/drivers/edu_sample/unbind
 	found=$(dmesg | sed -n "s/.*BUG: dmaverify: \([a-z-]*\) .*/\1/p" | tr "\n" " ")
 	rt=$(dmesg | grep -c "DMA round trips verified")
 	tr=$(grep -c "violation: device=" $T/trace 2>/dev/null)
-	echo "CASE $n found=[$found] roundtrips=$rt trace=${tr:-0}"
+	# The events name the function of the report titles, addresses hashed.
+	ts=$(sed -n "s/.*violation: device=.* site=\([A-Za-z0-9_]*\).*/\1/p" $T/trace 2>/dev/null | sort -u | xargs)
+	tt=$(dmesg | sed -n "s/.*BUG: dmaverify: [a-z-]* in \([A-Za-z0-9_]*\).*/\1/p" | sort -u | xargs)
+	ta=$(grep -c "violation: device=.* addr=0x" $T/trace 2>/dev/null)
+	echo "CASE $n found=[$found] roundtrips=$rt trace=${tr:-0} sites=[$ts] titles=[$tt] rawaddr=${ta:-0}"
+	rmmod edu_sample
 	rmmod dmaverify
 }
 '
@@ -76,16 +84,20 @@ for c in "${cases[@]}"; do
 	IFS=: read -r bug params want <<< "$c"
 	line=$(grep -a "^CASE $n " "$log" | tr -d '\r' || true)
 	# Compare sets: the order of reports and repeats do not matter.
-	found=$(sed -n 's/.*found=\[\(.*\)\].*/\1/p' <<< "$line" | tr ' ' '\n' | sort -u | xargs)
+	found=$(sed -n 's/.*found=\[\([^]]*\)\].*/\1/p' <<< "$line" | tr ' ' '\n' | sort -u | xargs)
 	want=$(tr ' ' '\n' <<< "$want" | sort -u | xargs)
 	rt=$(sed -n 's/.*roundtrips=\([0-9]*\).*/\1/p' <<< "$line")
 	tr=$(sed -n 's/.*trace=\([0-9]*\).*/\1/p' <<< "$line")
 	[ "$want" = - ] && want=
+	sites=$(sed -n 's/.*sites=\[\([^]]*\)\].*/\1/p' <<< "$line")
+	tfns=$(sed -n 's/.*titles=\[\([^]]*\)\].*/\1/p' <<< "$line")
+	raw=$(sed -n 's/.*rawaddr=\([0-9]*\).*/\1/p' <<< "$line")
 	# Every printed report has its trace event (more events than reports:
 	# repeats are rate-limited in the log, not in the trace).
 	nfound=$(wc -w <<< "$found")
 	if [ -n "$line" ] && [ "$found" = "$want" ] && [ "${rt:-0}" -ge 1 ] &&
-	   [ "${tr:-0}" -ge "$nfound" ] && { [ -n "$want" ] || [ "${tr:-0}" = 0 ]; }; then
+	   [ "${tr:-0}" -ge "$nfound" ] && { [ -n "$want" ] || [ "${tr:-0}" = 0 ]; } &&
+	   [ "$sites" = "$tfns" ] && [ "${raw:-0}" = 0 ]; then
 		echo "ok   $bug ${params:+($params) }-> ${want:-no report}"
 	else
 		echo "FAIL $bug ${params:+($params) }-> expected [${want}] got [${found}] (${line:-no result})"
