@@ -557,6 +557,7 @@ void dmaverify_set_report_hook(dmaverify_report_hook_t hook);
 enum dmaverify_test_point {
 	DV_TEST_MAP_CHECKED,	/* A map was checked, not yet forwarded. */
 	DV_TEST_SYNC_FOUND,	/* A sync found its mapping, not yet synced. */
+	DV_TEST_OBSERVED,	/* An observer's handler runs (a map's entry). */
 };
 
 typedef void (*dmaverify_test_hook_t)(enum dmaverify_test_point point,

@@ -163,6 +163,7 @@ static int map_entry(struct call *c, const struct dmaverify_call *call,
 	c->a[2] = dir;
 	c->a[3] = kind;
 	c->a[4] = attrs;
+	dmaverify_test_point(DV_TEST_OBSERVED, c->dev, phys);
 	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
 		dmaverify_check_map_buffer(c->ctx, phys, NULL, size, dir);
 		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
@@ -473,6 +474,78 @@ static void free_pre(const struct dmaverify_call *call)
 	rcu_read_unlock();
 }
 
+/*
+ * dma_alloc_pages(dev, size, &dma_handle, dir, gfp): non-coherent pages
+ * (dma_alloc_noncoherent() is an inline wrapper of it).
+ */
+static int alloc_pages_entry(void *data, const struct dmaverify_call *call)
+{
+	struct call *c = data;
+	int ret = 1;
+
+	rcu_read_lock();
+	if (begin(c, call))
+		goto out;
+	c->a[0] = call->arg[1];
+	c->a[1] = call->arg[2];
+	c->a[2] = call->arg[3];
+	if (READ_ONCE(dmaverify_enabled))
+		dmaverify_check_context(c->ctx,
+					gfpflags_allow_blocking((__force gfp_t)call->arg[4]),
+					false);
+	ret = 0;
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+static void alloc_pages_return(void *data, const struct dmaverify_call *call)
+{
+	struct call *c = data;
+	struct page *page = (struct page *)call->ret;
+	struct dmaverify_obj tmpl = {};
+	struct dmaverify_dev *ctx;
+	dma_addr_t dma;
+
+	if (!page)
+		return;
+	dma = *(dma_addr_t *)c->a[1];
+	rcu_read_lock();
+	ctx = returning(c);
+	if (ctx) {
+		tmpl.key = dma;
+		tmpl.dma = dma;
+		tmpl.size = c->a[0];
+		tmpl.phys = page_to_phys(page);
+		tmpl.kind = DV_KIND_PAGES;
+		tmpl.dir = c->a[2];
+		tmpl.stack = c->stack;
+		dmaverify_check_dma_addr(ctx, &tmpl, dma, tmpl.size, true);
+		dmaverify_track_new(ctx, &tmpl, NULL);
+	}
+	rcu_read_unlock();
+}
+
+/* dma_free_pages(dev, size, page, dma_handle, dir) */
+static void free_pages_pre(const struct dmaverify_call *call)
+{
+	const unsigned long *a = call->arg;
+	struct dmaverify_dev *ctx;
+
+	rcu_read_lock();
+	ctx = enter((struct device *)a[0]);
+	if (ctx && dmaverify_verifying()) {
+		struct dmaverify_obj *obj;
+		bool forward;
+
+		obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES,
+					     a[3], a[1], a[4], 0, &forward);
+		if (obj)
+			dmaverify_released(ctx, obj);
+	}
+	rcu_read_unlock();
+}
+
 /* === Syncs === */
 
 /*
@@ -576,6 +649,8 @@ static struct dmaverify_probe probes[] = {
 	RELEASE("dma_unmap_sg_attrs", unmap_sg_pre),
 	CREATE("dma_alloc_attrs", alloc_entry, alloc_return),
 	RELEASE("dma_free_attrs", free_pre),
+	CREATE("dma_alloc_pages", alloc_pages_entry, alloc_pages_return),
+	RELEASE("dma_free_pages", free_pages_pre),
 	CHECK("__dma_sync_single_for_cpu", "dma_sync_single_for_cpu",
 	      sync_single_cpu_pre),
 	CHECK("__dma_sync_single_for_device", "dma_sync_single_for_device",
@@ -645,6 +720,7 @@ const char *dmaverify_observe_probes(void)
 {
 	return READ_ONCE(probes_nest) ? "fprobes" : "kprobes";
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_observe_probes);
 
 /* Calls missed so far by the probes that create (or release) objects. */
 static unsigned long missed(bool creations, bool releases)
@@ -677,6 +753,7 @@ unsigned long dmaverify_observe_missed(void)
 			n += dmaverify_probe_missed(&probes[i]);
 	return n;
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_observe_missed);
 
 /**
  * dmaverify_observe_missed_creations() - creating calls missed so far

@@ -20,8 +20,10 @@
 #include <kunit/device.h>
 #include <kunit/test.h>
 #include <linux/ctype.h>
+#include <linux/delay.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/irq_work.h>
 #include <linux/kallsyms.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
@@ -2216,6 +2218,117 @@ static void test_observe_missed_no_false_report(struct kunit *test)
 	dma_unmap_single(dev, b, 256, DMA_TO_DEVICE);
 }
 
+/* dma_alloc_pages() pairs with dma_free_pages(); a leak names its creator. */
+static void test_observe_pages(struct kunit *test)
+{
+	struct device *dev = observed_dev(test);
+	struct page *page, *leaked;
+	dma_addr_t a, b;
+	char title[64];
+
+	page = dma_alloc_pages(dev, 8192, &a, DMA_FROM_DEVICE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	dma_free_pages(dev, 8192, page, a, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+	/* Leaked: reported at release, titled with this function. */
+	leaked = dma_alloc_pages(dev, 4096, &b, DMA_BIDIRECTIONAL, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, leaked);
+	dmaverify_release_device(dev);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(observed.nreports), 1);
+	KUNIT_EXPECT_EQ(test, observed.v[0], DV_LEAK_COHERENT);
+	snprintf(title, sizeof(title), " in %s%s", __func__, "\n");
+	KUNIT_EXPECT_TRUE(test, report_says(title));
+	reset_observed();
+	dmaverify_detach_device(dev);
+	((struct dv_test *)test->priv)->dev = NULL;
+	dma_free_pages(dev, 4096, leaked, b, DMA_BIDIRECTIONAL);
+	EXPECT_NO_REPORT(test);
+}
+
+/*
+ * A DMA call from a hard interrupt that lands while the observer's handler
+ * of a call in the task runs on the same CPU: the test hook, in the
+ * handler, raises an irq_work on this CPU and waits for it, and the
+ * irq_work maps a buffer.  fprobes see the nested map (its leak is
+ * reported); kprobes miss it, count the miss, and must then not blame the
+ * driver for anything.
+ */
+static struct {
+	struct irq_work work;
+	struct device *dev;
+	void *buf;
+	dma_addr_t addr;
+	bool waiting;
+	bool nested;
+	bool ran;
+} nest;
+
+static void nest_map_in_irq(struct irq_work *work)
+{
+	nest.nested = READ_ONCE(nest.waiting) && in_hardirq();
+	nest.addr = dma_map_single(nest.dev, nest.buf, 64, DMA_FROM_DEVICE);
+	WRITE_ONCE(nest.ran, true);
+}
+
+static void nest_hook(enum dmaverify_test_point point, struct device *dev,
+		      u64 addr)
+{
+	int i;
+
+	if (point != DV_TEST_OBSERVED || dev != nest.dev || nest.waiting)
+		return;
+	WRITE_ONCE(nest.waiting, true);
+	irq_work_queue(&nest.work);
+	for (i = 0; i < 100000 && !READ_ONCE(nest.ran); i++)
+		udelay(1);
+	WRITE_ONCE(nest.waiting, false);
+}
+
+static void test_observe_nested_irq(struct kunit *test)
+{
+	struct device *dev = observed_dev(test);
+	void *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	bool fprobes = !strcmp(dmaverify_observe_probes(), "fprobes");
+	unsigned long missed = dmaverify_observe_missed();
+	char title[64];
+	dma_addr_t a;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	memset(&nest, 0, sizeof(nest));
+	init_irq_work(&nest.work, nest_map_in_irq);
+	nest.dev = dev;
+	nest.buf = buf + 64;
+	WRITE_ONCE(dmaverify_test_hook, nest_hook);
+	a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	WRITE_ONCE(dmaverify_test_hook, NULL);
+	irq_work_sync(&nest.work);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_ASSERT_TRUE(test, READ_ONCE(nest.ran));
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, nest.addr));
+	/* Without a nested interrupt this case would prove nothing. */
+	KUNIT_ASSERT_TRUE_MSG(test, nest.nested,
+			      "the irq_work did not run inside the handler");
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	dmaverify_release_device(dev);
+	if (fprobes) {
+		/* Seen: nothing missed, and the nested map is a leak. */
+		KUNIT_EXPECT_EQ(test, dmaverify_observe_missed(), missed);
+		KUNIT_EXPECT_EQ(test, READ_ONCE(observed.nreports), 1);
+		KUNIT_EXPECT_EQ(test, observed.v[0], DV_LEAK_MAP);
+		snprintf(title, sizeof(title), " in %s%s", "nest_map_in_irq", "\n");
+		KUNIT_EXPECT_TRUE(test, report_says(title));
+	} else {
+		/* Missed, counted, and no report: the device is degraded. */
+		KUNIT_EXPECT_GT(test, dmaverify_observe_missed(), missed);
+		EXPECT_NO_REPORT(test);
+	}
+	reset_observed();
+	dmaverify_detach_device(dev);
+	((struct dv_test *)test->priv)->dev = NULL;
+	dma_unmap_single(dev, nest.addr, 64, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
 static struct kunit_case dmaverify_observe_cases[] = {
 	KUNIT_CASE(test_observe_correct),
 	KUNIT_CASE(test_observe_double_unmap),
@@ -2226,6 +2339,8 @@ static struct kunit_case dmaverify_observe_cases[] = {
 	KUNIT_CASE(test_observe_use_after_release),
 	KUNIT_CASE(test_observe_other_device),
 	KUNIT_CASE(test_observe_missed_no_false_report),
+	KUNIT_CASE(test_observe_pages),
+	KUNIT_CASE(test_observe_nested_irq),
 	{}
 };
 
