@@ -132,7 +132,7 @@ void dmaverify_check_leaks(struct dmaverify_dev *ctx)
 		return;
 	dmaverify_tracker_for_each(&ctx->tracker, report_leak, &w);
 	if (w.stale) {
-		atomic_long_add(w.stale, &ctx->unverifiable);
+		dmaverify_unverifiable(ctx, w.stale);
 		dev_info(ctx->dev, "dmaverify: %lu DMA objects outstanding at release not reported: the observer missed DMA calls since they were created\n",
 			 w.stale);
 	}

@@ -215,7 +215,7 @@ void dmaverify_check_overlap(struct dmaverify_dev *ctx, phys_addr_t phys,
 		return;
 	/* A missed unmap would leave a stale mapping to overlap with. */
 	if (dmaverify_observe_stale(ctx, &other))
-		atomic_long_inc(&ctx->unverifiable);
+		dmaverify_unverifiable(ctx, 1);
 	else
 		dmaverify_violation(ctx, DV_OVERLAP, &other, phys, size, dir,
 				    "%zu bytes %s at physical %pa overlap a mapping the device may also write%s",

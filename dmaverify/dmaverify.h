@@ -539,6 +539,7 @@ void dmaverify_print_stack(struct seq_file *seq, unsigned long handle);
 void dmaverify_print_creator(struct seq_file *seq, unsigned long handle);
 int dmaverify_violations_show(struct seq_file *seq);
 void dmaverify_reports_reset(void);
+void dmaverify_unverifiable(struct dmaverify_dev *ctx, long n);
 void dmaverify_reports_init(void);
 extern atomic_long_t dmaverify_total_violations[DV_VIOLATION_COUNT];
 

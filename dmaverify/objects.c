@@ -472,8 +472,7 @@ bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
 		return true;
 	}
 	if (dmaverify_observe_lossy(ctx)) {
-		if (atomic_long_inc_return(&ctx->unverifiable) == 1)
-			dev_warn(ctx->dev, "dmaverify: degraded: the observer missed DMA calls (nested in interrupts): releases of unknown objects and leaks are counted as unverifiable, not reported\n");
+		dmaverify_unverifiable(ctx, 1);
 		return true;
 	}
 	if (dmaverify_check_on(v))

@@ -387,6 +387,19 @@ int dmaverify_violations_show(struct seq_file *seq)
 	return 0;
 }
 
+/**
+ * dmaverify_unverifiable() - findings not reported: the observer missed calls
+ * @ctx: an observed device
+ * @n: how many
+ *
+ * The first one says in dmesg that the device is degraded.
+ */
+void dmaverify_unverifiable(struct dmaverify_dev *ctx, long n)
+{
+	if (atomic_long_fetch_add(n, &ctx->unverifiable) == 0 && n)
+		dev_warn(ctx->dev, "dmaverify: degraded: the observer missed DMA calls; releases of unknown objects and leaks are counted as unverifiable, not reported\n");
+}
+
 void dmaverify_reports_reset(void)
 {
 	unsigned long flags;
