@@ -25,6 +25,7 @@
 #include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/vmalloc.h>
 #include <linux/wait_bit.h>
 
@@ -64,11 +65,28 @@ static const char *path_name(struct dmaverify_dev *ctx, char *buf, size_t size)
 
 /* === Leak check === */
 
+/*
+ * Leaks are reported per call site: a driver that leaks a mapping per
+ * request leaks hundreds from one line, and one report with the count says
+ * more than a screenful of the same stack.  A site is an object's saved
+ * stack (one per call site unless object_stacks=1) and its rule.
+ */
+#define DV_LEAK_SITES	16
+
+struct leak_site {
+	unsigned long stack;
+	enum dmaverify_violation v;
+	unsigned long count;
+	unsigned long bytes;
+	struct dmaverify_obj first;
+};
+
 struct leak_walk {
 	struct dmaverify_dev *ctx;
 	unsigned long total;
-	unsigned long seen;
 	unsigned long stale;
+	unsigned int nr_sites;
+	struct leak_site sites[DV_LEAK_SITES];
 };
 
 static const enum dmaverify_violation leak_code[DV_KIND_COUNT] = {
@@ -79,63 +97,108 @@ static const enum dmaverify_violation leak_code[DV_KIND_COUNT] = {
 	[DV_KIND_SG] = DV_LEAK_SG,
 };
 
-static void report_one_leak(struct leak_walk *w, const struct dmaverify_obj *obj,
-			    enum dmaverify_violation v)
-{
-	struct dmaverify_report r = {
-		.v = v, .ctx = w->ctx, .obj = obj, .addr = obj->key,
-		.size = obj->size, .dir = obj->dir, .leak = true,
-	};
-	char detail[96];
-
-	w->seen++;
-	if (!dmaverify_check_on(v))
-		return;
-	if (w->seen > READ_ONCE(dmaverify_leak_report_max)) {
-		atomic_long_inc(&w->ctx->violations[v]);
-		return;
-	}
-	snprintf(detail, sizeof(detail), "object %lu of %lu still outstanding%s",
-		 w->seen, w->total,
-		 w->seen == dmaverify_leak_report_max && w->total > w->seen ?
-		 " (the rest are counted, not printed)" : "");
-	r.detail = detail;
-	dmaverify_report(&r);
-}
-
-static void report_leak(const struct dmaverify_obj *obj, void *arg)
+/* Under the tracker's walk: only counting, no reports. */
+static void count_leak(const struct dmaverify_obj *obj, void *arg)
 {
 	struct leak_walk *w = arg;
 	enum dmaverify_violation v = leak_code[obj->kind];
+	struct leak_site *site;
+	unsigned int i;
 
 	/* Its release may be one the observer missed. */
 	if (dmaverify_observe_stale(w->ctx, obj)) {
 		w->stale++;
 		return;
 	}
-	report_one_leak(w, obj, v);
+	if (!dmaverify_check_on(v))
+		return;
+	for (i = 0; i < w->nr_sites; i++) {
+		site = &w->sites[i];
+		if (site->stack == obj->stack && site->v == v) {
+			site->count++;
+			site->bytes += obj->size;
+			return;
+		}
+	}
+	if (w->nr_sites == ARRAY_SIZE(w->sites)) {
+		/* More sites than reported: counted only. */
+		atomic_long_inc(&w->ctx->violations[v]);
+		atomic_long_inc(&dmaverify_total_violations[v]);
+		return;
+	}
+	site = &w->sites[w->nr_sites++];
+	site->stack = obj->stack;
+	site->v = v;
+	site->count = 1;
+	site->bytes = obj->size;
+	site->first = *obj;
+}
+
+/* The site that leaked most first. */
+static int more_leaked(const void *a, const void *b)
+{
+	const struct leak_site *x = a, *y = b;
+
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+static void report_site(struct leak_walk *w, struct leak_site *site,
+			unsigned int nr)
+{
+	struct dmaverify_obj *obj = &site->first;
+	struct dmaverify_report r = {
+		.v = site->v, .ctx = w->ctx, .obj = obj, .addr = obj->key,
+		.size = obj->size, .dir = obj->dir, .leak = true,
+	};
+	char detail[160];
+
+	/* The site's other objects count as violations too. */
+	atomic_long_add(site->count - 1, &w->ctx->violations[site->v]);
+	atomic_long_add(site->count - 1, &dmaverify_total_violations[site->v]);
+	if (nr >= READ_ONCE(dmaverify_leak_report_max)) {
+		atomic_long_inc(&w->ctx->violations[site->v]);
+		atomic_long_inc(&dmaverify_total_violations[site->v]);
+		return;
+	}
+	snprintf(detail, sizeof(detail),
+		 "%lu object%s (%lu bytes) from this call site, of %lu outstanding; the first:",
+		 site->count, site->count == 1 ? "" : "s", site->bytes, w->total);
+	r.detail = detail;
+	dmaverify_report(&r);
 }
 
 /**
  * dmaverify_check_leaks() - report every object still outstanding
  * @ctx: a device whose driver is being released
  *
- * Each leaked object gets its own report with its creating stack, up to
- * the leak_report_max parameter; all are counted.
+ * One report per call site (the creating stack) and rule, with the count
+ * and bytes of the site's objects, for up to leak_report_max sites; every
+ * object counts as a violation.
+ *
+ * Context: process context, may sleep.
  */
 void dmaverify_check_leaks(struct dmaverify_dev *ctx)
 {
-	struct leak_walk w = { .ctx = ctx };
+	struct leak_walk *w;
+	unsigned int i;
 
-	w.total = dmaverify_tracker_count(&ctx->tracker);
-	if (!w.total || !READ_ONCE(dmaverify_enabled))
+	if (!dmaverify_tracker_count(&ctx->tracker) || !READ_ONCE(dmaverify_enabled))
 		return;
-	dmaverify_tracker_for_each(&ctx->tracker, report_leak, &w);
-	if (w.stale) {
-		dmaverify_unverifiable(ctx, w.stale);
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return;
+	w->ctx = ctx;
+	w->total = dmaverify_tracker_count(&ctx->tracker);
+	dmaverify_tracker_for_each(&ctx->tracker, count_leak, w);
+	sort(w->sites, w->nr_sites, sizeof(w->sites[0]), more_leaked, NULL);
+	for (i = 0; i < w->nr_sites; i++)
+		report_site(w, &w->sites[i], i);
+	if (w->stale) {
+		dmaverify_unverifiable(ctx, w->stale);
 		dev_info(ctx->dev, "dmaverify: %lu DMA objects outstanding at release not reported: the observer missed DMA calls since they were created\n",
-			 w.stale);
+			 w->stale);
 	}
+	kfree(w);
 }
 
 /* === Attach and release === */

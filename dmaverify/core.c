@@ -496,7 +496,7 @@ MODULE_PARM_DESC(hash_bits, "log2 of the tracker's hash buckets per device (defa
 
 static struct ranged leak_report_max_range = { &dmaverify_leak_report_max, 0, 100000 };
 module_param_cb(leak_report_max, &ranged_ops, &leak_report_max_range, 0644);
-MODULE_PARM_DESC(leak_report_max, "Leaked objects printed per device at release; all are counted (default 10)");
+MODULE_PARM_DESC(leak_report_max, "Leak reports printed per device at release, one per call site (with its count; the sites that leaked most first); every object is counted (default 10)");
 
 static struct ranged fail_every_range = { &dmaverify_fail_every, 0, INT_MAX };
 module_param_cb(fail_every, &ranged_ops, &fail_every_range, 0644);

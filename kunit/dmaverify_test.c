@@ -560,7 +560,35 @@ static void test_leak_map(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
 	dmaverify_release_device(dev);
 	EXPECT_REPORT(test, DV_LEAK_MAP, test_leak_map);
-	KUNIT_EXPECT_TRUE(test, report_says("object 1 of 1"));
+	KUNIT_EXPECT_TRUE(test, report_says("1 object (64 bytes) from this call site, of 1 outstanding"));
+}
+
+/* Leaks are reported once per call site, with the site's count. */
+static noinline dma_addr_t leak_other_site(struct device *dev, void *buf)
+{
+	return dma_map_single(dev, buf, 32, DMA_TO_DEVICE);
+}
+
+static void test_leak_grouped(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
+	u8 *buf = kunit_kzalloc(test, 40 * 64 + 32, GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (i = 0; i < 40; i++)
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev,
+				   dma_map_single(dev, buf + i * 64, 64, DMA_TO_DEVICE)));
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, leak_other_site(dev, buf + 40 * 64)));
+	dmaverify_release_device(dev);
+	KUNIT_EXPECT_EQ(test, report_count(), 2);
+	KUNIT_EXPECT_EQ(test, observed.v[0], DV_LEAK_MAP);
+	KUNIT_EXPECT_EQ(test, observed.v[1], DV_LEAK_MAP);
+	KUNIT_EXPECT_TRUE(test, report_says("40 objects (2560 bytes) from this call site, of 41 outstanding"));
+	/* Every object counts. */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->violations[DV_LEAK_MAP]), 41);
+	reset_observed();
 }
 
 static void test_leak_sg(struct kunit *test)
@@ -1681,6 +1709,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_leak_coherent),
 	KUNIT_CASE(test_leak_map),
 	KUNIT_CASE(test_leak_sg),
+	KUNIT_CASE(test_leak_grouped),
 	KUNIT_CASE(test_creator_call_site),
 	KUNIT_CASE(test_object_stacks),
 	KUNIT_CASE(test_no_leak),
