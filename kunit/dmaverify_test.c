@@ -560,7 +560,8 @@ static void test_leak_map(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
 	dmaverify_release_device(dev);
 	EXPECT_REPORT(test, DV_LEAK_MAP, test_leak_map);
-	KUNIT_EXPECT_TRUE(test, report_says("1 object (64 bytes) from this call site, of 1 outstanding"));
+	KUNIT_EXPECT_TRUE(test,
+			  report_says("1 object (64 bytes) from this call site, of 1 outstanding"));
 }
 
 /* Leaks are reported once per call site, with the site's count. */
@@ -577,15 +578,18 @@ static void test_leak_grouped(struct kunit *test)
 	int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, buf);
-	for (i = 0; i < 40; i++)
-		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev,
-				   dma_map_single(dev, buf + i * 64, 64, DMA_TO_DEVICE)));
+	for (i = 0; i < 40; i++) {
+		dma_addr_t a = dma_map_single(dev, buf + i * 64, 64, DMA_TO_DEVICE);
+
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	}
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, leak_other_site(dev, buf + 40 * 64)));
 	dmaverify_release_device(dev);
 	KUNIT_EXPECT_EQ(test, report_count(), 2);
 	KUNIT_EXPECT_EQ(test, observed.v[0], DV_LEAK_MAP);
 	KUNIT_EXPECT_EQ(test, observed.v[1], DV_LEAK_MAP);
-	KUNIT_EXPECT_TRUE(test, report_says("40 objects (2560 bytes) from this call site, of 41 outstanding"));
+	KUNIT_EXPECT_TRUE(test,
+			  report_says("40 objects (2560 bytes) from this call site, of 41 outstanding"));
 	/* Every object counts. */
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->violations[DV_LEAK_MAP]), 41);
 	reset_observed();
