@@ -63,6 +63,21 @@ static const char *path_name(struct dmaverify_dev *ctx, char *buf, size_t size)
 	return buf;
 }
 
+/* The debugfs layer's, set before the first attach and after the last. */
+static const struct dmaverify_dev_hooks *dev_hooks;
+
+/**
+ * dmaverify_set_dev_hooks() - who is told of attached and detached devices
+ * @hooks: the hooks, or NULL
+ *
+ * Context: module init, before the bus notifiers; exit, after every device
+ * was detached.
+ */
+void dmaverify_set_dev_hooks(const struct dmaverify_dev_hooks *hooks)
+{
+	dev_hooks = hooks;
+}
+
 /* === Leak check === */
 
 /*
@@ -261,7 +276,8 @@ static void free_ctx_memory(struct rcu_head *rcu)
  */
 static void free_ctx(struct dmaverify_dev *ctx)
 {
-	dmaverify_debugfs_remove_dev(ctx);
+	if (dev_hooks)
+		dev_hooks->removed(ctx);
 	/* Bounce buffers are freed through the twin: before it goes. */
 	dmaverify_quarantine_flush(ctx);
 	dmaverify_reclaim(ctx);
@@ -321,22 +337,6 @@ static void bury(struct list_head *graveyard)
 		free_ctx(ctx);
 	}
 }
-
-/**
- * dmaverify_interposer_available() - whether devices can get dma_map_ops
- *
- * Return: true if this kernel has per-device dma_map_ops
- * (CONFIG_ARCH_HAS_DMA_OPS, CONFIG_DMA_OPS before 6.x).
- */
-bool dmaverify_interposer_available(void)
-{
-#ifdef DMAVERIFY_HAVE_DEV_DMA_OPS
-	return true;
-#else
-	return false;
-#endif
-}
-EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_interposer_available);
 
 /* Install the interposer: a twin and the context's own dma_map_ops. */
 static int interpose(struct dmaverify_dev *ctx)
@@ -479,7 +479,8 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 	mutex_unlock(&dmaverify_devices_lock);
 	/* The old context's files (same name) go first, without the lock. */
 	bury(&graveyard);
-	dmaverify_debugfs_add_dev(ctx);
+	if (dev_hooks)
+		dev_hooks->added(ctx);
 	dmaverify_iommu_attach(ctx);
 	if (ctx->observe)
 		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: observe, %s on the DMA API; no redzones or bounce buffers)\n",
@@ -821,6 +822,8 @@ int dmaverify_bus_init(void)
 	if (ret)
 		bus_unregister_notifier(&pci_bus_type, &pci_nb);
 #endif
+	if (!ret)
+		dmaverify_set_selection_hook(dmaverify_selection_feedback);
 	return ret;
 }
 
@@ -836,6 +839,7 @@ void dmaverify_detach_all(void)
 	struct dmaverify_dev *ctx, *tmp;
 	LIST_HEAD(graveyard);
 
+	dmaverify_set_selection_hook(NULL);
 	bus_unregister_notifier(&platform_bus_type, &platform_nb);
 #ifdef CONFIG_PCI
 	bus_unregister_notifier(&pci_bus_type, &pci_nb);

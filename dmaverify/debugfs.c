@@ -178,7 +178,7 @@ static int stacks_show(struct seq_file *seq, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(stacks);
 
-void dmaverify_debugfs_add_dev(struct dmaverify_dev *ctx)
+static void add_dev(struct dmaverify_dev *ctx)
 {
 	struct dentry *d;
 
@@ -190,11 +190,17 @@ void dmaverify_debugfs_add_dev(struct dmaverify_dev *ctx)
 	debugfs_create_file("faults", 0400, d, ctx->dev, &dmaverify_faults_fops);
 }
 
-void dmaverify_debugfs_remove_dev(struct dmaverify_dev *ctx)
+static void remove_dev(struct dmaverify_dev *ctx)
 {
 	if (!IS_ERR_OR_NULL(devices_dir))
 		debugfs_lookup_and_remove(dev_name(ctx->dev), devices_dir);
 }
+
+/* Each attached device gets its directory under devices/. */
+static const struct dmaverify_dev_hooks dev_hooks = {
+	.added = add_dev,
+	.removed = remove_dev,
+};
 
 /* === control === */
 
@@ -318,11 +324,13 @@ int dmaverify_debugfs_init(void)
 	fault_create_debugfs_attr("fail_track", root_dir, &dmaverify_fail_track);
 	fault_create_debugfs_attr("fail_bounce", root_dir, &dmaverify_fail_bounce);
 #endif
+	dmaverify_set_dev_hooks(&dev_hooks);
 	return 0;
 }
 
 void dmaverify_debugfs_exit(void)
 {
+	dmaverify_set_dev_hooks(NULL);
 	debugfs_remove_recursive(root_dir);
 	root_dir = NULL;
 	devices_dir = NULL;

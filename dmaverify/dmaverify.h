@@ -381,6 +381,9 @@ extern struct mutex dmaverify_devices_lock;
 
 /* === Settings (module parameters; params.c) === */
 
+#define MAX_DRIVERS	16	/* Names in driver=. */
+#define DRIVER_NAME_MAX	32	/* Bytes of each, with its NUL. */
+
 enum dmaverify_action {
 	DV_ACTION_WARN,		/* Report, taint like WARN(). */
 	DV_ACTION_LOG,		/* Report only. */
@@ -411,6 +414,8 @@ int dmaverify_add_driver(const char *name);
 int dmaverify_remove_driver(const char *name);
 int dmaverify_checks_show(char *buf, size_t size, unsigned long mask);
 void dmaverify_selection_feedback_all(void);
+void dmaverify_set_selection_hook(void (*hook)(const char *name));
+const char *dmaverify_mode_name(int mode);
 
 static inline bool dmaverify_check_on(enum dmaverify_violation v)
 {
@@ -578,6 +583,18 @@ static __always_inline void dmaverify_test_point(enum dmaverify_test_point point
 
 /* === Devices (attach.c) === */
 
+/**
+ * struct dmaverify_dev_hooks - what the layers above do with a device
+ * @added: a device was attached (process context)
+ * @removed: it is being detached (process context)
+ */
+struct dmaverify_dev_hooks {
+	void (*added)(struct dmaverify_dev *ctx);
+	void (*removed)(struct dmaverify_dev *ctx);
+};
+
+void dmaverify_set_dev_hooks(const struct dmaverify_dev_hooks *hooks);
+
 int dmaverify_attach(struct device *dev);
 void dmaverify_release(struct dmaverify_dev *ctx);
 void dmaverify_detach_all(void);
@@ -671,8 +688,6 @@ void dmaverify_redzone_exit(void);
 
 int dmaverify_debugfs_init(void);
 void dmaverify_debugfs_exit(void);
-void dmaverify_debugfs_add_dev(struct dmaverify_dev *ctx);
-void dmaverify_debugfs_remove_dev(struct dmaverify_dev *ctx);
 
 #ifdef CONFIG_FAULT_INJECTION
 extern struct fault_attr dmaverify_fail_track;
@@ -775,7 +790,22 @@ enum dmaverify_mode {
 };
 
 extern int dmaverify_mode;
-bool dmaverify_interposer_available(void);
+
+/**
+ * dmaverify_interposer_available() - whether devices can get dma_map_ops
+ *
+ * Return: true if this kernel has per-device dma_map_ops
+ * (CONFIG_ARCH_HAS_DMA_OPS, CONFIG_DMA_OPS before 6.x).
+ */
+static inline bool dmaverify_interposer_available(void)
+{
+#ifdef DMAVERIFY_HAVE_DEV_DMA_OPS
+	return true;
+#else
+	return false;
+#endif
+}
+
 int dmaverify_observe_attach(struct dmaverify_dev *ctx);
 void dmaverify_observe_detach(struct dmaverify_dev *ctx);
 unsigned long dmaverify_observe_missed(void);

@@ -375,7 +375,7 @@ if cli 0 violations --json; then
 	cat /tmp/o
 	t "violations --json: one line, slug double-unmap" eval '[ "$(wc -l < /tmp/o)" = 1 ] && grep -q "\"slug\":\"double-unmap\"" /tmp/o'
 	t "violations --json: keys time device driver code sub slug addr site shown" \
-		grep -qE '^\{"time":[0-9]+\.[0-9]+,"device":"'$EDU'","driver":"edu_sample","code":"0x05","sub":"0x00","slug":"double-unmap","addr":"0x[0-9a-f]+","site":"[^"]+","shown":(true|false)\}$' /tmp/o
+		grep -qE '^\{"time":[0-9]+\.[0-9]+,"device":"'$EDU'","driver":"edu_sample","code":"0x05","sub":"0x00","slug":"double-unmap","addr":"[0-9a-f]+","site":"[^"]+","shown":(true|false)\}$' /tmp/o
 else
 	bad "dmaverify violations --json failed"
 fi
