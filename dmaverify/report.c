@@ -135,7 +135,7 @@ const struct dmaverify_code dmaverify_codes[DV_VIOLATION_COUNT] = {
 	CODE(DV_CHAN_USE_AFTER_RELEASE, 0x04, 0x02, "dma-channel-use-after-release", "dmaengine",
 	     "dmaengine channel used after the driver released it"),
 	CODE(DV_DMA_IN_FLIGHT, 0x23, 0x01, "dma-buffer-in-flight", "dmaengine",
-	     "buffer released while a dmaengine transfer using it was neither completed nor cancelled"),
+	     "buffer released while a dmaengine transfer using it was in flight"),
 	CODE(DV_TERMINATE_NO_SYNC, 0x23, 0x02, "terminate-without-synchronize", "dmaengine",
 	     "buffer released after dmaengine_terminate_async() without dmaengine_synchronize()"),
 	CODE(DV_DESC_DOUBLE_SUBMIT, 0x98, 0, "dma-descriptor-double-submit", "dmaengine",

@@ -30,7 +30,6 @@
 #include <linux/module.h>
 #include <linux/platform_device.h>
 #include <linux/slab.h>
-#include <linux/version.h>
 
 static char *driver = "dma_client_sample";
 module_param(driver, charp, 0444);
@@ -196,6 +195,20 @@ static noinline int dvc_cancel(struct dma_chan *chan, bool async)
 	return ret;
 }
 
+/* The driver's release (a devres action, so that no remove() is needed). */
+static void dvc_remove(void *arg)
+{
+	struct dma_chan *chan = arg;
+
+	if (is_bug("leak-channel"))
+		return;
+	dma_release_channel(chan);
+	if (is_bug("double-release"))
+		dma_release_channel(chan);
+	if (is_bug("use-after-release"))
+		dma_async_issue_pending(chan);
+}
+
 static int dvc_probe(struct platform_device *pdev)
 {
 	struct dma_chan *chan;
@@ -223,36 +236,12 @@ static int dvc_probe(struct platform_device *pdev)
 	}
 	dev_info(&pdev->dev, "%u DMA copies verified on %s (bug=%s)\n",
 		 transfers, dma_chan_name(chan), bug);
-	return 0;
+	return devm_add_action_or_reset(&pdev->dev, dvc_remove, chan);
 err:
 	dev_err(&pdev->dev, "DMA copy failed: %d\n", ret);
 	dma_release_channel(chan);
 	return ret;
 }
-
-static void dvc_remove(struct platform_device *pdev)
-{
-	struct dma_chan *chan = platform_get_drvdata(pdev);
-
-	if (is_bug("leak-channel"))
-		return;
-	dma_release_channel(chan);
-	if (is_bug("double-release"))
-		dma_release_channel(chan);
-	if (is_bug("use-after-release"))
-		dma_async_issue_pending(chan);
-}
-
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
-static int dvc_remove_old(struct platform_device *pdev)
-{
-	dvc_remove(pdev);
-	return 0;
-}
-#define DVC_REMOVE dvc_remove_old
-#else
-#define DVC_REMOVE dvc_remove
-#endif
 
 static int __init dvc_init(void)
 {
@@ -263,7 +252,6 @@ static int __init dvc_init(void)
 	int ret;
 
 	dvc_driver.probe = dvc_probe;
-	dvc_driver.remove = DVC_REMOVE;
 	dvc_driver.driver.name = driver;
 	ret = platform_driver_register(&dvc_driver);
 	if (ret)

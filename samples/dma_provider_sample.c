@@ -24,7 +24,6 @@
 #include <linux/platform_device.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
-#include <linux/version.h>
 #include <linux/workqueue.h>
 
 #define DRV_NAME "dma_provider_sample"
@@ -258,36 +257,16 @@ static int swdma_probe(struct platform_device *pdev)
 		sc->chan.completed_cookie = DMA_MIN_COOKIE;
 		list_add_tail(&sc->chan.device_node, &sw->dd.channels);
 	}
-	ret = dma_async_device_register(&sw->dd);
+	ret = dmaenginem_async_device_register(&sw->dd);
 	if (ret)
 		return ret;
-	platform_set_drvdata(pdev, sw);
 	dev_info(&pdev->dev, "%u memcpy channels, %u ms per descriptor\n",
 		 i, delay_ms);
 	return 0;
 }
 
-static void swdma_remove(struct platform_device *pdev)
-{
-	struct swdma *sw = platform_get_drvdata(pdev);
-
-	dma_async_device_unregister(&sw->dd);
-}
-
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
-static int swdma_remove_old(struct platform_device *pdev)
-{
-	swdma_remove(pdev);
-	return 0;
-}
-#define SWDMA_REMOVE swdma_remove_old
-#else
-#define SWDMA_REMOVE swdma_remove
-#endif
-
 static struct platform_driver swdma_driver = {
 	.probe = swdma_probe,
-	.remove = SWDMA_REMOVE,
 	.driver = { .name = DRV_NAME },
 };
 
