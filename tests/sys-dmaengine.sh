@@ -15,24 +15,28 @@ set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:?usage: $0 KERNEL}
 
-# bug : client driver name : expected report slugs (a set; "-" for none)
+# bug : client driver name : dmaverify parameters : expected report slugs
+# (a set; "-" for none)
 cases=(
-	"none:dma_client_sample:-"
-	"use-after-release:dma_client_sample:dma-channel-use-after-release"
-	"unmap-in-flight:dma_client_sample:dma-buffer-in-flight"
-	"terminate-no-sync:dma_client_sample:terminate-without-synchronize"
-	"double-submit:dma_client_sample:dma-descriptor-double-submit"
-	"dmatest::-"
+	"none:dma_client_sample::-"
+	"use-after-release:dma_client_sample::dma-channel-use-after-release"
+	"unmap-in-flight:dma_client_sample::dma-buffer-in-flight"
+	"terminate-no-sync:dma_client_sample::terminate-without-synchronize"
+	"double-submit:dma_client_sample::dma-descriptor-double-submit"
+	# The provider's device observed through kprobes, not interposed.
+	"none:dma_client_sample:mode=observe:-"
+	"unmap-in-flight:dma_client_sample:mode=observe:dma-buffer-in-flight"
+	"dmatest:::-"
 	# The last two leave the provider loaded (its channel is held, or the
 	# dmaengine core's count of its users is off).
-	"leak-channel:dvc_renamed:dma-channel-leak"
-	"double-release:dma_client_sample:dma-channel-double-release"
+	"leak-channel:dvc_renamed::dma-channel-leak"
+	"double-release:dma_client_sample::dma-channel-double-release"
 )
 
 script='set +e
 DV=/sys/kernel/debug/dmaverify
 run() {
-	n=$1; bug=$2; drv=$3
+	n=$1; bug=$2; drv=$3; params=$4; mode=
 	dmesg -c > /dev/null
 	if [ "$bug" = dmatest ]; then
 		if [ -z "$(find /lib/modules/$(uname -r) -name "dmatest.ko*")" ]; then
@@ -41,6 +45,7 @@ run() {
 		fi
 		modprobe dmaverify driver=dmatest,dma_provider_sample action=log
 		modprobe dma_provider_sample delay_ms=2
+		mode=$(dmesg | sed -n "s/.*verifying DMA of driver dma_provider_sample (mode: \([a-z_]*\).*/\1/p" | tail -1)
 		modprobe dmatest device=dma_provider_sample iterations=20 timeout=10000
 		echo 1 > /sys/module/dmatest/parameters/run
 		cat /sys/module/dmatest/parameters/wait > /dev/null
@@ -49,8 +54,9 @@ run() {
 		echo 0 > /sys/module/dmatest/parameters/run
 		rmmod dmatest
 	else
-		modprobe dmaverify driver=$drv,dma_provider_sample action=log
+		modprobe dmaverify driver=$drv,dma_provider_sample action=log $params
 		modprobe dma_provider_sample
+		mode=$(dmesg | sed -n "s/.*verifying DMA of driver dma_provider_sample (mode: \([a-z_]*\).*/\1/p" | tail -1)
 		modprobe dma_client_sample driver=$drv bug=$bug
 		ok=$(dmesg | grep -c "DMA copies verified")
 		cat $DV/devices/$drv/objects > /tmp/dump
@@ -60,15 +66,15 @@ run() {
 	rmmod dma_provider_sample
 	found=$(dmesg | sed -n "s/.*BUG: dmaverify: \([a-z-]*\) in \([A-Za-z0-9_]*\).*/\1@\2/p" | tr "\n" " ")
 	chan=$(grep -c "^dmaengine channel .* provider dma_provider_sample client ${drv:-dmatest} held" /tmp/dump)
-	echo "CASE $n found=[$found] ok=$ok chan=$chan"
+	echo "CASE $n found=[$found] ok=$ok chan=$chan mode=$mode"
 	dmesg | grep -A30 "BUG: dmaverify" | head -40
 	rmmod dmaverify
 }
 '
 n=0
 for c in "${cases[@]}"; do
-	IFS=: read -r bug drv _ <<< "$c"
-	script+="run $n $bug '$drv'"$'\n'
+	IFS=: read -r bug drv params _ <<< "$c"
+	script+="run $n $bug '$drv' '$params'"$'\n'
 	n=$((n + 1))
 done
 
@@ -85,7 +91,7 @@ log=$logdir/sys-dmaengine-$kernel.log
 fail=0
 n=0
 for c in "${cases[@]}"; do
-	IFS=: read -r bug drv want <<< "$c"
+	IFS=: read -r bug drv params want <<< "$c"
 	line=$(grep -a "^CASE $n " "$log" | tr -d '\r' || true)
 	n=$((n + 1))
 	if [[ $line == *skipped* ]]; then
@@ -105,9 +111,14 @@ for c in "${cases[@]}"; do
 	# (dmatest takes every channel).
 	need_chan=1
 	[ "$bug" = dmatest ] && need_chan=2
+	# The provider's device in the mode asked for.
+	mode=$(sed -n 's/.* mode=\([a-z_]*\).*/\1/p' <<< "$line")
+	need_mode=${params#mode=}
+	[ -z "$params" ] && need_mode=$mode
 	if [ -n "$line" ] && [ "$found" = "$want" ] && [ -z "$others" ] &&
-	   [ "${ok:-0}" -ge 1 ] && [ "${chan:-0}" = $need_chan ]; then
-		echo "ok   $bug${drv:+ (driver=$drv)} -> ${want:-no report} ($(xargs <<< "$pairs"))"
+	   [ "${ok:-0}" -ge 1 ] && [ "${chan:-0}" = $need_chan ] &&
+	   [ "$mode" = "$need_mode" ]; then
+		echo "ok   $bug${drv:+ (driver=$drv)}${params:+ $params} -> ${want:-no report} (titles [$(xargs <<< "$pairs")], provider mode ${mode:-not reloaded})"
 	else
 		echo "FAIL $bug -> expected [${want}] got [${found}], titles [$(xargs <<< "$pairs")] (${line:-no result})"
 		fail=1
