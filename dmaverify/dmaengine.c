@@ -981,6 +981,9 @@ void dmaverify_dmaengine_show(struct seq_file *seq, struct dmaverify_dev *ctx)
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&dv_lock, flags);
+	if (dv_untracked)
+		seq_printf(seq, "dmaengine descriptors not tracked (no memory, or %d in flight on a channel): %lu\n",
+			   DV_MAX_DESCS, dv_untracked);
 	list_for_each_entry(c, &dv_chans, node) {
 		if (c->ctx != ctx)
 			continue;

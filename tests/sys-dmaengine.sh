@@ -10,7 +10,7 @@
 # and the correct client none, with a dump that lists its channel.  The
 # kernel's dmatest client, where the kernel has it, must stay silent too.
 #
-# kernels: test debian-6.12 debian-7
+# kernels: test debian-6.12 debian-6.1 debian-7
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:?usage: $0 KERNEL}
