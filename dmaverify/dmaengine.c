@@ -423,8 +423,9 @@ static void check_resubmit(struct dma_chan *chan)
 		if (d->state != DV_DESC_SUBMITTED)
 			continue;
 		/* Not completed, so not freed: its cookie can be read. */
+		/* 0: completed (dma_cookie_complete()); < 0: an error. */
 		if (copy_from_kernel_nofault(&now, &d->tx->cookie, sizeof(now)) ||
-		    now == d->cookie || cookie_done(chan, d->cookie))
+		    now <= 0 || now == d->cookie || cookie_done(chan, d->cookie))
 			continue;
 		if (d->tx->flags & DMA_CTRL_REUSE)
 			continue;
@@ -1065,8 +1066,17 @@ void dmaverify_dmaengine_exit(void)
 	list_for_each_entry_safe(c, tmp, &dv_chans, node)
 		drop_chan(c, true);
 	raw_spin_unlock_irqrestore(&dv_lock, flags);
-	/* A call that loaded a wrapper before it was put back gets there now. */
+	/*
+	 * A call that loaded a wrapper's address before it was put back may
+	 * be preempted before the wrapper counts itself in dv_active: as for
+	 * ftrace trampolines, wait until every task has passed a voluntary
+	 * context switch, then for the calls still inside a wrapper.
+	 */
+#ifdef CONFIG_TASKS_RCU
+	synchronize_rcu_tasks();
+#else
 	synchronize_rcu();
+#endif
 	wait_var_event(&dv_active, !atomic_read(&dv_active));
 	list_for_each_entry_safe(p, tp, &dv_provs, node) {
 		list_del(&p->node);
