@@ -27,6 +27,9 @@ cases=(
 	"none:dma_client_sample:mode=observe:-"
 	"unmap-in-flight:dma_client_sample:mode=observe:dma-buffer-in-flight"
 	"dmatest:::-"
+	# dmaverify unloaded while the client holds its channel: the provider
+	# gets its ops back, and the client copies again (rebound) without it.
+	"unload-live:dma_client_sample::-"
 	# The last two leave the provider loaded (its channel is held, or the
 	# dmaengine core's count of its users is off).
 	"leak-channel:dvc_renamed::dma-channel-leak"
@@ -53,6 +56,19 @@ run() {
 		ok=$(dmesg | grep -c "summary 20 tests, 0 failures")
 		echo 0 > /sys/module/dmatest/parameters/run
 		rmmod dmatest
+	elif [ "$bug" = unload-live ]; then
+		modprobe dmaverify driver=$drv,dma_provider_sample action=log
+		modprobe dma_provider_sample
+		mode=$(dmesg | sed -n "s/.*verifying DMA of driver dma_provider_sample (mode: \([a-z_]*\).*/\1/p" | tail -1)
+		modprobe dma_client_sample driver=$drv
+		cat $DV/devices/$drv/objects > /tmp/dump
+		rmmod dmaverify
+		echo $drv > /sys/bus/platform/drivers/$drv/unbind
+		echo $drv > /sys/bus/platform/drivers/$drv/bind
+		ok=$(dmesg | grep -c "DMA copies verified")
+		# Unloaded for real: else the copies proved nothing.
+		grep -q "^dmaverify " /proc/modules && ok=0
+		rmmod dma_client_sample
 	else
 		modprobe dmaverify driver=$drv,dma_provider_sample action=log $params
 		modprobe dma_provider_sample
@@ -68,7 +84,7 @@ run() {
 	chan=$(grep -c "^dmaengine channel .* provider dma_provider_sample client ${drv:-dmatest} held" /tmp/dump)
 	echo "CASE $n found=[$found] ok=$ok chan=$chan mode=$mode"
 	dmesg | grep -A30 "BUG: dmaverify" | head -40
-	rmmod dmaverify
+	grep -q "^dmaverify " /proc/modules && rmmod dmaverify
 }
 '
 n=0
@@ -109,14 +125,15 @@ for c in "${cases[@]}"; do
 	# The copies succeed, except where the bug cancels them; the dump lists
 	# the channel while the client holds it.
 	# (dmatest takes every channel).
-	need_chan=1
+	need_chan=1 need_ok=1
 	[ "$bug" = dmatest ] && need_chan=2
+	[ "$bug" = unload-live ] && need_ok=2
 	# The provider's device in the mode asked for.
 	mode=$(sed -n 's/.* mode=\([a-z_]*\).*/\1/p' <<< "$line")
 	need_mode=${params#mode=}
 	[ -z "$params" ] && need_mode=$mode
 	if [ -n "$line" ] && [ "$found" = "$want" ] && [ -z "$others" ] &&
-	   [ "${ok:-0}" -ge 1 ] && [ "${chan:-0}" = $need_chan ] &&
+	   [ "${ok:-0}" -ge $need_ok ] && [ "${chan:-0}" = $need_chan ] &&
 	   [ "$mode" = "$need_mode" ]; then
 		echo "ok   $bug${drv:+ (driver=$drv)}${params:+ $params} -> ${want:-no report} (titles [$(xargs <<< "$pairs")], provider mode ${mode:-not reloaded})"
 	else
