@@ -898,15 +898,104 @@ void dmaverify_dmaengine_attach(struct dmaverify_dev *ctx)
 	raw_spin_unlock_irqrestore(&dv_lock, flags);
 }
 
+/* A walk of a provider's objects for those a client's module created. */
+struct dv_map_walk {
+	struct dmaverify_dev *client;
+	struct dmaverify_dev *prov;
+	unsigned long seen;
+	char detail[96];
+};
+
+static void client_leak(const struct dmaverify_obj *obj, void *arg)
+{
+	struct dv_map_walk *w = arg;
+	struct dmaverify_report r = {
+		.ctx = w->client, .obj = obj, .addr = obj->key,
+		.size = obj->size, .dir = obj->dir, .leak = true,
+		.detail = w->detail,
+	};
+	char mod[MODULE_NAME_LEN];
+
+	if (dmaverify_observe_stale(w->prov, obj))
+		return;
+	stack_module(obj->stack, mod, sizeof(mod));
+	if (strcmp(mod, w->client->module))
+		return;
+	r.v = dmaverify_obj_is_sg(obj) ? DV_LEAK_SG :
+	      obj->kind == DV_KIND_COHERENT || obj->kind == DV_KIND_PAGES ?
+	      DV_LEAK_COHERENT : DV_LEAK_MAP;
+	if (!dmaverify_check_on(r.v))
+		return;
+	if (++w->seen > READ_ONCE(dmaverify_leak_report_max)) {
+		atomic_long_inc(&w->client->violations[r.v]);
+		return;
+	}
+	dmaverify_report(&r);
+}
+
+/*
+ * Whether another verified device is bound to a driver of @ctx's module:
+ * mappings are told apart by module only, so its could be taken for @ctx's.
+ */
+static bool module_shared(struct dmaverify_dev *ctx)
+{
+	struct dv_client *cl;
+	unsigned long flags;
+	bool shared = false;
+
+	raw_spin_lock_irqsave(&dv_lock, flags);
+	list_for_each_entry(cl, &dv_clients, node)
+		shared |= cl->ctx != ctx && !strcmp(cl->ctx->module, ctx->module) &&
+			  READ_ONCE(cl->ctx->state) == DV_STATE_ATTACHED;
+	raw_spin_unlock_irqrestore(&dv_lock, flags);
+	return shared;
+}
+
+/*
+ * The mappings the client's module made on a provider's device (verified
+ * too) and did not release, unless another device of the module is bound:
+ * leaks of the client, reported at its unbind (the provider's own unbind
+ * reports them again, as the provider's).
+ */
+static void check_client_maps(struct dmaverify_dev *ctx, struct device *dma_dev)
+{
+	struct dv_map_walk *w;
+	struct dmaverify_dev *prov;
+
+	if (!ctx->module[0] || !READ_ONCE(dmaverify_enabled) ||
+	    module_shared(ctx))
+		return;
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return;
+	w->client = ctx;
+	snprintf(w->detail, sizeof(w->detail),
+		 "mapped on %s, the DMA device of its dmaengine channel",
+		 dev_name(dma_dev));
+	mutex_lock(&dmaverify_devices_lock);
+	list_for_each_entry(prov, &dmaverify_devices, list) {
+		if (prov->dev != dma_dev || prov == ctx ||
+		    READ_ONCE(prov->state) != DV_STATE_ATTACHED)
+			continue;
+		w->prov = prov;
+		dmaverify_tracker_for_each(&prov->tracker, client_leak, w);
+	}
+	mutex_unlock(&dmaverify_devices_lock);
+	kfree(w);
+}
+
 /**
  * dmaverify_dmaengine_release() - a verified device's driver is gone
  * @ctx: its context
  *
  * Reports every channel the driver still holds (0x08), with the stack that
- * requested it, and forgets the driver's channels.
+ * requested it, then the mappings its module left on the channels' DMA
+ * devices, and forgets the driver's channels.
  */
 void dmaverify_dmaengine_release(struct dmaverify_dev *ctx)
 {
+	struct device *dma_devs[4];
+	unsigned int ndevs = 0, i;
 	struct dv_finding *f;
 	struct dv_chan *c;
 	unsigned long flags;
@@ -923,6 +1012,12 @@ void dmaverify_dmaengine_release(struct dmaverify_dev *ctx)
 			if (c->ctx != ctx)
 				continue;
 			found = true;
+			/* Not the provider's own: a module's channels (dmatest). */
+			for (i = 0; i < ndevs && dma_devs[i] != c->dma_dev; i++)
+				;
+			if (i == ndevs && ndevs < ARRAY_SIZE(dma_devs) &&
+			    c->dma_dev != ctx->dev)
+				dma_devs[ndevs++] = c->dma_dev;
 			if (!c->released) {
 				f->v = DV_CHAN_LEAK;
 				f->ctx = ctx;
@@ -942,6 +1037,9 @@ void dmaverify_dmaengine_release(struct dmaverify_dev *ctx)
 			report(f);
 	}
 	kfree(f);
+	/* The provider devices are still there: their channels are not freed. */
+	for (i = 0; i < ndevs; i++)
+		check_client_maps(ctx, dma_devs[i]);
 }
 
 /**

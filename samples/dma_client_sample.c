@@ -19,6 +19,8 @@
  *   terminate-no-sync     probe unmaps after dmaengine_terminate_async()
  *                         without dmaengine_synchronize()
  *   double-submit         probe submits a descriptor twice
+ *   leak-mapping          probe leaves a buffer mapped on the channel's
+ *                         DMA device
  *
  * Functions are named dvc_*: a name starting with "dma_" would be taken for
  * the DMA core's in reports.
@@ -37,7 +39,7 @@ MODULE_PARM_DESC(driver, "name of the platform driver and device (default dma_cl
 
 static char *bug = "none";
 module_param(bug, charp, 0444);
-MODULE_PARM_DESC(bug, "the rule to break: none, leak-channel, double-release, use-after-release, unmap-in-flight, terminate-no-sync, double-submit");
+MODULE_PARM_DESC(bug, "the rule to break: none, leak-channel, double-release, use-after-release, unmap-in-flight, terminate-no-sync, double-submit, leak-mapping");
 
 static unsigned int transfers = 3;
 module_param(transfers, uint, 0444);
@@ -156,6 +158,13 @@ static noinline int dvc_copy(struct dma_chan *chan, u8 seed)
 		dvc_unmap(&x);
 		ret = dvc_wait(chan, &x);
 		dvc_free(&x);
+		return ret;
+	}
+	if (is_bug("leak-mapping") && !seed) {
+		ret = dvc_wait(chan, &x);
+		/* The bug: the source stays mapped (and allocated). */
+		dma_unmap_single(x.dev, x.dst_dma, LEN, DMA_FROM_DEVICE);
+		kfree(x.dst);
 		return ret;
 	}
 	if (is_bug("terminate-no-sync")) {
