@@ -237,6 +237,7 @@ static int match_ctx(struct device *dev, void *res, void *data)
  */
 void dmaverify_release(struct dmaverify_dev *ctx)
 {
+	dmaverify_dmaengine_release(ctx);
 	dmaverify_check_leaks(ctx);
 	WRITE_ONCE(ctx->state, DV_STATE_RELEASED);
 	dmaverify_reclaim(ctx);
@@ -311,6 +312,7 @@ static void retire(struct dmaverify_dev *ctx, struct list_head *graveyard)
 	long left = dmaverify_tracker_count(&ctx->tracker);
 
 	restore(ctx);
+	dmaverify_dmaengine_forget(ctx);
 	/* Its devres action must never run with the context gone. */
 	devres_destroy(ctx->dev, release_action, match_ctx, ctx);
 	list_move(&ctx->list, graveyard);
@@ -479,6 +481,7 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 	mutex_unlock(&dmaverify_devices_lock);
 	/* The old context's files (same name) go first, without the lock. */
 	bury(&graveyard);
+	dmaverify_dmaengine_attach(ctx);
 	if (dev_hooks)
 		dev_hooks->added(ctx);
 	dmaverify_iommu_attach(ctx);

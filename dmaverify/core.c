@@ -34,6 +34,7 @@ static int __init dmaverify_init(void)
 	dmaverify_redzone_init();
 	dmaverify_debugfs_init();
 	dmaverify_iommu_init();
+	dmaverify_dmaengine_init();
 	ret = dmaverify_bus_init();
 	if (ret)
 		goto err;
@@ -52,6 +53,7 @@ static int __init dmaverify_init(void)
 		dmaverify_rebind_selected(NULL);
 	return 0;
 err:
+	dmaverify_dmaengine_exit();
 	dmaverify_iommu_exit();
 	dmaverify_debugfs_exit();
 	dmaverify_redzone_exit();
@@ -62,6 +64,7 @@ err:
 
 static void __exit dmaverify_exit(void)
 {
+	dmaverify_dmaengine_exit();
 	dmaverify_iommu_exit();
 	dmaverify_detach_all();
 	dmaverify_observe_exit();

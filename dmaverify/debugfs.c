@@ -161,6 +161,7 @@ static int dump_show(struct seq_file *seq, bool stacks)
 			   dev_name(dev), ctx->driver,
 			   dmaverify_tracker_count(&ctx->tracker));
 		dmaverify_tracker_for_each(&ctx->tracker, dump_obj, &d);
+		dmaverify_dmaengine_show(seq, ctx);
 	}
 	mutex_unlock(&dmaverify_devices_lock);
 	return 0;

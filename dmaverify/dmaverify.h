@@ -85,6 +85,12 @@ enum dmaverify_violation {
 	DV_DEVICE_USED_RELEASED,	/* Device fault in a released mapping. */
 	DV_DEVICE_USED_UNMAPPED,	/* Device fault at an address never mapped. */
 	DV_DEVICE_WRONG_DIRECTION,	/* Device wrote TO_DEVICE (read FROM_DEVICE). */
+	DV_CHAN_LEAK,		/* dmaengine channel held at unbind. */
+	DV_CHAN_DOUBLE_RELEASE,	/* dmaengine channel released twice. */
+	DV_CHAN_USE_AFTER_RELEASE,	/* dmaengine channel used after release. */
+	DV_DMA_IN_FLIGHT,	/* Buffer unmapped while a descriptor uses it. */
+	DV_TERMINATE_NO_SYNC,	/* Unmapped after terminate, no synchronize. */
+	DV_DESC_DOUBLE_SUBMIT,	/* dmaengine descriptor submitted twice. */
 	DV_VIOLATION_COUNT
 };
 
@@ -515,6 +521,9 @@ void dmaverify_tracker_cache_exit(void);
  *	and the title names the function that created the object
  * @creator_title: the title names the function that created the object
  *	(violations found by a scan, after the call that caused them)
+ * @stack: another stack to print (as dmaverify_save_stack() returns), or 0;
+ *	with @leak and no @obj, the title names its first function
+ * @stack_what: what @stack did ("requested", "released")
  */
 struct dmaverify_report {
 	enum dmaverify_violation v;
@@ -527,6 +536,8 @@ struct dmaverify_report {
 	const char *detail;
 	bool leak;
 	bool creator_title;
+	unsigned long stack;
+	const char *stack_what;
 };
 
 void dmaverify_report(const struct dmaverify_report *r);
@@ -761,6 +772,17 @@ struct dmaverify_obj *dmaverify_find_release(struct dmaverify_dev *ctx,
 					     size_t size, int dir,
 					     unsigned long cpu_addr,
 					     bool *forward);
+
+/* === dmaengine clients (dmaengine.c) === */
+
+void dmaverify_dmaengine_init(void);
+void dmaverify_dmaengine_exit(void);
+void dmaverify_dmaengine_attach(struct dmaverify_dev *ctx);
+void dmaverify_dmaengine_release(struct dmaverify_dev *ctx);
+void dmaverify_dmaengine_forget(struct dmaverify_dev *ctx);
+void dmaverify_dmaengine_unmapped(struct dmaverify_dev *ctx,
+				  const struct dmaverify_obj *obj);
+void dmaverify_dmaengine_show(struct seq_file *seq, struct dmaverify_dev *ctx);
 
 /* === Device faults behind an IOMMU (iommu.c) === */
 

@@ -489,6 +489,7 @@ bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
 void dmaverify_released(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
 {
 	dmaverify_stats_sub(ctx, obj->kind, obj->size);
+	dmaverify_dmaengine_unmapped(ctx, obj);
 	remember_freed(ctx, obj);
 }
 

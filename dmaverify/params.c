@@ -45,7 +45,6 @@ EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_fail_every);
 
 /* === Driver selection === */
 
-
 /* Names of the selected drivers; guarded by drivers_lock. */
 static char drivers[MAX_DRIVERS][DRIVER_NAME_MAX];
 static unsigned int nr_drivers;

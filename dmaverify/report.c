@@ -128,6 +128,18 @@ const struct dmaverify_code dmaverify_codes[DV_VIOLATION_COUNT] = {
 	     "CPU wrote a TO_DEVICE buffer while the device owned it"),
 	CODE(DV_CPU_WRITE_LOST, 0x8E, 0, "cpu-write-lost", "csum",
 	     "CPU wrote a FROM_DEVICE buffer while the device owned it"),
+	CODE(DV_CHAN_LEAK, 0x08, 0, "dma-channel-leak", "dmaengine",
+	     "dmaengine channel still held when the driver was released"),
+	CODE(DV_CHAN_DOUBLE_RELEASE, 0x04, 0x01, "dma-channel-double-release", "dmaengine",
+	     "dmaengine channel released twice"),
+	CODE(DV_CHAN_USE_AFTER_RELEASE, 0x04, 0x02, "dma-channel-use-after-release", "dmaengine",
+	     "dmaengine channel used after the driver released it"),
+	CODE(DV_DMA_IN_FLIGHT, 0x23, 0x01, "dma-buffer-in-flight", "dmaengine",
+	     "buffer released while a dmaengine transfer using it was in flight"),
+	CODE(DV_TERMINATE_NO_SYNC, 0x23, 0x02, "terminate-without-synchronize", "dmaengine",
+	     "buffer released after dmaengine_terminate_async() without dmaengine_synchronize()"),
+	CODE(DV_DESC_DOUBLE_SUBMIT, 0x98, 0, "dma-descriptor-double-submit", "dmaengine",
+	     "dmaengine descriptor submitted twice"),
 };
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_codes);
 
@@ -589,6 +601,13 @@ void dmaverify_report(const struct dmaverify_report *r)
 
 		if (n)
 			ip = created[skipnr(created, n)];
+	} else if (r->leak && r->stack) {
+		unsigned long created[32];
+		unsigned int n = dmaverify_fetch_stack(r->stack, created,
+						       ARRAY_SIZE(created));
+
+		if (n)
+			ip = created[skipnr(created, n)];
 	}
 	/* The site of the report's title; the address hashed, as in the log. */
 	trace_violation(r->ctx->dev, r->ctx->driver, c->code, c->sub, c->slug,
@@ -639,6 +658,10 @@ void dmaverify_report(const struct dmaverify_report *r)
 	}
 	if (r->freed)
 		print_freed(r->freed);
+	if (r->stack) {
+		out(NULL, "\n%s:\n", r->stack_what ? r->stack_what : "stack");
+		dmaverify_print_creator(NULL, r->stack);
+	}
 	out(NULL, "\ndevice %s, driver %s: ", dev_name(r->ctx->dev), r->ctx->driver);
 	out(NULL, "DRIVER_VERIFIER_DMA_VIOLATION (0xE6), parameter 1 0x%02x, ", c->code);
 	out(NULL, "parameter 2 0x%02x, count %ld\n", c->sub,
