@@ -392,6 +392,8 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 	if (dev->driver && drv_module(dev->driver))
 		strscpy(ctx->module, drv_module(dev->driver), sizeof(ctx->module));
 	ctx->dev = dev;
+	/* Sampled or full verification: chosen here, for the context's life. */
+	ctx->sampled = mode == DV_MODE_OPS && READ_ONCE(dmaverify_sample_interval);
 	if (mode == DV_MODE_OPS && interpose(ctx))
 		goto out_tracker;
 

@@ -532,6 +532,7 @@ static int __init dmaverify_init(void)
 	dmaverify_checks_init();
 	dmaverify_reports_init();
 	dmaverify_redzone_init();
+	dmaverify_sample_init();
 	dmaverify_debugfs_init();
 	dmaverify_iommu_init();
 	ret = dmaverify_bus_init();
@@ -554,6 +555,7 @@ static int __init dmaverify_init(void)
 err:
 	dmaverify_iommu_exit();
 	dmaverify_debugfs_exit();
+	dmaverify_sample_exit();
 	dmaverify_redzone_exit();
 	dmaverify_tracker_cache_exit();
 	dmaverify_stack_exit();
@@ -565,6 +567,7 @@ static void __exit dmaverify_exit(void)
 	dmaverify_iommu_exit();
 	dmaverify_detach_all();
 	dmaverify_observe_exit();
+	dmaverify_sample_exit();
 	dmaverify_redzone_exit();
 	dmaverify_debugfs_exit();
 	dmaverify_tracker_cache_exit();

@@ -127,6 +127,7 @@ extern const char *const dmaverify_kind_names[DV_KIND_COUNT];
 #define DV_OBJ_REDZONED		0x04	/* Coherent buffer with redzones. */
 #define DV_OBJ_CHECKSUMMED	0x08	/* @csum holds the CPU buffer's checksum. */
 #define DV_OBJ_RESERVED		0x10	/* A map being made: its range only (ops.c). */
+#define DV_OBJ_SAMPLED		0x20	/* Taken by sampled mode (sample.c). */
 
 /**
  * struct dmaverify_obj - one outstanding DMA object of a verified device
@@ -342,6 +343,11 @@ struct dmaverify_pcpu {
  * @nr_freed: slots of each CPU's ring of released objects (@pcpu)
  * @iommu: what the device's IOMMU tells of its faults, and the faults seen
  *	(iommu.c); NULL until attached there
+ * @sampled: verified by sampling (sample.c), chosen at attach: only
+ *	sampled objects are tracked, and a release or sync of an unknown
+ *	address is forwarded without a report
+ * @sample_live: sampled objects outstanding; while 0, releases and syncs
+ *	of a sampled device are forwarded without a lookup
  */
 struct dmaverify_dev {
 	struct dma_map_ops ops;
@@ -374,6 +380,8 @@ struct dmaverify_dev {
 	atomic_long_t unverifiable;
 	unsigned int nr_freed;
 	struct dmaverify_iommu *iommu;
+	bool sampled;
+	atomic_long_t sample_live;
 };
 
 extern struct list_head dmaverify_devices;
@@ -664,6 +672,61 @@ void dmaverify_scan_dev(struct dmaverify_dev *ctx);
 void dmaverify_scan_all(void);
 void dmaverify_redzone_init(void);
 void dmaverify_redzone_exit(void);
+
+/* === Guarded slot pool (pool.c) === */
+
+#define DV_SLOT_ORDER	2			/* Pages per slot: 2^order. */
+#define DV_SLOT_SIZE	(PAGE_SIZE << DV_SLOT_ORDER)
+
+/**
+ * struct dmaverify_slot - one preallocated guarded slot
+ * @node: entry in the pool's free list while free
+ * @cpu: DV_SLOT_SIZE bytes of directly mapped memory
+ * @meta: the user's header (its size given to dmaverify_pool_setup())
+ */
+struct dmaverify_slot {
+	struct list_head node;
+	void *cpu;
+	unsigned long meta[];
+};
+
+struct dmaverify_slot *dmaverify_pool_get(void);
+void dmaverify_pool_put(struct dmaverify_slot *slot);
+void dmaverify_pool_setup(size_t meta_size);
+void dmaverify_pool_destroy(void);
+void dmaverify_pool_show(struct seq_file *seq);
+void dmaverify_bounce_pool_setup(void);
+
+/* === Sampled mode (sample.c) === */
+
+#define DV_SAMPLE_COHERENT_EVERY 8	/* Gate openings per coherent sample. */
+
+extern unsigned int dmaverify_sample_interval;
+extern atomic_t dmaverify_sample_gate;
+extern atomic_t dmaverify_sample_gate_coherent;
+extern atomic_long_t dmaverify_sample_hits;
+
+/**
+ * dmaverify_sample_due() - whether this call takes the sample
+ * @gate: &dmaverify_sample_gate or &dmaverify_sample_gate_coherent
+ *
+ * Between samples: one read of a shared, rarely written word, and a
+ * branch predicted not taken.
+ *
+ * Return: true for exactly one caller per opening of @gate.
+ */
+static __always_inline bool dmaverify_sample_due(atomic_t *gate)
+{
+	if (likely(atomic_read(gate)))
+		return false;
+	return atomic_inc_return(gate) == 1;
+}
+
+void dmaverify_sample_taken(bool coherent);
+void dmaverify_sample_missed(atomic_t *reopen);
+void dmaverify_sample_show(struct seq_file *seq);
+void dmaverify_sample_init(void);
+void dmaverify_sample_exit(void);
 
 /* === DebugFS (debugfs.c) === */
 
