@@ -34,7 +34,8 @@ atomic_t dmaverify_sample_gate = ATOMIC_INIT(1);
 atomic_t dmaverify_sample_gate_coherent = ATOMIC_INIT(1);
 
 static atomic_long_t samples[2];	/* Taken: streaming, coherent. */
-static atomic_long_t samples_missed;	/* Taken, but no slot fitted. */
+static atomic_long_t samples_skipped;	/* Gate taken by a call too large. */
+static atomic_long_t samples_missed;	/* No free slot (or no memory). */
 atomic_long_t dmaverify_sample_hits;	/* Reports on sampled objects. */
 static unsigned long gate_ticks;
 static bool sample_live;		/* Module initialised: may schedule. */
@@ -74,9 +75,12 @@ void dmaverify_sample_taken(bool coherent)
  */
 void dmaverify_sample_missed(atomic_t *reopen)
 {
-	atomic_long_inc(&samples_missed);
-	if (reopen)
+	if (reopen) {
+		atomic_long_inc(&samples_skipped);
 		atomic_set(reopen, 0);
+	} else {
+		atomic_long_inc(&samples_missed);
+	}
 }
 
 /**
@@ -85,10 +89,11 @@ void dmaverify_sample_missed(atomic_t *reopen)
  */
 void dmaverify_sample_show(struct seq_file *seq)
 {
-	seq_printf(seq, "sampling: interval %u ms samples %ld (streaming %ld coherent %ld) missed %ld hits %ld\n",
+	seq_printf(seq, "sampling: interval %u ms samples %ld (streaming %ld coherent %ld) skipped %ld missed %ld hits %ld\n",
 		   READ_ONCE(dmaverify_sample_interval),
 		   atomic_long_read(&samples[0]) + atomic_long_read(&samples[1]),
 		   atomic_long_read(&samples[0]), atomic_long_read(&samples[1]),
+		   atomic_long_read(&samples_skipped),
 		   atomic_long_read(&samples_missed),
 		   atomic_long_read(&dmaverify_sample_hits));
 	dmaverify_pool_show(seq);
