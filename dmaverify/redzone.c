@@ -442,6 +442,7 @@ void dmaverify_bounce_pool_setup(void)
 {
 	dmaverify_pool_setup(sizeof(struct dmaverify_bounce));
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_bounce_pool_setup);
 
 static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 					     phys_addr_t phys, size_t size,

@@ -31,6 +31,7 @@ EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_sample_interval);
 
 /* 0: open (the next map takes the sample); above 0: closed. */
 atomic_t dmaverify_sample_gate = ATOMIC_INIT(1);
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_sample_gate);
 atomic_t dmaverify_sample_gate_coherent = ATOMIC_INIT(1);
 
 static atomic_long_t samples[2];	/* Taken: streaming, coherent. */
