@@ -424,8 +424,9 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: observe, kprobes on the DMA API; no redzones or bounce buffers)\n",
 			 ctx->driver);
 	else
-		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: dma_map_ops, forwarding to %s)\n",
-			 ctx->driver, path_name(ctx, buf, sizeof(buf)));
+		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: dma_map_ops%s, forwarding to %s)\n",
+			 ctx->driver, ctx->sampled ? " sampled" : "",
+			 path_name(ctx, buf, sizeof(buf)));
 	return 0;
 
 out_twin:
