@@ -695,6 +695,7 @@ void dmaverify_pool_put(struct dmaverify_slot *slot);
 void dmaverify_pool_setup(size_t meta_size);
 void dmaverify_pool_destroy(void);
 void dmaverify_pool_show(struct seq_file *seq);
+unsigned int dmaverify_pool_slots(void);
 void dmaverify_bounce_pool_setup(void);
 
 /* === Sampled mode (sample.c) === */

@@ -200,6 +200,17 @@ static __always_inline bool sampled_idle(struct dmaverify_dev *ctx)
 static struct dmaverify_obj *owned_obj(void);
 static void owned_obj_fail(struct dmaverify_obj *obj);
 
+/*
+ * A device may hold at most a quarter of the pool in live samples: a driver
+ * that keeps its mappings for long (a receive ring, a page pool) would
+ * otherwise take every slot, and no other device could be sampled.
+ */
+static bool sample_room(struct dmaverify_dev *ctx)
+{
+	return atomic_long_read(&ctx->sample_live) <
+	       max(1U, dmaverify_pool_slots() / 4);
+}
+
 /* Track a sampled object, its memory in place (slot or redzones). */
 static void sampled_track(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 			  const unsigned long *ra, bool coherent)
@@ -237,7 +248,7 @@ static dma_addr_t sampled_map(struct dmaverify_dev *ctx, phys_addr_t phys,
 		dmaverify_sample_missed(&dmaverify_sample_gate);
 		return forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
 	}
-	obj = owned_obj();
+	obj = sample_room(ctx) ? owned_obj() : NULL;
 	if (!obj) {
 		dmaverify_sample_missed(NULL);
 		return forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
@@ -280,7 +291,7 @@ static int sampled_map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		}
 		total += s->length;
 	}
-	obj = nents <= U16_MAX ? owned_obj() : NULL;
+	obj = nents <= U16_MAX && sample_room(ctx) ? owned_obj() : NULL;
 	if (!obj) {
 		dmaverify_sample_missed(NULL);
 		return forward_sg(ctx, sgl, nents, dir, attrs);

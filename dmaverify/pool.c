@@ -195,6 +195,16 @@ void dmaverify_pool_destroy(void)
 }
 
 /**
+ * dmaverify_pool_slots() - the pool's configured size
+ *
+ * Return: sample_slots.
+ */
+unsigned int dmaverify_pool_slots(void)
+{
+	return READ_ONCE(pool_target);
+}
+
+/**
  * dmaverify_pool_show() - the pool's state, for debugfs stats
  * @seq: output
  */
