@@ -11,7 +11,9 @@
 #     at random moments: the overrun is caught within the bound, and the
 #     sample, hit and pool counters in debugfs and `dmaverify query --json`
 #     agree with what happened;
-#  3. the pool resized and sampling switched off at run time.
+#  3. the pool resized and sampling switched off at run time; and switched
+#     on at run time after a load in full verification (the pool is made
+#     then, and the device attached next is sampled).
 #
 # Usage: tests/edu-sampled.sh KERNEL
 set -euo pipefail
@@ -64,6 +66,17 @@ grep -q "\"hits\":$hits," /tmp/q.json && grep -q "\"memory_kib\":" /tmp/q.json &
 	grep -q "\"mode\":\"sampled\"" /tmp/q.json && echo "JSON ok hits=$hits" || { echo "JSON bad"; cat /tmp/q.json; }
 dmaverify query | grep -q "^sampling: interval 100 ms" && echo "CLI ok" || echo "CLI bad"
 rmmod dmaverify
+
+modprobe dmaverify driver=edu_sample action=log || echo "LOAD-FAILED"
+modprobe edu_sample transfers=1
+m0=$(sed -n "s/^device .* mode \([a-z]*\)$/\1/p" $DV/stats)
+rmmod edu_sample
+echo 1 > $P/sample_interval
+loads device-overrun 0 5 0
+m1=$(sed -n "s/^device .* mode \([a-z]*\)$/\1/p" $DV/stats | tail -1)
+grep -q "^sample pool: slots 64 " $DV/stats && [ "$m0/$m1" = ops/sampled ] &&
+	echo "RUNTIME ok $m0/$m1" || { echo "RUNTIME bad $m0/$m1"; grep "^sampl" $DV/stats; }
+rmmod dmaverify
 '
 logdir=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
 mkdir -p "$logdir"
@@ -90,7 +103,7 @@ grep -qa "LOAD-FAILED" "$log" && { echo "FAIL edu-sampled $kernel: modprobe dmav
 expect none 5 ""
 expect device-overrun 5 overrun-after
 expect write-after-unmap 5 write-after-unmap
-for k in STATS1 RESIZE OFF JSON CLI; do
+for k in STATS1 RESIZE OFF JSON CLI RUNTIME; do
 	l=$(line "$k ")
 	case $l in
 	*" ok"*) echo "ok   $l" ;;
@@ -98,11 +111,17 @@ for k in STATS1 RESIZE OFF JSON CLI; do
 	esac
 done
 # The statistical run: reported with its figures, bounded.
-l=$(grep -a "^LOADS device-overrun " "$log" | tr -d '\r' | tail -1)
+l=$(grep -a "^LOADS device-overrun " "$log" | tr -d '\r' | sed -n 2p)
 n=$(sed -n 's/^LOADS [a-z-]* \([0-9]*\) .*/\1/p' <<< "$l")
 case $l in
 *overrun-after*) echo "ok   sample_interval=100: overrun caught after $n loads of 9 maps each (bound 150); $(grep -a '^sampling:' "$log" | tail -1 | tr -d '\r')" ;;
 *) echo "FAIL sample_interval=100: overrun not caught within 150 loads: $l"; fail=1 ;;
+esac
+# Switched on at run time: the device attached next is sampled, its bug caught.
+l=$(grep -a "^LOADS device-overrun " "$log" | tr -d '\r' | sed -n 3p)
+case $l in
+*overrun-after*) echo "ok   sampling switched on at run time: overrun caught ($l)" ;;
+*) echo "FAIL sampling switched on at run time: ${l:-no result}"; fail=1 ;;
 esac
 if [ $fail = 0 ]; then
 	echo "PASS edu-sampled $kernel"
