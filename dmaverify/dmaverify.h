@@ -13,6 +13,7 @@
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/hash.h>
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -348,6 +349,8 @@ struct dmaverify_pcpu {
  *	address is forwarded without a report
  * @sample_live: sampled objects outstanding; while 0, releases and syncs
  *	of a sampled device are forwarded without a lookup
+ * @quarantine_filter: one bit per quarantined sampled buffer, at
+ *	hash_64() of its DMA address (dmaverify_sample_released())
  */
 struct dmaverify_dev {
 	struct dma_map_ops ops;
@@ -382,6 +385,7 @@ struct dmaverify_dev {
 	struct dmaverify_iommu *iommu;
 	bool sampled;
 	atomic_long_t sample_live;
+	unsigned long quarantine_filter;
 };
 
 extern struct list_head dmaverify_devices;
@@ -668,6 +672,27 @@ void dmaverify_redzone_free(struct dmaverify_dev *ctx,
 			    const struct dmaverify_obj *obj, unsigned long attrs);
 void dmaverify_reclaim(struct dmaverify_dev *ctx);
 void dmaverify_quarantine_flush(struct dmaverify_dev *ctx);
+bool dmaverify_quarantined(struct dmaverify_dev *ctx, dma_addr_t addr);
+
+/**
+ * dmaverify_sample_released() - a sampled buffer released lately?
+ * @ctx: a sampled device
+ * @addr: a DMA address a release or sync names, unknown to the tracker
+ *
+ * A released sampled buffer stays mapped by dmaverify, poisoned, in the
+ * quarantine: a release or sync of its address is a double unmap or a sync
+ * after unmap, not the release of an object that was not sampled.  Cheap
+ * when nothing matches: one word of the device tested.
+ *
+ * Return: true if @addr starts a quarantined sampled buffer of @ctx.
+ */
+static __always_inline bool dmaverify_sample_released(struct dmaverify_dev *ctx,
+						      dma_addr_t addr)
+{
+	return unlikely(READ_ONCE(ctx->quarantine_filter) &
+			BIT(hash_64(addr, ilog2(BITS_PER_LONG)))) &&
+	       dmaverify_quarantined(ctx, addr);
+}
 void dmaverify_scan_dev(struct dmaverify_dev *ctx);
 void dmaverify_scan_all(void);
 void dmaverify_redzone_init(void);

@@ -461,8 +461,14 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 
 	if (dmaverify_used_failed_mapping(ctx, addr, size, dir))
 		return;
-	if (sampled_idle(ctx))
-		goto forward;
+	if (sampled_idle(ctx)) {
+		/* Not sampled, or a sampled buffer released twice? */
+		if (likely(!dmaverify_sample_released(ctx, addr)) ||
+		    dmaverify_unknown_release(ctx, DV_DOUBLE_UNMAP, kind, addr,
+					      size, dir))
+			goto forward;
+		return;
+	}
 	/* From NMI: forwarded; the object stays tracked (and may be reported leaked). */
 	if (!in_nmi())
 		obj = dmaverify_find_release(ctx, DV_DOUBLE_UNMAP, kind, addr,
@@ -796,7 +802,7 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 
 	if (dmaverify_used_failed_mapping(ctx, addr, *size, dir))
 		return false;
-	if (sampled_idle(ctx))
+	if (sampled_idle(ctx) && likely(!dmaverify_sample_released(ctx, addr)))
 		return true;
 	if (!dmaverify_verifying()) {
 		/* Bounced data must still move, checks or not. */
@@ -812,7 +818,8 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 	}
 	if (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
 	    !dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) {
-		if (ctx->sampled || dmaverify_untracked(ctx))
+		if (ctx->sampled ? !dmaverify_sample_released(ctx, addr) :
+		    dmaverify_untracked(ctx))
 			return true;
 		if (dmaverify_check_on(DV_SYNC_UNMAPPED))
 			dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, *size,

@@ -589,6 +589,48 @@ static void check_quarantined(struct dmaverify_dev *ctx,
 	}
 }
 
+/*
+ * Recompute a sampled device's quarantine filter (see
+ * dmaverify_sample_released()).  Context: quarantine_lock held.
+ */
+static void quarantine_filter_update(struct dmaverify_dev *ctx)
+{
+	struct dmaverify_bounce *b;
+	unsigned long filter = 0;
+
+	if (!ctx->sampled)
+		return;
+	list_for_each_entry(b, &ctx->quarantine, node)
+		if (b->slot)
+			filter |= BIT(hash_64(b->obj.dma, ilog2(BITS_PER_LONG)));
+	WRITE_ONCE(ctx->quarantine_filter, filter);
+}
+
+/**
+ * dmaverify_quarantined() - whether a quarantined slot starts at @addr
+ * @ctx: device context
+ * @addr: DMA address
+ *
+ * Return: true if a released sampled buffer of @ctx, still in its
+ * quarantine, was mapped at @addr.
+ */
+bool dmaverify_quarantined(struct dmaverify_dev *ctx, dma_addr_t addr)
+{
+	struct dmaverify_bounce *b;
+	unsigned long flags;
+	bool found = false;
+
+	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
+	list_for_each_entry(b, &ctx->quarantine, node) {
+		if (b->slot && b->obj.dma == addr) {
+			found = true;
+			break;
+		}
+	}
+	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);
+	return found;
+}
+
 /* Poison a released bounce buffer and quarantine it; evict the oldest. */
 static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
 		       const struct dmaverify_obj *obj)
@@ -611,6 +653,7 @@ static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
 		list_del(&old->node);
 		ctx->nr_quarantined--;
 	}
+	quarantine_filter_update(ctx);
 	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);
 	if (old) {
 		check_quarantined(ctx, old);
@@ -1054,6 +1097,7 @@ void dmaverify_quarantine_flush(struct dmaverify_dev *ctx)
 	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
 	list_splice_init(&ctx->quarantine, &list);
 	ctx->nr_quarantined = 0;
+	WRITE_ONCE(ctx->quarantine_filter, 0);
 	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);
 	list_for_each_entry_safe(b, tmp, &list, node) {
 		list_del(&b->node);

@@ -1466,6 +1466,44 @@ static void test_sampled_write_after_unmap(struct kunit *test)
 }
 
 /*
+ * A released sampled buffer stays known while its slot is quarantined: a
+ * second unmap or a sync of it is reported (and not forwarded), even while
+ * no sampled object is outstanding.
+ */
+static void test_sampled_double_unmap(struct kunit *test)
+{
+	struct device *dev = sampled_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a;
+
+	open_gate();
+	a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_NE(test, a, virt_to_phys(buf));
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&test_ctx_of(dev)->sample_live), 0);
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_sampled_double_unmap);
+	KUNIT_EXPECT_TRUE(test, report_says(", sampled]"));
+	dma_sync_single_for_cpu(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_SYNC_UNMAPPED, test_sampled_double_unmap);
+	/* While another sample is outstanding (the lookup path), too. */
+	open_gate();
+	a = dma_map_single(dev, buf + 128, 64, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	open_gate();
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma_map_single(dev, buf, 8,
+								     DMA_TO_DEVICE)));
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_sampled_double_unmap);
+	dmaverify_detach_device(dev);	/* The live one is reported leaked. */
+	((struct dv_test *)test->priv)->dev = NULL;
+	EXPECT_REPORT(test, DV_LEAK_MAP, test_sampled_double_unmap);
+}
+
+/*
  * A map no slot can hold leaves the gate open for the next one; S/G lists
  * are sampled too, a slot per segment, and move their data.
  */
@@ -1863,6 +1901,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_sampled_device_overrun),
 	KUNIT_CASE(test_sampled_wrong_size),
 	KUNIT_CASE(test_sampled_write_after_unmap),
+	KUNIT_CASE(test_sampled_double_unmap),
 	KUNIT_CASE(test_sampled_skip_and_sg),
 	KUNIT_CASE(test_stale_to_device),
 	KUNIT_CASE(test_cpu_write_lost),

@@ -5,7 +5,8 @@
 #  1. sample_interval=1: the edu_sample driver's device overrun and device
 #     write after unmap are caught on a sampled mapping within a bounded
 #     number of loads of the driver (each load makes the buggy map once),
-#     and correct use stays silent;
+#     as are a double unmap and a wrong-size unmap of a sampled mapping, and
+#     correct use stays silent;
 #  2. sample_interval=100 (the documented production value), a statistical
 #     run: loads of a driver doing 4 correct round trips then the overrun,
 #     at random moments: the overrun is caught within the bound, and the
@@ -45,6 +46,8 @@ grep -q "^device .* mode sampled" $DV/stats || { modprobe edu_sample transfers=1
 loads none 3 5 0
 loads device-overrun 0 5 0
 loads write-after-unmap 0 5 0
+loads double-unmap 0 5 0
+loads wrong-size 0 5 0
 grep -q "^sampling: interval 1 ms samples [1-9]" $DV/stats && echo "STATS1 ok" || { echo "STATS1 bad"; cat $DV/stats; }
 # Run-time: resize the pool, switch sampling off.
 echo 16 > $P/sample_slots
@@ -103,6 +106,8 @@ grep -qa "LOAD-FAILED" "$log" && { echo "FAIL edu-sampled $kernel: modprobe dmav
 expect none 5 ""
 expect device-overrun 5 overrun-after
 expect write-after-unmap 5 write-after-unmap
+expect double-unmap 5 double-unmap
+expect wrong-size 5 wrong-size
 for k in STATS1 RESIZE OFF JSON CLI RUNTIME; do
 	l=$(line "$k ")
 	case $l in
