@@ -693,6 +693,7 @@ static __always_inline bool dmaverify_sample_released(struct dmaverify_dev *ctx,
 			BIT(hash_64(addr, ilog2(BITS_PER_LONG)))) &&
 	       dmaverify_quarantined(ctx, addr);
 }
+
 void dmaverify_scan_dev(struct dmaverify_dev *ctx);
 void dmaverify_scan_all(void);
 void dmaverify_redzone_init(void);
