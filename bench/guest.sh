@@ -72,7 +72,7 @@ fio_run()
 {
 	local tag=$1 state=${2:-$(nvme_state)} out
 	case $tag/$state in
-	dmaverify/hooked | unhooked/unhooked | dmadebug/dma-debug) ;;
+	dmaverify/hooked | sampled/hooked | unhooked/unhooked | dmadebug/dma-debug) ;;
 	*) say "error fio tag=$tag but the NVMe controller is $state" ;;
 	esac
 	t0=$(dmesg | grep -c 'nvme.*timeout')
@@ -230,6 +230,13 @@ dv)
 	param driver dvbench_hooked,nvme
 	nvme_rebind
 	fio_run dmaverify
+	if [ -e $P/sample_interval ]; then
+		# Sampled mode (the production value): the controller attached again.
+		param sample_interval 100
+		nvme_rebind
+		fio_run sampled
+		param sample_interval 0
+	fi
 	param driver dvbench_hooked
 	nvme_rebind
 
