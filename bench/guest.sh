@@ -72,7 +72,7 @@ fio_run()
 {
 	local tag=$1 state=${2:-$(nvme_state)} out
 	case $tag/$state in
-	dmaverify/hooked | unhooked/unhooked | dmadebug/dma-debug) ;;
+	dmaverify/hooked | sampled/hooked | unhooked/unhooked | dmadebug/dma-debug) ;;
 	*) say "error fio tag=$tag but the NVMe controller is $state" ;;
 	esac
 	t0=$(dmesg | grep -c 'nvme.*timeout')
@@ -167,6 +167,26 @@ variants()
 	done
 }
 
+# Sampled mode (sample_interval=100, the production value): the hooked
+# device is attached again to take it; then every op, and map_to on 2 CPUs.
+sampled()
+{
+	local op
+	[ -e $P/sample_interval ] || return 0
+	param sample_interval 100
+	echo "rebind dvbench_hooked" > $DV/control || say "error rebind for sampled mode"
+	grep -q "^device dvbench_hooked driver dvbench_hooked state attached mode sampled" $DV/stats ||
+		say "error the hooked device is not in sampled mode"
+	for op in $OPS; do
+		run op=$op dev=hooked tag=sampled
+	done
+	run op=map_to dev=hooked cpus=2 tag=sampled
+	say "sampled pool_kib=$(sed -n 's/^sample pool: .* memory \([0-9]*\) KiB.*/\1/p' $DV/stats)" \
+		"stats=$(sed -n 's/^sampling: //p' $DV/stats | tr ' ' '_')"
+	param sample_interval 0
+	echo "rebind dvbench_hooked" > $DV/control || say "error rebind after sampled mode"
+}
+
 # scaling DEV: the same map+unmap with many mappings outstanding on DEV.
 scaling()
 {
@@ -230,6 +250,13 @@ dv)
 	param driver dvbench_hooked,nvme
 	nvme_rebind
 	fio_run dmaverify
+	if [ -e $P/sample_interval ]; then
+		# Sampled mode (the production value): the controller attached again.
+		param sample_interval 100
+		nvme_rebind
+		fio_run sampled
+		param sample_interval 0
+	fi
 	param driver dvbench_hooked
 	nvme_rebind
 
@@ -241,6 +268,8 @@ dv)
 	matrix base plain hooked
 	step "variants"
 	variants
+	step "sampled mode"
+	sampled
 	step "scaling"
 	scaling hooked
 	scaling plain

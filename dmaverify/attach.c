@@ -457,6 +457,8 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 	if (dev->driver && drv_module(dev->driver))
 		strscpy(ctx->module, drv_module(dev->driver), sizeof(ctx->module));
 	ctx->dev = dev;
+	/* Sampled or full verification: chosen here, for the context's life. */
+	ctx->sampled = mode == DV_MODE_OPS && READ_ONCE(dmaverify_sample_interval);
 	if (mode == DV_MODE_OPS && interpose(ctx))
 		goto out_tracker;
 
@@ -489,8 +491,9 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: observe, %s on the DMA API; no redzones or bounce buffers)\n",
 			 ctx->driver, dmaverify_observe_probes());
 	else
-		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: dma_map_ops, forwarding to %s)\n",
-			 ctx->driver, path_name(ctx, buf, sizeof(buf)));
+		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: dma_map_ops%s, forwarding to %s)\n",
+			 ctx->driver, ctx->sampled ? " sampled" : "",
+			 path_name(ctx, buf, sizeof(buf)));
 	return 0;
 
 out_twin:

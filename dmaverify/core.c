@@ -32,6 +32,7 @@ static int __init dmaverify_init(void)
 	dmaverify_checks_init();
 	dmaverify_reports_init();
 	dmaverify_redzone_init();
+	dmaverify_sample_init();
 	dmaverify_debugfs_init();
 	dmaverify_iommu_init();
 	dmaverify_dmaengine_init();
@@ -56,6 +57,7 @@ err:
 	dmaverify_dmaengine_exit();
 	dmaverify_iommu_exit();
 	dmaverify_debugfs_exit();
+	dmaverify_sample_exit();
 	dmaverify_redzone_exit();
 	dmaverify_tracker_cache_exit();
 	dmaverify_stack_exit();
@@ -68,6 +70,7 @@ static void __exit dmaverify_exit(void)
 	dmaverify_iommu_exit();
 	dmaverify_detach_all();
 	dmaverify_observe_exit();
+	dmaverify_sample_exit();
 	dmaverify_redzone_exit();
 	dmaverify_debugfs_exit();
 	dmaverify_tracker_cache_exit();

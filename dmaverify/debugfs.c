@@ -46,7 +46,7 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 	seq_printf(seq, "device %s driver %s state %s mode %s\n", dev_name(ctx->dev),
 		   ctx->driver,
 		   READ_ONCE(ctx->state) == DV_STATE_ATTACHED ? "attached" : "released",
-		   ctx->observe ? "observe" : "ops");
+		   ctx->observe ? "observe" : ctx->sampled ? "sampled" : "ops");
 	for (k = 0; k < DV_KIND_COUNT; k++) {
 		struct dmaverify_kind_stats s;
 
@@ -55,6 +55,9 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 			   kind_titles[k], s.allocated, s.freed, s.outstanding,
 			   s.peak, s.bytes);
 	}
+	if (ctx->sampled)
+		seq_printf(seq, "  sampled outstanding %ld (other objects are not tracked nor counted)\n",
+			   atomic_long_read(&ctx->sample_live));
 	seq_printf(seq, "  tracked %ld untracked %ld (outstanding %ld)\n",
 		   dmaverify_tracker_count(&ctx->tracker),
 		   dmaverify_untracked_total(ctx), dmaverify_untracked(ctx));
@@ -107,6 +110,7 @@ static int stats_show(struct seq_file *seq, void *unused)
 				   dmaverify_codes[v].code, dmaverify_codes[v].sub,
 				   dmaverify_codes[v].slug,
 				   atomic_long_read(&dmaverify_total_violations[v]));
+	dmaverify_sample_show(seq);
 	dmaverify_observe_show(seq);
 	dmaverify_stack_show(seq);
 	mutex_lock(&dmaverify_devices_lock);

@@ -13,6 +13,7 @@
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/hash.h>
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -133,6 +134,7 @@ extern const char *const dmaverify_kind_names[DV_KIND_COUNT];
 #define DV_OBJ_REDZONED		0x04	/* Coherent buffer with redzones. */
 #define DV_OBJ_CHECKSUMMED	0x08	/* @csum holds the CPU buffer's checksum. */
 #define DV_OBJ_RESERVED		0x10	/* A map being made: its range only (ops.c). */
+#define DV_OBJ_SAMPLED		0x20	/* Taken by sampled mode (sample.c). */
 
 /**
  * struct dmaverify_obj - one outstanding DMA object of a verified device
@@ -348,6 +350,13 @@ struct dmaverify_pcpu {
  * @nr_freed: slots of each CPU's ring of released objects (@pcpu)
  * @iommu: what the device's IOMMU tells of its faults, and the faults seen
  *	(iommu.c); NULL until attached there
+ * @sampled: verified by sampling (sample.c), chosen at attach: only
+ *	sampled objects are tracked, and a release or sync of an unknown
+ *	address is forwarded without a report
+ * @sample_live: sampled objects outstanding; while 0, releases and syncs
+ *	of a sampled device are forwarded without a lookup
+ * @quarantine_filter: one bit per quarantined sampled buffer, at
+ *	hash_64() of its DMA address (dmaverify_sample_released())
  */
 struct dmaverify_dev {
 	struct dma_map_ops ops;
@@ -380,6 +389,9 @@ struct dmaverify_dev {
 	atomic_long_t unverifiable;
 	unsigned int nr_freed;
 	struct dmaverify_iommu *iommu;
+	bool sampled;
+	atomic_long_t sample_live;
+	unsigned long quarantine_filter;
 };
 
 extern struct list_head dmaverify_devices;
@@ -690,10 +702,88 @@ void dmaverify_redzone_free(struct dmaverify_dev *ctx,
 			    const struct dmaverify_obj *obj, unsigned long attrs);
 void dmaverify_reclaim(struct dmaverify_dev *ctx);
 void dmaverify_quarantine_flush(struct dmaverify_dev *ctx);
+bool dmaverify_quarantined(struct dmaverify_dev *ctx, dma_addr_t addr);
+
+/**
+ * dmaverify_sample_released() - a sampled buffer released lately?
+ * @ctx: a sampled device
+ * @addr: a DMA address a release or sync names, unknown to the tracker
+ *
+ * A released sampled buffer stays mapped by dmaverify, poisoned, in the
+ * quarantine: a release or sync of its address is a double unmap or a sync
+ * after unmap, not the release of an object that was not sampled.  Cheap
+ * when nothing matches: one word of the device tested.
+ *
+ * Return: true if @addr starts a quarantined sampled buffer of @ctx.
+ */
+static __always_inline bool dmaverify_sample_released(struct dmaverify_dev *ctx,
+						      dma_addr_t addr)
+{
+	return unlikely(READ_ONCE(ctx->quarantine_filter) &
+			BIT(hash_64(addr, ilog2(BITS_PER_LONG)))) &&
+	       dmaverify_quarantined(ctx, addr);
+}
+
 void dmaverify_scan_dev(struct dmaverify_dev *ctx);
 void dmaverify_scan_all(void);
 void dmaverify_redzone_init(void);
 void dmaverify_redzone_exit(void);
+
+/* === Guarded slot pool (pool.c) === */
+
+#define DV_SLOT_ORDER	2			/* Pages per slot: 2^order. */
+#define DV_SLOT_SIZE	(PAGE_SIZE << DV_SLOT_ORDER)
+
+/**
+ * struct dmaverify_slot - one preallocated guarded slot
+ * @node: entry in the pool's free list while free
+ * @cpu: DV_SLOT_SIZE bytes of directly mapped memory
+ * @meta: the user's header (its size given to dmaverify_pool_setup())
+ */
+struct dmaverify_slot {
+	struct list_head node;
+	void *cpu;
+	unsigned long meta[];
+};
+
+struct dmaverify_slot *dmaverify_pool_get(void);
+void dmaverify_pool_put(struct dmaverify_slot *slot);
+void dmaverify_pool_setup(size_t meta_size);
+void dmaverify_pool_destroy(void);
+void dmaverify_pool_show(struct seq_file *seq);
+unsigned int dmaverify_pool_slots(void);
+void dmaverify_bounce_pool_setup(void);
+
+/* === Sampled mode (sample.c) === */
+
+#define DV_SAMPLE_COHERENT_EVERY 8	/* Gate openings per coherent sample. */
+
+extern unsigned int dmaverify_sample_interval;
+extern atomic_t dmaverify_sample_gate;
+extern atomic_t dmaverify_sample_gate_coherent;
+extern atomic_long_t dmaverify_sample_hits;
+
+/**
+ * dmaverify_sample_due() - whether this call takes the sample
+ * @gate: &dmaverify_sample_gate or &dmaverify_sample_gate_coherent
+ *
+ * Between samples: one read of a shared, rarely written word, and a
+ * branch predicted not taken.
+ *
+ * Return: true for exactly one caller per opening of @gate.
+ */
+static __always_inline bool dmaverify_sample_due(atomic_t *gate)
+{
+	if (likely(atomic_read(gate)))
+		return false;
+	return atomic_inc_return(gate) == 1;
+}
+
+void dmaverify_sample_taken(bool coherent);
+void dmaverify_sample_missed(atomic_t *reopen);
+void dmaverify_sample_show(struct seq_file *seq);
+void dmaverify_sample_init(void);
+void dmaverify_sample_exit(void);
 
 /* === DebugFS (debugfs.c) === */
 

@@ -466,6 +466,17 @@ bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
 			       enum dmaverify_violation v, int kind,
 			       unsigned long key, size_t size, int dir)
 {
+	/*
+	 * Sampled: most objects are untracked, and none is counted; but a
+	 * sampled buffer released lately is known by its quarantined slot.
+	 */
+	if (ctx->sampled) {
+		if (v != DV_DOUBLE_UNMAP || !dmaverify_sample_released(ctx, key))
+			return true;
+		if (dmaverify_check_on(v))
+			report_unknown_release(ctx, v, key, size, dir);
+		return false;
+	}
 	if (take_untracked(ctx)) {
 		/* Counted at creation: count its release (by the call's word). */
 		dmaverify_stats_sub(ctx, kind, size);
@@ -488,6 +499,8 @@ bool dmaverify_unknown_release(struct dmaverify_dev *ctx,
  */
 void dmaverify_released(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
 {
+	if (obj->flags & DV_OBJ_SAMPLED)
+		atomic_long_dec(&ctx->sample_live);
 	dmaverify_stats_sub(ctx, obj->kind, obj->size);
 	dmaverify_dmaengine_unmapped(ctx, obj);
 	remember_freed(ctx, obj);

@@ -158,6 +158,196 @@ static void owned_obj_fail(struct dmaverify_obj *obj)
 	module_put(THIS_MODULE);
 }
 
+/* === Sampled mode (sample.c) === */
+
+/* Forward a streaming map to the twin, as it is. */
+static __always_inline dma_addr_t forward_map(struct dmaverify_dev *ctx,
+					      phys_addr_t phys,
+					      struct page *page,
+					      unsigned long offset, size_t size,
+					      int dir, unsigned long attrs,
+					      int kind)
+{
+#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
+	return dma_map_phys(ctx->twin, phys, size, dir, attrs);
+#else
+	if (kind == DV_KIND_RESOURCE)
+		return dma_map_resource(ctx->twin, phys, size, dir, attrs);
+	return dma_map_page_attrs(ctx->twin, page, offset, size, dir, attrs);
+#endif
+}
+
+/* Forward an S/G map to the twin (through an sg_table: its error survives). */
+static int forward_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
+		      int nents, int dir, unsigned long attrs)
+{
+	struct sg_table sgt = { .sgl = sgl, .orig_nents = nents };
+	int ret = dma_map_sgtable(ctx->twin, &sgt, dir, attrs);
+
+	return ret ? ret : sgt.nents;
+}
+
+/*
+ * Whether a release or sync of a sampled device must be looked up: only
+ * while one of its sampled objects is outstanding.  Otherwise it is
+ * forwarded as it is (its object was not sampled).
+ */
+static __always_inline bool sampled_idle(struct dmaverify_dev *ctx)
+{
+	return ctx->sampled && !atomic_long_read(&ctx->sample_live);
+}
+
+static struct dmaverify_obj *owned_obj(void);
+static void owned_obj_fail(struct dmaverify_obj *obj);
+
+/*
+ * A device may hold at most a quarter of the pool in live samples: a driver
+ * that keeps its mappings for long (a receive ring, a page pool) would
+ * otherwise take every slot, and no other device could be sampled.
+ */
+static bool sample_room(struct dmaverify_dev *ctx)
+{
+	return atomic_long_read(&ctx->sample_live) <
+	       max(1U, dmaverify_pool_slots() / 4);
+}
+
+/* Track a sampled object, its memory in place (slot or redzones). */
+static void sampled_track(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
+			  const unsigned long *ra, bool coherent)
+{
+	if (obj->flags & DV_OBJ_BOUNCED)
+		atomic_long_inc(&ctx->bounced);
+	atomic_long_inc(&ctx->sample_live);
+	if (obj->kind != DV_KIND_SG)
+		dmaverify_check_dma_addr(ctx, obj, obj->dma, obj->size, coherent);
+	dmaverify_stats_add(ctx, obj->kind, obj->size);
+	obj->stack = dmaverify_creator_stack(ra, 0);
+	dmaverify_track_obj(ctx, obj);
+	dmaverify_sample_taken(coherent);
+}
+
+/*
+ * A sampled device's streaming map: forwarded untracked, unless it takes
+ * the sample; then the device gets a guarded slot, and the map is checked
+ * and tracked as in full verification.  @ra as for map_forward().
+ */
+static dma_addr_t sampled_map(struct dmaverify_dev *ctx, phys_addr_t phys,
+			      struct page *page, unsigned long offset,
+			      size_t size, int dir, unsigned long attrs,
+			      int kind, const unsigned long *ra)
+{
+	struct dmaverify_obj *obj;
+
+	refresh(ctx);
+	if (likely(!dmaverify_sample_due(&dmaverify_sample_gate)))
+		return forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
+	/* Not one a slot can take: the next map takes the sample. */
+	if (kind != DV_KIND_MAP || !size ||
+	    PAGE_ALIGN(PAGE_SIZE + offset_in_page(phys) + size) + PAGE_SIZE >
+	    DV_SLOT_SIZE) {
+		dmaverify_sample_missed(&dmaverify_sample_gate);
+		return forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
+	}
+	obj = sample_room(ctx) ? owned_obj() : NULL;
+	if (!obj) {
+		dmaverify_sample_missed(NULL);
+		return forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
+	}
+	dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
+	obj->phys = phys;
+	obj->size = size;
+	obj->kind = kind;
+	obj->dir = dir;
+	obj->flags = DV_OBJ_SAMPLED;
+	if (dmaverify_bounce_map(ctx, obj, attrs)) {
+		/* No free slot (or none the device reaches). */
+		owned_obj_fail(obj);
+		dmaverify_sample_missed(NULL);
+		return forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
+	}
+	sampled_track(ctx, obj, ra, false);
+	return obj->dma;
+}
+
+/* As sampled_map(), for S/G lists: a slot per segment. */
+static int sampled_map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
+			  int nents, int dir, unsigned long attrs,
+			  const unsigned long *ra)
+{
+	struct dmaverify_obj *obj;
+	struct scatterlist *s;
+	size_t total = 0;
+	int i;
+
+	refresh(ctx);
+	if (likely(!dmaverify_sample_due(&dmaverify_sample_gate)))
+		return forward_sg(ctx, sgl, nents, dir, attrs);
+	for_each_sg(sgl, s, nents, i) {
+		if (!s->length ||
+		    PAGE_ALIGN(PAGE_SIZE + s->offset % PAGE_SIZE + s->length) +
+		    PAGE_SIZE > DV_SLOT_SIZE) {
+			dmaverify_sample_missed(&dmaverify_sample_gate);
+			return forward_sg(ctx, sgl, nents, dir, attrs);
+		}
+		total += s->length;
+	}
+	obj = nents <= U16_MAX && sample_room(ctx) ? owned_obj() : NULL;
+	if (!obj) {
+		dmaverify_sample_missed(NULL);
+		return forward_sg(ctx, sgl, nents, dir, attrs);
+	}
+	for_each_sg(sgl, s, nents, i)
+		dmaverify_check_map_buffer(ctx, sg_phys(s), NULL, s->length, dir);
+	obj->key = (unsigned long)sgl;
+	obj->size = total;
+	obj->phys = (unsigned long)sgl;
+	obj->kind = DV_KIND_SG;
+	obj->dir = dir;
+	obj->nents = nents;
+	obj->mapped = nents;
+	obj->flags = DV_OBJ_SAMPLED;
+	if (dmaverify_bounce_map_sg(ctx, obj, sgl, nents, attrs)) {
+		owned_obj_fail(obj);
+		dmaverify_sample_missed(NULL);
+		return forward_sg(ctx, sgl, nents, dir, attrs);
+	}
+	obj->csum = dmaverify_sg_csum(sgl, nents);
+	sampled_track(ctx, obj, ra, false);
+	return nents;
+}
+
+/*
+ * A sampled device's coherent allocation: one in DV_SAMPLE_COHERENT_EVERY
+ * samples gets redzones and is tracked.  @ra: DV_RA_SLOT() of the callback.
+ */
+static void *sampled_alloc(struct dmaverify_dev *ctx, size_t size,
+			   dma_addr_t *dma_handle, gfp_t gfp,
+			   unsigned long attrs, const unsigned long *ra)
+{
+	struct dmaverify_obj *obj;
+	void *cpu;
+
+	refresh(ctx);
+	if (likely(!dmaverify_sample_due(&dmaverify_sample_gate_coherent)))
+		return dma_alloc_attrs(ctx->twin, size, dma_handle, gfp, attrs);
+	obj = owned_obj();
+	if (obj) {
+		obj->size = size;
+		obj->kind = DV_KIND_COHERENT;
+		obj->dir = DMA_BIDIRECTIONAL;
+		obj->flags = DV_OBJ_SAMPLED;
+		cpu = dmaverify_redzone_alloc(ctx, obj, gfp, attrs);
+		if (cpu) {
+			*dma_handle = obj->dma;
+			sampled_track(ctx, obj, ra, true);
+			return cpu;
+		}
+		owned_obj_fail(obj);
+	}
+	dmaverify_sample_missed(NULL);
+	return dma_alloc_attrs(ctx->twin, size, dma_handle, gfp, attrs);
+}
+
 /* === Streaming maps === */
 
 /* Track a new streaming map, filled in place (not on the forwarding-only path). */
@@ -213,14 +403,7 @@ static dma_addr_t map_forward(struct dmaverify_dev *ctx, phys_addr_t phys,
 			owned_obj_fail(obj);
 		}
 	}
-#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
-	addr = dma_map_phys(ctx->twin, phys, size, dir, attrs);
-#else
-	if (kind == DV_KIND_RESOURCE)
-		addr = dma_map_resource(ctx->twin, phys, size, dir, attrs);
-	else
-		addr = dma_map_page_attrs(ctx->twin, page, offset, size, dir, attrs);
-#endif
+	addr = forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
 	if (dma_mapping_error(ctx->twin, addr))
 		return DMA_MAPPING_ERROR;
 	if (unlikely(!dmaverify_verifying())) {
@@ -242,6 +425,9 @@ static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
 	struct dmaverify_obj resv = {};
 	dma_addr_t addr;
 
+	if (ctx->sampled)
+		return sampled_map(ctx, phys, page, offset, size, dir, attrs,
+				   kind, ra);
 	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
 		dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
 		/*
@@ -275,6 +461,14 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 
 	if (dmaverify_used_failed_mapping(ctx, addr, size, dir))
 		return;
+	if (sampled_idle(ctx)) {
+		/* Not sampled, or a sampled buffer released twice? */
+		if (likely(!dmaverify_sample_released(ctx, addr)) ||
+		    dmaverify_unknown_release(ctx, DV_DOUBLE_UNMAP, kind, addr,
+					      size, dir))
+			goto forward;
+		return;
+	}
 	/* From NMI: forwarded; the object stays tracked (and may be reported leaked). */
 	if (!in_nmi())
 		obj = dmaverify_find_release(ctx, DV_DOUBLE_UNMAP, kind, addr,
@@ -294,6 +488,7 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 			return;
 		}
 	}
+forward:
 #ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
 	dma_unmap_phys(ctx->twin, addr, size, dir,
 		       kind == DV_KIND_RESOURCE ? attrs | DMA_ATTR_MMIO : attrs);
@@ -441,6 +636,8 @@ static int map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 	struct scatterlist *s;
 	int i, ret;
 
+	if (ctx->sampled)
+		return sampled_map_sg(ctx, sgl, nents, dir, attrs, ra);
 	for_each_sg(sgl, s, nents, i) {
 		if (dmaverify_verifying()) {
 			dmaverify_check_map_buffer(ctx, sg_phys(s), NULL, s->length,
@@ -521,7 +718,7 @@ static void unmap_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 {
 	struct dmaverify_obj *obj, other;
 
-	if (unlikely(in_nmi())) {
+	if (unlikely(in_nmi()) || sampled_idle(ctx)) {
 		dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
 		return;
 	}
@@ -531,6 +728,7 @@ static void unmap_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 	if (!obj) {
 		/* A single mapping released as a list? */
 		if (dmaverify_tracker_used(&ctx->tracker) &&
+		    !ctx->sampled &&
 		    dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
 		    !dmaverify_untracked(ctx)) {
 			if (dmaverify_check_on(DV_WRONG_FUNCTION))
@@ -604,6 +802,8 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 
 	if (dmaverify_used_failed_mapping(ctx, addr, *size, dir))
 		return false;
+	if (sampled_idle(ctx) && likely(!dmaverify_sample_released(ctx, addr)))
+		return true;
 	if (!dmaverify_verifying()) {
 		/* Bounced data must still move, checks or not. */
 		if (!atomic_long_read(&ctx->bounced) || in_nmi() ||
@@ -618,7 +818,8 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 	}
 	if (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
 	    !dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) {
-		if (dmaverify_untracked(ctx))
+		if (ctx->sampled ? !dmaverify_sample_released(ctx, addr) :
+		    dmaverify_untracked(ctx))
 			return true;
 		if (dmaverify_check_on(DV_SYNC_UNMAPPED))
 			dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, *size,
@@ -679,6 +880,8 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 {
 	struct dmaverify_obj obj;
 
+	if (sampled_idle(ctx))
+		return true;
 	if (!dmaverify_verifying()) {
 		if (!atomic_long_read(&ctx->bounced) || in_nmi() ||
 		    !dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj) ||
@@ -688,7 +891,7 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		return false;
 	}
 	if (!dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
-		if (dmaverify_untracked(ctx))
+		if (ctx->sampled || dmaverify_untracked(ctx))
 			return true;
 		if (dmaverify_check_on(DV_SYNC_SG_UNMAPPED))
 			dmaverify_violation(ctx, DV_SYNC_SG_UNMAPPED, NULL,
@@ -753,6 +956,13 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 
 	if (unlikely(!ctx))
 		return dma_alloc_attrs(dev, size, dma_handle, gfp, attrs);
+	if (ctx->sampled) {
+		rules(ctx);
+		cpu = sampled_alloc(ctx, size, dma_handle, gfp, attrs,
+				    DV_RA_SLOT());
+		sleeper_out(ctx);
+		return cpu;
+	}
 	if (READ_ONCE(dmaverify_enabled))
 		dmaverify_check_context(ctx, gfpflags_allow_blocking(gfp), false);
 	rules(ctx);
@@ -805,6 +1015,12 @@ static void dmaverify_free(struct device *dev, size_t size, void *cpu,
 		dma_free_attrs(dev, size, cpu, dma, attrs);
 		return;
 	}
+	if (sampled_idle(ctx)) {
+		rules(ctx);
+		dma_free_attrs(ctx->twin, size, cpu, dma, attrs);
+		sleeper_out(ctx);
+		return;
+	}
 	if (READ_ONCE(dmaverify_enabled))
 		dmaverify_check_context(ctx, false, true);
 	rules(ctx);
@@ -834,6 +1050,14 @@ static struct page *dmaverify_alloc_pages(struct device *dev, size_t size,
 
 	if (unlikely(!ctx))
 		return dma_alloc_pages(dev, size, dma_handle, dir, gfp);
+	if (ctx->sampled) {
+		/* Not sampled: noncoherent pages are the driver's to touch. */
+		rules(ctx);
+		refresh(ctx);
+		page = dma_alloc_pages(ctx->twin, size, dma_handle, dir, gfp);
+		sleeper_out(ctx);
+		return page;
+	}
 	if (READ_ONCE(dmaverify_enabled))
 		dmaverify_check_context(ctx, gfpflags_allow_blocking(gfp), false);
 	rules(ctx);
@@ -868,6 +1092,11 @@ static void dmaverify_free_pages(struct device *dev, size_t size,
 		return;
 	}
 	rules(ctx);
+	if (sampled_idle(ctx)) {
+		dma_free_pages(ctx->twin, size, page, dma, dir);
+		sleeper_out(ctx);
+		return;
+	}
 	obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES, dma,
 				     size, dir, 0, &forward);
 	if (obj) {

@@ -68,6 +68,9 @@ static unsigned int quarantine_max = 64;
 module_param_named(quarantine, quarantine_max, uint, 0644);
 MODULE_PARM_DESC(quarantine, "Released bounce buffers kept poisoned per device to catch late device writes (default 64)");
 
+/* Released sampled buffers kept per device: slots are few, and shared. */
+#define SAMPLE_QUARANTINE	8
+
 static unsigned int scan_interval_ms = 5000;
 module_param_named(scan_interval_ms, scan_interval_ms, uint, 0644);
 MODULE_PARM_DESC(scan_interval_ms, "Check all redzones and the quarantine every so many ms (default 5000; 0: only at free, unbind and on the debugfs scan command)");
@@ -88,6 +91,10 @@ MODULE_PARM_DESC(scan_interval_ms, "Check all redzones and the quarantine every 
  * @csum: checksum of the driver's buffer when the device took it over
  * @twin: the device the allocation was made on (its twin)
  * @obj: the object, for reports from the quarantine
+ * @slot: the pool's slot holding the buffer (sampled mappings), or NULL:
+ *	then the buffer is a coherent allocation.  A slot is a streaming
+ *	mapping of dmaverify's (bidirectional, through the twin), synced
+ *	around every CPU access
  * @free_stack: who released it
  * @free_when: jiffies at release
  * @free_pid: the task that released it
@@ -105,6 +112,7 @@ struct dmaverify_bounce {
 	u32 csum;
 	struct device *twin;
 	struct dmaverify_obj obj;
+	struct dmaverify_slot *slot;
 	unsigned long free_stack;
 	u32 free_when;
 	int free_pid;
@@ -349,8 +357,96 @@ DECLARE_FAULT_ATTR(dmaverify_fail_bounce);
 
 static void bounce_free(struct dmaverify_bounce *b);
 
+/* The slot's memory as the CPU must see it (before reading it). */
+static void slot_for_cpu(struct dmaverify_bounce *b)
+{
+	if (b->slot)
+		dma_sync_single_for_cpu(b->twin, b->dma, b->total,
+					DMA_BIDIRECTIONAL);
+}
+
+/* ... and as the device must see it (after writing it). */
+static void slot_for_device(struct dmaverify_bounce *b)
+{
+	if (b->slot)
+		dma_sync_single_for_device(b->twin, b->dma, b->total,
+					   DMA_BIDIRECTIONAL);
+}
+
+/*
+ * A bounce buffer in a slot of the pool: no allocation.  Filled with
+ * redzone bytes; mapped by slot_map() once its contents are in.
+ */
+static struct dmaverify_bounce *slot_alloc(struct dmaverify_dev *ctx,
+					   phys_addr_t phys, size_t size)
+{
+	size_t front = PAGE_SIZE + offset_in_page(phys);
+	size_t total = PAGE_ALIGN(front + size) + PAGE_SIZE;
+	struct dmaverify_slot *slot;
+	struct dmaverify_bounce *b;
+
+	if (total > DV_SLOT_SIZE)
+		return NULL;
+	slot = dmaverify_pool_get();
+	if (!slot)
+		return NULL;
+	b = (struct dmaverify_bounce *)slot->meta;
+	raw_spin_lock_init(&b->lock);
+	b->slot = slot;
+	b->cpu = slot->cpu;
+	b->front = front;
+	b->size = size;
+	b->total = total;
+	b->dma = DMA_MAPPING_ERROR;
+	b->twin = get_device(ctx->twin);
+	memset(b->cpu, REDZONE_BYTE, total);
+	return b;
+}
+
+/* Give an unmapped slot back at once. */
+static void slot_abandon(struct dmaverify_bounce *b)
+{
+	put_device(b->twin);
+	dmaverify_pool_put(b->slot);
+}
+
+/*
+ * Map a filled slot through the twin for the device (masks, IOMMU and
+ * swiotlb apply as to the driver's own maps).  Return: false (given back)
+ * if it could not be mapped where the device reaches.
+ */
+static bool slot_map(struct dmaverify_dev *ctx, struct dmaverify_bounce *b)
+{
+	dma_addr_t dma = dma_map_single_attrs(b->twin, b->cpu, b->total,
+					      DMA_BIDIRECTIONAL, 0);
+
+	if (dma_mapping_error(b->twin, dma)) {
+		slot_abandon(b);
+		return false;
+	}
+	b->dma = dma;
+	if (!dmaverify_dma_addr_ok(ctx->dev, dma, b->total, false)) {
+		dma_unmap_single_attrs(b->twin, dma, b->total, DMA_BIDIRECTIONAL, 0);
+		slot_abandon(b);
+		return false;
+	}
+	return true;
+}
+
+/**
+ * dmaverify_bounce_pool_setup() - make sure the pool of slots exists
+ *
+ * Context: process.
+ */
+void dmaverify_bounce_pool_setup(void)
+{
+	dmaverify_pool_setup(sizeof(struct dmaverify_bounce));
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_bounce_pool_setup);
+
 static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
-					     phys_addr_t phys, size_t size)
+					     phys_addr_t phys, size_t size,
+					     bool sampled)
 {
 	size_t off = offset_in_page(phys);
 	struct dmaverify_bounce *b;
@@ -359,6 +455,9 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 	if (should_fail(&dmaverify_fail_bounce, size))
 		goto failed;
 #endif
+	/* A sample goes through a slot, or not at all (the caller counts it). */
+	if (sampled)
+		return slot_alloc(ctx, phys, size);
 	if (atomic_long_read(&pending_free) > PENDING_FREE_MAX) {
 		atomic_long_inc(&ctx->bounce_skipped);
 		return NULL;
@@ -399,6 +498,12 @@ failed:
 
 static void bounce_free_now(struct dmaverify_bounce *b)
 {
+	if (b->slot) {
+		dma_unmap_single_attrs(b->twin, b->dma, b->total,
+				       DMA_BIDIRECTIONAL, 0);
+		slot_abandon(b);
+		return;
+	}
 	dma_free_attrs(b->twin, b->total, b->cpu, b->dma, 0);
 	put_device(b->twin);
 	kfree(b);
@@ -458,6 +563,7 @@ static void check_quarantined(struct dmaverify_dev *ctx,
 {
 	size_t first, last;
 
+	slot_for_cpu(b);
 	if (find_corruption(b->cpu, b->total, POISON_BYTE, &first, &last) &&
 	    find_corruption(inner(b), b->size, POISON_BYTE, &first, &last) &&
 	    dmaverify_check_on(DV_WRITE_AFTER_UNMAP)) {
@@ -483,6 +589,48 @@ static void check_quarantined(struct dmaverify_dev *ctx,
 	}
 }
 
+/*
+ * Recompute a sampled device's quarantine filter (see
+ * dmaverify_sample_released()).  Context: quarantine_lock held.
+ */
+static void quarantine_filter_update(struct dmaverify_dev *ctx)
+{
+	struct dmaverify_bounce *b;
+	unsigned long filter = 0;
+
+	if (!ctx->sampled)
+		return;
+	list_for_each_entry(b, &ctx->quarantine, node)
+		if (b->slot)
+			filter |= BIT(hash_64(b->obj.dma, ilog2(BITS_PER_LONG)));
+	WRITE_ONCE(ctx->quarantine_filter, filter);
+}
+
+/**
+ * dmaverify_quarantined() - whether a quarantined slot starts at @addr
+ * @ctx: device context
+ * @addr: DMA address
+ *
+ * Return: true if a released sampled buffer of @ctx, still in its
+ * quarantine, was mapped at @addr.
+ */
+bool dmaverify_quarantined(struct dmaverify_dev *ctx, dma_addr_t addr)
+{
+	struct dmaverify_bounce *b;
+	unsigned long flags;
+	bool found = false;
+
+	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
+	list_for_each_entry(b, &ctx->quarantine, node) {
+		if (b->slot && b->obj.dma == addr) {
+			found = true;
+			break;
+		}
+	}
+	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);
+	return found;
+}
+
 /* Poison a released bounce buffer and quarantine it; evict the oldest. */
 static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
 		       const struct dmaverify_obj *obj)
@@ -491,6 +639,7 @@ static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
 	unsigned long flags;
 
 	memset(inner(b), POISON_BYTE, b->size);
+	slot_for_device(b);
 	b->obj = *obj;
 	b->free_stack = dmaverify_save_stack();
 	b->free_when = (u32)jiffies;
@@ -498,11 +647,13 @@ static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
 	b->free_cpu = raw_smp_processor_id();
 	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
 	list_add_tail(&b->node, &ctx->quarantine);
-	if (++ctx->nr_quarantined > READ_ONCE(quarantine_max)) {
+	if (++ctx->nr_quarantined > (ctx->sampled ? SAMPLE_QUARANTINE :
+				     READ_ONCE(quarantine_max))) {
 		old = list_first_entry(&ctx->quarantine, struct dmaverify_bounce, node);
 		list_del(&old->node);
 		ctx->nr_quarantined--;
 	}
+	quarantine_filter_update(ctx);
 	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);
 	if (old) {
 		check_quarantined(ctx, old);
@@ -522,7 +673,8 @@ static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
 int dmaverify_bounce_map(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 			 unsigned long attrs)
 {
-	struct dmaverify_bounce *b = bounce_alloc(ctx, obj->phys, obj->size);
+	struct dmaverify_bounce *b = bounce_alloc(ctx, obj->phys, obj->size,
+						  obj->flags & DV_OBJ_SAMPLED);
 
 	if (!b)
 		return -ENOMEM;
@@ -536,6 +688,8 @@ int dmaverify_bounce_map(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 	} else {
 		memset(inner(b), POISON_BYTE, obj->size);
 	}
+	if (b->slot && !slot_map(ctx, b))
+		return -ENOMEM;
 	b->csum = csum_phys(obj->phys, obj->size);
 	obj->dma = b->dma + b->front;
 	obj->key = obj->dma;
@@ -576,6 +730,7 @@ void dmaverify_bounce_unmap(struct dmaverify_dev *ctx, struct dmaverify_obj *obj
 
 	/* A sync racing with this unmap finishes first, or does nothing. */
 	bounce_kill(b);
+	slot_for_cpu(b);
 	check_redzones(ctx, obj, b->cpu, inner(b), b->size,
 		       (u8 *)b->cpu + b->total, "unmap");
 	if (device_wrote(obj, b, &at))
@@ -625,6 +780,7 @@ bool dmaverify_bounce_sync(struct dmaverify_dev *ctx,
 		raw_spin_unlock_irqrestore(&b->lock, flags);
 		return false;
 	}
+	slot_for_cpu(b);
 	n = inspect_redzones(b->cpu, inner(b), b->size, (u8 *)b->cpu + b->total,
 			     for_cpu ? "sync for CPU" : "sync for device", f);
 	if (!for_cpu)
@@ -635,6 +791,7 @@ bool dmaverify_bounce_sync(struct dmaverify_dev *ctx,
 		copy_phys(obj->phys + off, inner(b) + off, size, false);
 	/* The driver's buffer may legitimately change around a sync. */
 	b->csum = csum_phys(obj->phys, b->size);
+	slot_for_device(b);
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 	for (i = 0; i < n; i++)
 		report_redzone(ctx, obj, false, &f[i]);
@@ -657,7 +814,8 @@ int dmaverify_bounce_map_sg(struct dmaverify_dev *ctx, struct dmaverify_obj *obj
 		return -ENOMEM;
 	for_each_sg(sgl, s, nents, i) {
 		struct dmaverify_obj seg = { .phys = sg_phys(s), .size = s->length,
-					     .dir = obj->dir };
+					     .dir = obj->dir,
+					     .flags = obj->flags & DV_OBJ_SAMPLED };
 
 		if (dmaverify_bounce_map(ctx, &seg, attrs))
 			goto undo;
@@ -838,6 +996,8 @@ static void reclaim_obj(const struct dmaverify_obj *copy, void *arg)
 	}
 	if (obj->flags & DV_OBJ_BOUNCED)
 		atomic_long_dec(&ctx->bounced);
+	if (obj->flags & DV_OBJ_SAMPLED)
+		atomic_long_dec(&ctx->sample_live);
 	dmaverify_stats_sub(ctx, obj->kind, obj->size);
 	dmaverify_obj_free(obj);
 	module_put(THIS_MODULE);
@@ -937,6 +1097,7 @@ void dmaverify_quarantine_flush(struct dmaverify_dev *ctx)
 	raw_spin_lock_irqsave(&ctx->quarantine_lock, flags);
 	list_splice_init(&ctx->quarantine, &list);
 	ctx->nr_quarantined = 0;
+	WRITE_ONCE(ctx->quarantine_filter, 0);
 	raw_spin_unlock_irqrestore(&ctx->quarantine_lock, flags);
 	list_for_each_entry_safe(b, tmp, &list, node) {
 		list_del(&b->node);
@@ -983,4 +1144,5 @@ void dmaverify_redzone_exit(void)
 {
 	cancel_delayed_work_sync(&scan_work);
 	flush_work(&free_work);
+	dmaverify_pool_destroy();
 }

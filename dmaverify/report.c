@@ -298,6 +298,8 @@ void dmaverify_print_obj(struct seq_file *seq, const struct dmaverify_obj *obj)
 		out(seq, ", bounced");
 	if (obj->flags & DV_OBJ_REDZONED)
 		out(seq, ", redzoned");
+	if (obj->flags & DV_OBJ_SAMPLED)
+		out(seq, ", sampled");
 	out(seq, "]");
 }
 
@@ -590,6 +592,8 @@ void dmaverify_report(const struct dmaverify_report *r)
 
 	atomic_long_inc(&r->ctx->violations[r->v]);
 	atomic_long_inc(&dmaverify_total_violations[r->v]);
+	if (r->obj && (r->obj->flags & DV_OBJ_SAMPLED))
+		atomic_long_inc(&dmaverify_sample_hits);
 	nr = stack_trace_save(entries, ARRAY_SIZE(entries), 1);
 	skip = dmaverify_stack_start(entries, nr);
 	ip = nr ? entries[skip] : 0;

@@ -1394,6 +1394,181 @@ static void test_bounce_device_wrote(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, report_says("bounce buffer, first at offset 7"));
 }
 
+/* ===== Test cases: sampled mode ===== */
+
+/*
+ * A device attached in sampled mode, its gate closed: the timer is not
+ * started (sample_interval is set only while attaching), so each case
+ * opens the gate itself, for exactly the map it means.
+ */
+static struct device *sampled_dev(struct kunit *test)
+{
+	struct device *dev;
+
+	dmaverify_bounce_pool_setup();
+	atomic_set(&dmaverify_sample_gate, 1);
+	WRITE_ONCE(dmaverify_sample_interval, 3600 * 1000);
+	dev = direct_dev(test);
+	WRITE_ONCE(dmaverify_sample_interval, 0);
+	KUNIT_ASSERT_TRUE(test, test_ctx_of(dev)->sampled);
+	return dev;
+}
+
+static void open_gate(void)
+{
+	atomic_set(&dmaverify_sample_gate, 0);
+}
+
+/* Untracked objects of a sampled device: nothing to report, ever. */
+static void test_sampled_untracked_silent(struct kunit *test)
+{
+	struct device *dev = sampled_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 64, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_EQ(test, a, virt_to_phys(buf));	/* Forwarded as it is. */
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(&test_ctx_of(dev)->tracker), 0);
+	dma_sync_single_for_cpu(dev, a + 8, 8, DMA_FROM_DEVICE);
+	dma_unmap_single(dev, a, 64, DMA_FROM_DEVICE);
+	/* Unknown: not a double unmap, not a sync of an unmapped address. */
+	dma_sync_single_for_cpu(dev, a, 64, DMA_FROM_DEVICE);
+	dma_unmap_single(dev, a, 64, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+}
+
+/* The sampled map gets a slot; the device's overrun is caught at unmap. */
+static void test_sampled_device_overrun(struct kunit *test)
+{
+	struct device *dev = sampled_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	u8 *other = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a, b;
+
+	open_gate();
+	a = dma_map_single(dev, buf, 64, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_NE(test, a, virt_to_phys(buf));
+	KUNIT_EXPECT_EQ(test, offset_in_page(a), offset_in_page(buf));
+	KUNIT_EXPECT_NE(test, atomic_read(&dmaverify_sample_gate), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&test_ctx_of(dev)->sample_live), 1);
+	/* The gate is closed: the next map is forwarded, untracked. */
+	b = dma_map_single(dev, other, 64, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_EQ(test, b, virt_to_phys(other));
+	memset(device_view(a), 0x77, 80);	/* 16 bytes too many. */
+	dma_unmap_single(dev, b, 64, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+	dma_unmap_single(dev, a, 64, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_OVERRUN_AFTER, test_sampled_device_overrun);
+	KUNIT_EXPECT_TRUE(test, report_says("16 bytes after the 64-byte buffer modified"));
+	KUNIT_EXPECT_TRUE(test, report_says(", sampled]"));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&test_ctx_of(dev)->sample_live), 0);
+	KUNIT_EXPECT_EQ(test, buf[64], 0);
+}
+
+/* A sampled object is tracked completely: a wrong size is reported. */
+static void test_sampled_wrong_size(struct kunit *test)
+{
+	struct device *dev = sampled_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a;
+
+	open_gate();
+	a = dma_map_single(dev, buf, 128, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_NE(test, a, virt_to_phys(buf));
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_WRONG_SIZE, test_sampled_wrong_size);
+}
+
+/* A device write after unmap lands in the quarantined, poisoned slot. */
+static void test_sampled_write_after_unmap(struct kunit *test)
+{
+	struct device *dev = sampled_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a;
+
+	open_gate();
+	a = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 128, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+	device_view(a)[10] = 0x99;
+	dmaverify_scan_all();
+	EXPECT_REPORT(test, DV_WRITE_AFTER_UNMAP, test_sampled_write_after_unmap);
+	device_view(a)[10] = 0xdb;
+}
+
+/*
+ * A released sampled buffer stays known while its slot is quarantined: a
+ * second unmap or a sync of it is reported (and not forwarded), even while
+ * no sampled object is outstanding.
+ */
+static void test_sampled_double_unmap(struct kunit *test)
+{
+	struct device *dev = sampled_dev(test);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	dma_addr_t a, b;
+
+	open_gate();
+	a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_NE(test, a, virt_to_phys(buf));
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&test_ctx_of(dev)->sample_live), 0);
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_sampled_double_unmap);
+	KUNIT_EXPECT_TRUE(test, report_says(", sampled]"));
+	dma_sync_single_for_cpu(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_SYNC_UNMAPPED, test_sampled_double_unmap);
+	/* While another sample is outstanding (the lookup path), too. */
+	open_gate();
+	a = dma_map_single(dev, buf + 128, 64, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	open_gate();
+	b = dma_map_single(dev, buf, 8, DMA_TO_DEVICE);	/* Leaked. */
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, b));
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_sampled_double_unmap);
+	dmaverify_detach_device(dev);	/* The live one is reported leaked. */
+	((struct dv_test *)test->priv)->dev = NULL;
+	EXPECT_REPORT(test, DV_LEAK_MAP, test_sampled_double_unmap);
+}
+
+/*
+ * A map no slot can hold leaves the gate open for the next one; S/G lists
+ * are sampled too, a slot per segment, and move their data.
+ */
+static void test_sampled_skip_and_sg(struct kunit *test)
+{
+	struct device *dev = sampled_dev(test);
+	u8 *big = kunit_kzalloc(test, SZ_16K, GFP_KERNEL);
+	u8 *buf = kunit_kzalloc(test, 2 * PAGE_SIZE, GFP_KERNEL);
+	struct scatterlist sg[2];
+	dma_addr_t a;
+	int n;
+
+	open_gate();
+	a = dma_map_single(dev, big, SZ_16K, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, a, virt_to_phys(big));
+	KUNIT_EXPECT_EQ(test, atomic_read(&dmaverify_sample_gate), 0);
+	memset(buf, 0x5a, 2 * PAGE_SIZE);
+	sg_init_table(sg, 2);
+	sg_set_buf(&sg[0], buf, 100);
+	sg_set_buf(&sg[1], buf + PAGE_SIZE, 200);
+	n = dma_map_sg(dev, sg, 2, DMA_TO_DEVICE);
+	KUNIT_ASSERT_EQ(test, n, 2);
+	KUNIT_EXPECT_NE(test, sg_dma_address(&sg[1]), virt_to_phys(buf + PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, device_view(sg_dma_address(&sg[1]))[199], 0x5a);
+	/* Tracked: a sync for the CPU in the other direction is reported. */
+	dma_sync_sg_for_cpu(dev, sg, 2, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_SYNC_TO_CPU_RO, test_sampled_skip_and_sg);
+	dma_unmap_sg(dev, sg, 2, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, SZ_16K, DMA_TO_DEVICE);
+}
+
 /* ===== Test cases: device faults (as an IOMMU would report them) ===== */
 
 static void fault(struct device *dev, dma_addr_t a, unsigned int access)
@@ -1757,6 +1932,12 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_bounce_device_overrun),
 	KUNIT_CASE(test_bounce_device_underrun),
 	KUNIT_CASE(test_bounce_write_after_unmap),
+	KUNIT_CASE(test_sampled_untracked_silent),
+	KUNIT_CASE(test_sampled_device_overrun),
+	KUNIT_CASE(test_sampled_wrong_size),
+	KUNIT_CASE(test_sampled_write_after_unmap),
+	KUNIT_CASE(test_sampled_double_unmap),
+	KUNIT_CASE(test_sampled_skip_and_sg),
 	KUNIT_CASE(test_stale_to_device),
 	KUNIT_CASE(test_cpu_write_lost),
 	KUNIT_CASE(test_bounce_device_wrote),

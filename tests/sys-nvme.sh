@@ -50,9 +50,11 @@ same /tmp/fs/after /mnt/after "new file after rmmod"
 
 # Unload dmaverify while fio (O_DIRECT, verified) runs on a file of the
 # mounted file system: requests mapped through dmaverify complete after it
-# is gone.  Without redzones (which dmaverify owns), nothing holds it.
+# is gone.  Without redzones, bounce buffers or sampled slots (which
+# dmaverify owns), nothing holds it.
 params=
 /usr/sbin/modinfo -F parm dmaverify | grep -q '^redzone:' && params="redzone=0 bounce=0"
+/usr/sbin/modinfo -F parm dmaverify | grep -q '^sample_interval:' && params="$params sample_interval=0"
 dv_load nvme $params
 dv_rebind nvme blk_before blk_after
 [ "$(dv_attached nvme)" -ge 3 ] || fail "the rebound device was not attached again"
