@@ -100,6 +100,7 @@ struct leak_walk {
 	struct dmaverify_dev *ctx;
 	unsigned long total;
 	unsigned long stale;
+	unsigned long unlisted;
 	unsigned int nr_sites;
 	struct leak_site sites[DV_LEAK_SITES];
 };
@@ -137,6 +138,7 @@ static void count_leak(const struct dmaverify_obj *obj, void *arg)
 	}
 	if (w->nr_sites == ARRAY_SIZE(w->sites)) {
 		/* More sites than reported: counted only. */
+		w->unlisted++;
 		atomic_long_inc(&w->ctx->violations[v]);
 		atomic_long_inc(&dmaverify_total_violations[v]);
 		return;
@@ -147,6 +149,44 @@ static void count_leak(const struct dmaverify_obj *obj, void *arg)
 	site->count = 1;
 	site->bytes = obj->size;
 	site->first = *obj;
+}
+
+/* The function that made a site's objects, for the summary. */
+static unsigned long site_caller(const struct leak_site *site)
+{
+	unsigned long entries[16];
+	unsigned int n = dmaverify_fetch_stack(site->stack, entries,
+					       ARRAY_SIZE(entries));
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!dmaverify_own_frame(entries[i]))
+			return entries[i];
+	return 0;
+}
+
+/*
+ * After the reports, one line per leaking call site (reported or only
+ * counted), so that a driver that leaks from many places sees them all.
+ */
+static void leak_summary(struct leak_walk *w)
+{
+	unsigned int i;
+
+	if (!w->nr_sites)
+		return;
+	dev_info(w->ctx->dev, "dmaverify: %lu DMA objects outstanding at release of driver %s, by call site:\n",
+		 w->total, w->ctx->driver);
+	for (i = 0; i < w->nr_sites; i++) {
+		const struct leak_site *site = &w->sites[i];
+
+		dev_info(w->ctx->dev, "dmaverify:   %lu %s (%lu bytes) from %pS\n",
+			 site->count, dmaverify_codes[site->v].slug, site->bytes,
+			 (void *)site_caller(site));
+	}
+	if (w->unlisted)
+		dev_info(w->ctx->dev, "dmaverify:   %lu more from other call sites (counted, not listed)\n",
+			 w->unlisted);
 }
 
 /* The site that leaked most first. */
@@ -208,6 +248,7 @@ void dmaverify_check_leaks(struct dmaverify_dev *ctx)
 	sort(w->sites, w->nr_sites, sizeof(w->sites[0]), more_leaked, NULL);
 	for (i = 0; i < w->nr_sites; i++)
 		report_site(w, &w->sites[i], i);
+	leak_summary(w);
 	if (w->stale) {
 		dmaverify_unverifiable(ctx, w->stale);
 		dev_info(ctx->dev, "dmaverify: %lu DMA objects outstanding at release not reported: the observer missed DMA calls since they were created\n",

@@ -58,7 +58,9 @@ run() {
 	ts=$(sed -n "s/.*violation: device=.* site=\([A-Za-z0-9_]*\).*/\1/p" $T/trace 2>/dev/null | sort -u | xargs)
 	tt=$(dmesg | sed -n "s/.*BUG: dmaverify: [a-z-]* in \([A-Za-z0-9_]*\).*/\1/p" | sort -u | xargs)
 	ta=$(grep -c "violation: device=.* addr=0x" $T/trace 2>/dev/null)
-	echo "CASE $n found=[$found] roundtrips=$rt trace=${tr:-0} sites=[$ts] titles=[$tt] rawaddr=${ta:-0}"
+	# The leak summary: one line per leaking call site.
+	lsum=$(dmesg | grep -c "dmaverify:   [0-9]* leak-[a-z]* ([0-9]* bytes) from edu_")
+	echo "CASE $n found=[$found] roundtrips=$rt trace=${tr:-0} sites=[$ts] titles=[$tt] rawaddr=${ta:-0} leaksites=$lsum"
 	rmmod edu_sample
 	rmmod dmaverify
 }
@@ -92,12 +94,14 @@ for c in "${cases[@]}"; do
 	sites=$(sed -n 's/.*sites=\[\([^]]*\)\].*/\1/p' <<< "$line")
 	tfns=$(sed -n 's/.*titles=\[\([^]]*\)\].*/\1/p' <<< "$line")
 	raw=$(sed -n 's/.*rawaddr=\([0-9]*\).*/\1/p' <<< "$line")
+	lsites=$(sed -n 's/.*leaksites=\([0-9]*\).*/\1/p' <<< "$line")
+	nleak=$(tr ' ' '\n' <<< "$want" | grep -c '^leak-' || true)
 	# Every printed report has its trace event (more events than reports:
 	# repeats are rate-limited in the log, not in the trace).
 	nfound=$(wc -w <<< "$found")
 	if [ -n "$line" ] && [ "$found" = "$want" ] && [ "${rt:-0}" -ge 1 ] &&
 	   [ "${tr:-0}" -ge "$nfound" ] && { [ -n "$want" ] || [ "${tr:-0}" = 0 ]; } &&
-	   [ "$sites" = "$tfns" ] && [ "${raw:-0}" = 0 ]; then
+	   [ "$sites" = "$tfns" ] && [ "${raw:-0}" = 0 ] && [ "${lsites:-0}" = "$nleak" ]; then
 		echo "ok   $bug ${params:+($params) }-> ${want:-no report}"
 	else
 		echo "FAIL $bug ${params:+($params) }-> expected [${want}] got [${found}] (${line:-no result})"
