@@ -46,7 +46,7 @@ static struct dmaverify_dev *find_ctx(struct device *dev)
 
 	lockdep_assert_held(&dmaverify_devices_lock);
 	list_for_each_entry(ctx, &dmaverify_devices, list)
-		if (ctx->dev == dev)
+		if (ctx->dev == dev && !ctx->port)
 			return ctx;
 	return NULL;
 }
@@ -76,6 +76,17 @@ static const struct dmaverify_dev_hooks *dev_hooks;
 void dmaverify_set_dev_hooks(const struct dmaverify_dev_hooks *hooks)
 {
 	dev_hooks = hooks;
+}
+
+/**
+ * dmaverify_announce_dev() - tell the layers above of a context made elsewhere
+ * @ctx: a context of a driver verified through a port (indirect.c)
+ * @added: true when it was added, false when it is being removed
+ */
+void dmaverify_announce_dev(struct dmaverify_dev *ctx, bool added)
+{
+	if (dev_hooks)
+		(added ? dev_hooks->added : dev_hooks->removed)(ctx);
 }
 
 /* === Leak check === */
@@ -256,6 +267,7 @@ void dmaverify_check_leaks(struct dmaverify_dev *ctx)
 	}
 	kfree(w);
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_check_leaks);
 
 /* === Attach and release === */
 
@@ -299,11 +311,15 @@ static void restore(struct dmaverify_dev *ctx)
 		return;
 	}
 
-	/* A later dma_configure() may have replaced them already. */
+	/*
+	 * A later dma_configure() may have replaced them already.  The core
+	 * tests dma_iommu first: set it before the ops go, so that a port
+	 * (still doing DMA) never goes to dma-direct in between.
+	 */
 	if (get_dma_ops(dev) == &ctx->ops) {
-		set_dma_ops(dev, ctx->orig_ops);
 		if (ctx->orig_iommu)
 			dv_set_dma_iommu(dev, true);
+		set_dma_ops(dev, ctx->orig_ops);
 	}
 }
 
@@ -414,9 +430,11 @@ static void interpose_live(struct dmaverify_dev *ctx)
 	/*
 	 * The core tests dma_iommu before dma_ops (6.12+), and refuses masks
 	 * when both are set; skip-sync would hide the syncs from dmaverify.
+	 * The ops go first: a port is attached while it does DMA, and must
+	 * not go to dma-direct in between.
 	 */
-	dv_set_dma_iommu(dev, false);
 	set_dma_ops(dev, &ctx->ops);
+	dv_set_dma_iommu(dev, false);
 	dv_clear_skip_sync(dev);
 }
 
@@ -462,7 +480,8 @@ static const char *drv_module(const struct device_driver *drv)
  * Context: process context, device locked (bus notifier).
  * Return: 0 or a negative errno; on error the device is left untouched.
  */
-static int dmaverify_attach_mode(struct device *dev, int mode)
+static int attach_ctx(struct device *dev, int mode, bool partial,
+		      struct dmaverify_dev **out)
 {
 	struct dmaverify_dev *ctx, *old;
 	struct release_res *res;
@@ -478,6 +497,8 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 	mutex_lock(&dmaverify_devices_lock);
 	old = find_ctx(dev);
 	if (attached_already(old)) {
+		if (out)
+			*out = old;
 		mutex_unlock(&dmaverify_devices_lock);
 		return 0;
 	}
@@ -499,7 +520,9 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 		strscpy(ctx->module, drv_module(dev->driver), sizeof(ctx->module));
 	ctx->dev = dev;
 	/* Sampled or full verification: chosen here, for the context's life. */
-	ctx->sampled = mode == DV_MODE_OPS && READ_ONCE(dmaverify_sample_interval);
+	ctx->sampled = !partial && mode == DV_MODE_OPS &&
+		       READ_ONCE(dmaverify_sample_interval);
+	ctx->partial = partial;
 	if (mode == DV_MODE_OPS && interpose(ctx))
 		goto out_tracker;
 
@@ -521,12 +544,19 @@ static int dmaverify_attach_mode(struct device *dev, int mode)
 		interpose_live(ctx);
 
 	list_add_tail(&ctx->list, &dmaverify_devices);
+	if (out)
+		*out = ctx;
 	mutex_unlock(&dmaverify_devices_lock);
 	/* The old context's files (same name) go first, without the lock. */
 	bury(&graveyard);
 	dmaverify_dmaengine_attach(ctx);
 	if (dev_hooks)
 		dev_hooks->added(ctx);
+	if (partial) {
+		dev_info(dev, "dmaverify: port of indirect verification: DMA calls made for selected drivers above driver %s are verified, others forwarded untracked (mode: dma_map_ops, forwarding to %s)\n",
+			 ctx->driver, path_name(ctx, buf, sizeof(buf)));
+		return 0;
+	}
 	dmaverify_iommu_attach(ctx);
 	if (ctx->observe)
 		dev_info(dev, "dmaverify: verifying DMA of driver %s (mode: observe, %s on the DMA API; no redzones or bounce buffers)\n",
@@ -552,6 +582,87 @@ out:
 	bury(&graveyard);
 	dev_warn(dev, "dmaverify: cannot attach (%d); the device is not verified\n", ret);
 	return ret;
+}
+
+static int dmaverify_attach_mode(struct device *dev, int mode)
+{
+	return attach_ctx(dev, mode, false, NULL);
+}
+
+/**
+ * dmaverify_attach_port() - make a bound device the port of indirect DMA
+ * @dev: a controller (a USB host controller's DMA device), bound, maybe
+ *	doing DMA now
+ *
+ * The device gets dmaverify's dma_map_ops in the "partial" mode: calls
+ * made on behalf of a selected driver above it (indirect.c) are verified in
+ * that driver's context, every other call is forwarded untracked.  A
+ * device verified as a whole (its own driver selected) cannot be a port.
+ *
+ * Context: process context; the device need not be locked (its devres
+ * action is added while it is bound, and runs when its driver goes).
+ * Return: the port's context, or an ERR_PTR().
+ */
+struct dmaverify_dev *dmaverify_attach_port(struct device *dev)
+{
+	struct dmaverify_dev *ctx = NULL;
+	int ret;
+
+	if (!dmaverify_interposer_available())
+		return ERR_PTR(-EOPNOTSUPP);
+	ret = attach_ctx(dev, DV_MODE_OPS, true, &ctx);
+	if (ret)
+		return ERR_PTR(ret);
+	if (!ctx->partial || ctx->observe)
+		return ERR_PTR(-EBUSY);
+	return ctx;
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_attach_port);
+
+/**
+ * dmaverify_ctx_create() - a context for a driver verified through a port
+ * @dev: the port's device (masks, limits)
+ *
+ * Return: a context with its tracker and statistics, not on any list, or
+ * NULL.  The caller fills in the rest (indirect.c).
+ */
+struct dmaverify_dev *dmaverify_ctx_create(struct device *dev)
+{
+	struct dmaverify_dev *ctx = kvzalloc(sizeof(*ctx), GFP_KERNEL);
+
+	if (!ctx)
+		return NULL;
+	if (dmaverify_tracker_init(&ctx->tracker, dmaverify_hash_bits))
+		goto out_ctx;
+	if (dmaverify_objects_init(ctx))
+		goto out_tracker;
+	raw_spin_lock_init(&ctx->quarantine_lock);
+	INIT_LIST_HEAD(&ctx->quarantine);
+	ctx->dev = dev;
+	ctx->state = DV_STATE_ATTACHED;
+	return ctx;
+
+out_tracker:
+	dmaverify_tracker_destroy(&ctx->tracker);
+	dmaverify_objects_destroy(ctx);
+out_ctx:
+	kvfree(ctx);
+	return NULL;
+}
+
+/**
+ * dmaverify_ctx_destroy() - free a context from dmaverify_ctx_create()
+ * @ctx: not on any list; no callback can use it any more
+ *
+ * Context: process context.
+ */
+void dmaverify_ctx_destroy(struct dmaverify_dev *ctx)
+{
+	dmaverify_quarantine_flush(ctx);
+	dmaverify_reclaim(ctx);
+	dmaverify_tracker_destroy(&ctx->tracker);
+	dmaverify_objects_destroy(ctx);
+	kvfree(ctx);
 }
 
 /**
@@ -752,6 +863,16 @@ void dmaverify_selection_feedback(const char *name)
 
 	if (watched_bus(name))
 		return;
+	if (dmaverify_indirect_bus(name)) {
+		pr_info("driver=%s: a USB driver: its DMA is verified through its host controller (indirect); interfaces it binds from now on are verified\n",
+			name);
+		return;
+	}
+	if (dmaverify_virtio_bus(name)) {
+		pr_info("driver=%s: a virtio driver: its DMA is verified through its transport (indirect); devices it binds from now on are verified\n",
+			name);
+		return;
+	}
 	m = kmalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
 		return;
@@ -773,7 +894,9 @@ void dmaverify_selection_feedback(const char *name)
  * @seq: debugfs "stats"
  *
  * One line per name: "selected NAME devices N ops A observe B as HOW",
- * HOW being "driver", "module:<bus>:<driver>,...", "unwatched-module" or
+ * HOW being "driver", "usb-driver" (verified through its host controller),
+ * "virtio-driver" (through its transport),
+ * "module:<bus>:<driver>,...", "unwatched-module" or
  * "unregistered".
  */
 void dmaverify_selection_show(struct seq_file *seq)
@@ -811,6 +934,10 @@ void dmaverify_selection_show(struct seq_file *seq)
 			   ops + observe, ops, observe);
 		if (by_driver) {
 			seq_puts(seq, "driver\n");
+		} else if (dmaverify_indirect_bus(name)) {
+			seq_puts(seq, "usb-driver\n");
+		} else if (dmaverify_virtio_bus(name)) {
+			seq_puts(seq, "virtio-driver\n");
 		} else if (m->n) {
 			for (c = m->names; *c; c++)
 				if (*c == ' ')
@@ -985,5 +1112,5 @@ int dmaverify_rebind_selected(const char *only)
 	}
 	n = w->n;
 	kfree(w);
-	return n;
+	return n + max(dmaverify_indirect_rebind(only), 0);
 }

@@ -39,6 +39,8 @@ static int __init dmaverify_init(void)
 	ret = dmaverify_bus_init();
 	if (ret)
 		goto err;
+	dmaverify_indirect_init();
+	dmaverify_virtio_init();
 	{
 		char buf[MAX_DRIVERS * DRIVER_NAME_MAX];
 
@@ -68,6 +70,8 @@ static void __exit dmaverify_exit(void)
 {
 	dmaverify_dmaengine_exit();
 	dmaverify_iommu_exit();
+	dmaverify_virtio_exit();
+	dmaverify_indirect_exit();
 	dmaverify_detach_all();
 	dmaverify_observe_exit();
 	dmaverify_sample_exit();

@@ -43,10 +43,15 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 {
 	int k, v;
 
-	seq_printf(seq, "device %s driver %s state %s mode %s\n", dev_name(ctx->dev),
+	seq_printf(seq, "device %s driver %s state %s mode %s", dev_name(dmaverify_ctx_dev(ctx)),
 		   ctx->driver,
 		   READ_ONCE(ctx->state) == DV_STATE_ATTACHED ? "attached" : "released",
-		   ctx->observe ? "observe" : ctx->sampled ? "sampled" : "ops");
+		   ctx->observe ? "observe" : ctx->sampled ? "sampled" :
+		   ctx->partial ? "port" : "ops");
+	if (ctx->port)
+		seq_printf(seq, " through %s %s", ctx->port->driver,
+			   dev_name(ctx->dev));
+	seq_putc(seq, '\n');
 	for (k = 0; k < DV_KIND_COUNT; k++) {
 		struct dmaverify_kind_stats s;
 
@@ -159,11 +164,15 @@ static int dump_show(struct seq_file *seq, bool stacks)
 
 	mutex_lock(&dmaverify_devices_lock);
 	list_for_each_entry(ctx, &dmaverify_devices, list) {
-		if (ctx->dev != dev)
+		if (dmaverify_ctx_dev(ctx) != dev)
 			continue;
-		seq_printf(seq, "# device %s driver %s: %ld outstanding objects\n",
+		seq_printf(seq, "# device %s driver %s: %ld outstanding objects",
 			   dev_name(dev), ctx->driver,
 			   dmaverify_tracker_count(&ctx->tracker));
+		if (ctx->port)
+			seq_printf(seq, ", DMA through %s %s", ctx->port->driver,
+				   dev_name(ctx->dev));
+		seq_putc(seq, '\n');
 		dmaverify_tracker_for_each(&ctx->tracker, dump_obj, &d);
 		dmaverify_dmaengine_show(seq, ctx);
 	}
@@ -189,16 +198,17 @@ static void add_dev(struct dmaverify_dev *ctx)
 
 	if (IS_ERR_OR_NULL(devices_dir))
 		return;
-	d = debugfs_create_dir(dev_name(ctx->dev), devices_dir);
-	debugfs_create_file("objects", 0400, d, ctx->dev, &objects_fops);
-	debugfs_create_file("stacks", 0400, d, ctx->dev, &stacks_fops);
-	debugfs_create_file("faults", 0400, d, ctx->dev, &dmaverify_faults_fops);
+	d = debugfs_create_dir(dev_name(dmaverify_ctx_dev(ctx)), devices_dir);
+	debugfs_create_file("objects", 0400, d, dmaverify_ctx_dev(ctx), &objects_fops);
+	debugfs_create_file("stacks", 0400, d, dmaverify_ctx_dev(ctx), &stacks_fops);
+	if (!ctx->port)
+		debugfs_create_file("faults", 0400, d, ctx->dev, &dmaverify_faults_fops);
 }
 
 static void remove_dev(struct dmaverify_dev *ctx)
 {
 	if (!IS_ERR_OR_NULL(devices_dir))
-		debugfs_lookup_and_remove(dev_name(ctx->dev), devices_dir);
+		debugfs_lookup_and_remove(dev_name(dmaverify_ctx_dev(ctx)), devices_dir);
 }
 
 /* Each attached device gets its directory under devices/. */

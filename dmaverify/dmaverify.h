@@ -92,6 +92,7 @@ enum dmaverify_violation {
 	DV_DMA_IN_FLIGHT,	/* Buffer unmapped while a descriptor uses it. */
 	DV_TERMINATE_NO_SYNC,	/* Unmapped after terminate, no synchronize. */
 	DV_DESC_DOUBLE_SUBMIT,	/* dmaengine descriptor submitted twice. */
+	DV_SUBMIT_UNMAPPED,	/* Request to a port names an unmapped buffer. */
 	DV_VIOLATION_COUNT
 };
 
@@ -357,6 +358,15 @@ struct dmaverify_pcpu {
  *	of a sampled device are forwarded without a lookup
  * @quarantine_filter: one bit per quarantined sampled buffer, at
  *	hash_64() of its DMA address (dmaverify_sample_released())
+ * @partial: a port (a USB host controller): its ops track only the calls
+ *	made on behalf of a selected driver above it, in that driver's
+ *	context; every other call is forwarded untracked (indirect.c)
+ * @port: a driver verified through a port: the port's context, whose
+ *	twin this context borrows; NULL for a device verified directly
+ * @on: with @port: the device the selected driver is bound to (an
+ *	interface), a reference held
+ * @whole: a port all of whose DMA is one selected driver's (a virtio
+ *	device's transport, virtio.c): that driver's context, or NULL
  */
 struct dmaverify_dev {
 	struct dma_map_ops ops;
@@ -392,7 +402,17 @@ struct dmaverify_dev {
 	bool sampled;
 	atomic_long_t sample_live;
 	unsigned long quarantine_filter;
+	bool partial;
+	struct dmaverify_dev *port;
+	struct device *on;
+	struct dmaverify_dev *whole;
 };
+
+/* The device a context is named by: the selected driver's, not its port's. */
+static inline struct device *dmaverify_ctx_dev(const struct dmaverify_dev *ctx)
+{
+	return ctx->port ? ctx->on : ctx->dev;
+}
 
 extern struct list_head dmaverify_devices;
 extern struct mutex dmaverify_devices_lock;
@@ -617,6 +637,7 @@ struct dmaverify_dev_hooks {
 };
 
 void dmaverify_set_dev_hooks(const struct dmaverify_dev_hooks *hooks);
+void dmaverify_announce_dev(struct dmaverify_dev *ctx, bool added);
 
 int dmaverify_attach(struct device *dev);
 void dmaverify_release(struct dmaverify_dev *ctx);
@@ -634,6 +655,29 @@ int dmaverify_attach_device_mode(struct device *dev, int mode);
 void dmaverify_detach_device(struct device *dev);
 void dmaverify_release_device(struct device *dev);
 extern atomic_t dmaverify_test_fail_allocs;
+
+struct dmaverify_dev *dmaverify_attach_port(struct device *dev);
+struct dmaverify_dev *dmaverify_ctx_create(struct device *dev);
+void dmaverify_ctx_destroy(struct dmaverify_dev *ctx);
+
+/* === Indirect DMA: drivers above a port driver (indirect.c) === */
+
+int dmaverify_indirect_init(void);
+void dmaverify_indirect_exit(void);
+struct dmaverify_dev *dmaverify_indirect_new(struct dmaverify_dev *port,
+					     struct device *dev);
+void dmaverify_indirect_free(struct dmaverify_dev *ctx);
+int dmaverify_virtio_init(void);
+void dmaverify_virtio_exit(void);
+bool dmaverify_virtio_bus(const char *name);
+struct dmaverify_dev *dmaverify_indirect_ctx(struct dmaverify_dev *port,
+					     bool *forward);
+bool dmaverify_indirect_released(struct dmaverify_dev *ctx, unsigned long key,
+				 bool sg);
+struct dmaverify_dev *dmaverify_indirect_owner(struct dmaverify_dev *port,
+					       unsigned long key, bool sg);
+bool dmaverify_indirect_bus(const char *name);
+int dmaverify_indirect_rebind(const char *only);
 
 /* === Forwarding ops (ops.c) and twins (twin.c) === */
 

@@ -54,13 +54,40 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
  * Precondition: preemption disabled.
  * Return: the context, or NULL to forward the call on @dev.
  */
-static __always_inline struct dmaverify_dev *ctx_of(struct device *dev)
+static __always_inline struct dmaverify_dev *port_of(struct device *dev)
 {
 	const struct dma_map_ops *ops = get_dma_ops(dev);
 
 	if (unlikely(!ops || ops->map_sg != dmaverify_map_sg))
 		return NULL;
 	return container_of(ops, struct dmaverify_dev, ops);
+}
+
+/*
+ * As port_of(), but a port (a USB host controller, see indirect.c) gives
+ * the context of the selected driver the call is made for, or NULL: the
+ * call is forwarded untracked, on pass_dev().
+ */
+static __always_inline struct dmaverify_dev *ctx_of(struct device *dev)
+{
+	struct dmaverify_dev *ctx = port_of(dev);
+
+	if (unlikely(ctx && ctx->partial))
+		return dmaverify_indirect_ctx(ctx, NULL);
+	return ctx;
+}
+
+/*
+ * Where a call ctx_of() gave no context for is forwarded: a port's twin
+ * (the port's own calls, and those of drivers not selected), else the
+ * device itself (unhooked meanwhile).
+ * Precondition: preemption disabled.
+ */
+static __always_inline struct device *pass_dev(struct device *dev)
+{
+	struct dmaverify_dev *port = port_of(dev);
+
+	return port ? port->twin : dev;
 }
 
 /* The rules every call of a verified device obeys: not in NMI, not released. */
@@ -89,6 +116,28 @@ static __always_inline struct dmaverify_dev *enter(struct device *dev)
 }
 
 /*
+ * An S/G unmap starts here: as enter(), but on a port an unmap that no
+ * selected call is running for (its probe missed it, say) is still the
+ * selected driver's if that driver has the list: a list is one URB's, never
+ * shared (a DMA address may be: the same page mapped for two devices).
+ */
+static __always_inline struct dmaverify_dev *
+unmap_sg_enter(struct device *dev, struct scatterlist *sgl)
+{
+	struct dmaverify_dev *ctx = enter(dev), *port;
+
+	if (likely(ctx))
+		return ctx;
+	port = port_of(dev);
+	if (unlikely(port && port->partial)) {
+		ctx = dmaverify_indirect_owner(port, (unsigned long)sgl, true);
+		if (ctx)
+			rules(ctx);
+	}
+	return ctx;
+}
+
+/*
  * A callback that may sleep starts here: its context, counted in
  * ->sleepers until sleeper_out(), or NULL to forward the call on @dev.
  * The caller checks the rules after the sleeping-context rule.
@@ -98,7 +147,10 @@ static __always_inline struct dmaverify_dev *sleeper_in(struct device *dev)
 	struct dmaverify_dev *ctx;
 
 	preempt_disable();
-	ctx = ctx_of(dev);
+	ctx = port_of(dev);
+	/* A port for one driver only: its allocations are that driver's. */
+	if (unlikely(ctx && ctx->partial && READ_ONCE(ctx->whole)))
+		ctx = READ_ONCE(ctx->whole);
 	if (likely(ctx))
 		atomic_inc(&ctx->sleepers);
 	preempt_enable();
@@ -517,7 +569,7 @@ static dma_addr_t dmaverify_map_phys(struct device *dev, phys_addr_t phys,
 			       attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP,
 			       DV_RA_SLOT());
 	else
-		addr = dma_map_phys(dev, phys, size, dir, attrs);
+		addr = dma_map_phys(pass_dev(dev), phys, size, dir, attrs);
 	preempt_enable();
 	return addr;
 }
@@ -534,7 +586,7 @@ static void dmaverify_unmap_phys(struct device *dev, dma_addr_t addr,
 		unmap_one(ctx, addr, size, dir, attrs,
 			  attrs & DMA_ATTR_MMIO ? DV_KIND_RESOURCE : DV_KIND_MAP);
 	else
-		dma_unmap_phys(dev, addr, size, dir, attrs);
+		dma_unmap_phys(pass_dev(dev), addr, size, dir, attrs);
 	preempt_enable();
 }
 #else
@@ -553,7 +605,7 @@ static dma_addr_t dmaverify_map_page(struct device *dev, struct page *page,
 			       size, dir, attrs, DV_KIND_MAP,
 			       DV_RA_SLOT());
 	else
-		addr = dma_map_page_attrs(dev, page, offset, size, dir, attrs);
+		addr = dma_map_page_attrs(pass_dev(dev), page, offset, size, dir, attrs);
 	preempt_enable();
 	return addr;
 }
@@ -569,7 +621,7 @@ static void dmaverify_unmap_page(struct device *dev, dma_addr_t addr,
 	if (likely(ctx))
 		unmap_one(ctx, addr, size, dir, attrs, DV_KIND_MAP);
 	else
-		dma_unmap_page_attrs(dev, addr, size, dir, attrs);
+		dma_unmap_page_attrs(pass_dev(dev), addr, size, dir, attrs);
 	preempt_enable();
 }
 
@@ -587,7 +639,7 @@ static dma_addr_t dmaverify_map_resource(struct device *dev, phys_addr_t phys,
 			       DV_KIND_RESOURCE,
 			       DV_RA_SLOT());
 	else
-		addr = dma_map_resource(dev, phys, size, dir, attrs);
+		addr = dma_map_resource(pass_dev(dev), phys, size, dir, attrs);
 	preempt_enable();
 	return addr;
 }
@@ -603,7 +655,7 @@ static void dmaverify_unmap_resource(struct device *dev, dma_addr_t addr,
 	if (likely(ctx))
 		unmap_one(ctx, addr, size, dir, attrs, DV_KIND_RESOURCE);
 	else
-		dma_unmap_resource(dev, addr, size, dir, attrs);
+		dma_unmap_resource(pass_dev(dev), addr, size, dir, attrs);
 	preempt_enable();
 }
 #endif
@@ -705,7 +757,7 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	if (likely(ctx)) {
 		ret = map_sg(ctx, sgl, nents, dir, attrs, DV_RA_SLOT());
 	} else {
-		ret = dma_map_sgtable(dev, &sgt, dir, attrs);
+		ret = dma_map_sgtable(pass_dev(dev), &sgt, dir, attrs);
 		if (!ret)
 			ret = sgt.nents;
 	}
@@ -766,11 +818,11 @@ static void dmaverify_unmap_sg(struct device *dev, struct scatterlist *sgl,
 	struct dmaverify_dev *ctx;
 
 	preempt_disable();
-	ctx = enter(dev);
+	ctx = unmap_sg_enter(dev, sgl);
 	if (likely(ctx))
 		unmap_sg(ctx, sgl, nents, dir, attrs);
 	else
-		dma_unmap_sg_attrs(dev, sgl, nents, dir, attrs);
+		dma_unmap_sg_attrs(pass_dev(dev), sgl, nents, dir, attrs);
 	preempt_enable();
 }
 
@@ -818,8 +870,9 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 	}
 	if (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
 	    !dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) {
-		if (ctx->sampled ? !dmaverify_sample_released(ctx, addr) :
-		    dmaverify_untracked(ctx))
+		/* Through a port: the port may have mapped it for itself. */
+		if ((ctx->sampled ? !dmaverify_sample_released(ctx, addr) :
+		     dmaverify_untracked(ctx)) || ctx->port)
 			return true;
 		if (dmaverify_check_on(DV_SYNC_UNMAPPED))
 			dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, *size,
@@ -852,7 +905,7 @@ static void dmaverify_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 		if (sync_single(ctx, addr, &size, dir, true))
 			dma_sync_single_for_cpu(ctx->twin, addr, size, dir);
 	} else {
-		dma_sync_single_for_cpu(dev, addr, size, dir);
+		dma_sync_single_for_cpu(pass_dev(dev), addr, size, dir);
 	}
 	preempt_enable();
 }
@@ -869,7 +922,7 @@ static void dmaverify_sync_single_for_device(struct device *dev,
 		if (sync_single(ctx, addr, &size, dir, false))
 			dma_sync_single_for_device(ctx->twin, addr, size, dir);
 	} else {
-		dma_sync_single_for_device(dev, addr, size, dir);
+		dma_sync_single_for_device(pass_dev(dev), addr, size, dir);
 	}
 	preempt_enable();
 }
@@ -891,7 +944,7 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		return false;
 	}
 	if (!dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
-		if (ctx->sampled || dmaverify_untracked(ctx))
+		if (ctx->sampled || dmaverify_untracked(ctx) || ctx->port)
 			return true;
 		if (dmaverify_check_on(DV_SYNC_SG_UNMAPPED))
 			dmaverify_violation(ctx, DV_SYNC_SG_UNMAPPED, NULL,
@@ -922,7 +975,7 @@ static void dmaverify_sync_sg_for_cpu(struct device *dev,
 		if (sync_sg(ctx, sgl, nents, dir, true))
 			dma_sync_sg_for_cpu(ctx->twin, sgl, nents, dir);
 	} else {
-		dma_sync_sg_for_cpu(dev, sgl, nents, dir);
+		dma_sync_sg_for_cpu(pass_dev(dev), sgl, nents, dir);
 	}
 	preempt_enable();
 }
@@ -939,7 +992,7 @@ static void dmaverify_sync_sg_for_device(struct device *dev,
 		if (sync_sg(ctx, sgl, nents, dir, false))
 			dma_sync_sg_for_device(ctx->twin, sgl, nents, dir);
 	} else {
-		dma_sync_sg_for_device(dev, sgl, nents, dir);
+		dma_sync_sg_for_device(pass_dev(dev), sgl, nents, dir);
 	}
 	preempt_enable();
 }
@@ -956,6 +1009,12 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 
 	if (unlikely(!ctx))
 		return dma_alloc_attrs(dev, size, dma_handle, gfp, attrs);
+	if (unlikely(ctx->partial)) {
+		/* A port's allocations are its own (usb_alloc_coherent(): indirect.c). */
+		cpu = dma_alloc_attrs(ctx->twin, size, dma_handle, gfp, attrs);
+		sleeper_out(ctx);
+		return cpu;
+	}
 	if (ctx->sampled) {
 		rules(ctx);
 		cpu = sampled_alloc(ctx, size, dma_handle, gfp, attrs,
@@ -1015,6 +1074,15 @@ static void dmaverify_free(struct device *dev, size_t size, void *cpu,
 		dma_free_attrs(dev, size, cpu, dma, attrs);
 		return;
 	}
+	if (unlikely(ctx->partial)) {
+		/* Not forwarded: a double usb_free_coherent() (indirect.c). */
+		forward = true;
+		dmaverify_indirect_ctx(ctx, &forward);
+		if (forward)
+			dma_free_attrs(ctx->twin, size, cpu, dma, attrs);
+		sleeper_out(ctx);
+		return;
+	}
 	if (sampled_idle(ctx)) {
 		rules(ctx);
 		dma_free_attrs(ctx->twin, size, cpu, dma, attrs);
@@ -1050,6 +1118,11 @@ static struct page *dmaverify_alloc_pages(struct device *dev, size_t size,
 
 	if (unlikely(!ctx))
 		return dma_alloc_pages(dev, size, dma_handle, dir, gfp);
+	if (unlikely(ctx->partial)) {
+		page = dma_alloc_pages(ctx->twin, size, dma_handle, dir, gfp);
+		sleeper_out(ctx);
+		return page;
+	}
 	if (ctx->sampled) {
 		/* Not sampled: noncoherent pages are the driver's to touch. */
 		rules(ctx);
@@ -1091,6 +1164,11 @@ static void dmaverify_free_pages(struct device *dev, size_t size,
 		dma_free_pages(dev, size, page, dma, dir);
 		return;
 	}
+	if (unlikely(ctx->partial)) {
+		dma_free_pages(ctx->twin, size, page, dma, dir);
+		sleeper_out(ctx);
+		return;
+	}
 	rules(ctx);
 	if (sampled_idle(ctx)) {
 		dma_free_pages(ctx->twin, size, page, dma, dir);
@@ -1117,7 +1195,8 @@ static int dmaverify_mmap(struct device *dev, struct vm_area_struct *vma,
 
 	if (unlikely(!ctx))
 		return dma_mmap_attrs(dev, vma, cpu, dma, size, attrs);
-	rules(ctx);
+	if (likely(!ctx->partial))
+		rules(ctx);
 	ret = dma_mmap_attrs(ctx->twin, vma, cpu, dma, size, attrs);
 	sleeper_out(ctx);
 	return ret;
@@ -1132,7 +1211,8 @@ static int dmaverify_get_sgtable(struct device *dev, struct sg_table *sgt,
 
 	if (unlikely(!ctx))
 		return dma_get_sgtable_attrs(dev, sgt, cpu, dma, size, attrs);
-	rules(ctx);
+	if (likely(!ctx->partial))
+		rules(ctx);
 	ret = dma_get_sgtable_attrs(ctx->twin, sgt, cpu, dma, size, attrs);
 	sleeper_out(ctx);
 	return ret;
@@ -1156,7 +1236,7 @@ static int dmaverify_dma_supported(struct device *dev, u64 mask)
 	int ok = 1;
 
 	preempt_disable();
-	ctx = ctx_of(dev);
+	ctx = port_of(dev);
 	if (likely(ctx)) {
 		dmaverify_twin_refresh(ctx->probe, dev);
 		ok = !dma_set_coherent_mask(ctx->probe, mask);
@@ -1183,7 +1263,7 @@ static u64 dmaverify_get_required_mask(struct device *dev)
 	u64 mask;
 
 	preempt_disable();
-	ctx = ctx_of(dev);
+	ctx = port_of(dev);
 	mask = dma_get_required_mask(ctx ? ctx->twin : dev);
 	preempt_enable();
 	return mask;
@@ -1195,7 +1275,7 @@ static size_t dmaverify_max_mapping_size(struct device *dev)
 	size_t size;
 
 	preempt_disable();
-	ctx = ctx_of(dev);
+	ctx = port_of(dev);
 	size = dma_max_mapping_size(ctx ? ctx->twin : dev);
 	preempt_enable();
 	return size;
@@ -1207,7 +1287,7 @@ static unsigned long dmaverify_get_merge_boundary(struct device *dev)
 	unsigned long boundary;
 
 	preempt_disable();
-	ctx = ctx_of(dev);
+	ctx = port_of(dev);
 	boundary = dma_get_merge_boundary(ctx ? ctx->twin : dev);
 	preempt_enable();
 	return boundary;

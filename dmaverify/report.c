@@ -140,6 +140,8 @@ const struct dmaverify_code dmaverify_codes[DV_VIOLATION_COUNT] = {
 	     "buffer released after dmaengine_terminate_async() without dmaengine_synchronize()"),
 	CODE(DV_DESC_DOUBLE_SUBMIT, 0x98, 0, "dma-descriptor-double-submit", "dmaengine",
 	     "dmaengine descriptor submitted twice"),
+	CODE(DV_SUBMIT_UNMAPPED, 0x90, 0, "submit-unmapped", "release",
+	     "request handed to a port driver with a DMA buffer that is no longer mapped"),
 };
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_codes);
 
@@ -355,7 +357,7 @@ static void log_violation(const struct dmaverify_report *r, unsigned long ip,
 	struct dmaverify_vlog *l = &vlog[vlog_head];
 
 	l->ns = ktime_get_boot_fast_ns();
-	strscpy(l->dev, dev_name(r->ctx->dev), sizeof(l->dev));
+	strscpy(l->dev, dev_name(dmaverify_ctx_dev(r->ctx)), sizeof(l->dev));
 	strscpy(l->drv, r->ctx->driver, sizeof(l->drv));
 	l->addr = r->addr;
 	l->ip = ip;
@@ -666,7 +668,13 @@ void dmaverify_report(const struct dmaverify_report *r)
 		out(NULL, "\n%s:\n", r->stack_what ? r->stack_what : "stack");
 		dmaverify_print_creator(NULL, r->stack);
 	}
-	out(NULL, "\ndevice %s, driver %s: ", dev_name(r->ctx->dev), r->ctx->driver);
+	if (r->ctx->port)
+		out(NULL, "\ndriver %s on %s, DMA through %s %s: ", r->ctx->driver,
+		    dev_name(r->ctx->on), r->ctx->port->driver,
+		    dev_name(r->ctx->dev));
+	else
+		out(NULL, "\ndevice %s, driver %s: ", dev_name(r->ctx->dev),
+		    r->ctx->driver);
 	out(NULL, "DRIVER_VERIFIER_DMA_VIOLATION (0xE6), parameter 1 0x%02x, ", c->code);
 	out(NULL, "parameter 2 0x%02x, count %ld\n", c->sub,
 	    atomic_long_read(&r->ctx->violations[r->v]));

@@ -47,13 +47,15 @@
 
 /*
  * Frames above the driver's: dmaverify's own, the DMA core's
- * (dma_map_page_attrs(), __dma_map_sg_attrs(), ...) and, in observe-only
- * mode, those of kprobes and ftrace that run the observer.  The core's and
- * the probes' are told by name.  Looking a symbol up is slow, so the answer
- * is cached per return address in a small direct-mapped table: a handful of
- * call sites in the DMA core and in the verified drivers fill it, and a
- * collision only costs another lookup.  Bit 0 of an entry says "not the
- * driver's".
+ * (dma_map_page_attrs(), __dma_map_sg_attrs(), ...), the USB core's that
+ * map URBs and allocate buffers for a class driver (indirect.c),
+ * virtio_ring's (virtio.c) and, in observe-only mode, those of kprobes and
+ * ftrace that run the observer.
+ * The cores' and the probes' are told by name.  Looking a symbol up is
+ * slow, so the answer is cached per return address in a small
+ * direct-mapped table: a handful of call sites in the DMA core and in the
+ * verified drivers fill it, and a collision only costs another lookup.
+ * Bit 0 of an entry says "not the driver's".
  */
 #define IP_CACHE_BITS	8
 static unsigned long ip_cache[1 << IP_CACHE_BITS];
@@ -67,6 +69,11 @@ static const char *const own_prefixes[] = {
 	"arch_ftrace",
 	/* the function graph tracer's return trampoline */
 	"return_to_handler",
+	/* the USB core, for drivers verified through a host controller */
+	"usb_hcd_", "usb_submit_urb", "usb_alloc_coherent", "usb_free_coherent",
+	"hcd_buffer_",
+	/* virtio_ring, for drivers verified through a virtio transport */
+	"virtqueue_", "vring_", "detach_buf",
 };
 
 static bool own_symbol(unsigned long ip)
@@ -81,7 +88,8 @@ static bool own_symbol(unsigned long ip)
 	for (i = 0; i < ARRAY_SIZE(own_prefixes); i++)
 		if (str_has_prefix(sym, own_prefixes[i]))
 			return true;
-	return false;
+	/* A host driver's own URB mapping (xhci_map_urb_for_dma()). */
+	return strstr(sym, "map_urb_for_dma");
 }
 
 /**

@@ -1873,6 +1873,64 @@ static void test_bounce_outside_mask(struct kunit *test)
 	EXPECT_NO_REPORT(test);
 }
 
+/*
+ * A port (indirect.c, virtio.c): its own calls are forwarded untracked; the
+ * calls of the driver above it are verified in that driver's context, whose
+ * reports name both; an unknown release through the port is the port's
+ * (silent), one the driver released already is a double unmap.
+ */
+static void test_indirect_port(struct kunit *test)
+{
+	struct dv_test *t = test->priv;
+	struct device *dev, *on;
+	void *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	void *buf2 = kunit_kzalloc(test, 256, GFP_KERNEL);
+	struct dmaverify_dev *port, *sub;
+	dma_addr_t a, b;
+
+	if (!dmaverify_interposer_available())
+		kunit_skip(test, "no per-device dma_map_ops in this kernel");
+	dev = new_dev(test, "dmaverify-port", false);
+	on = new_dev(test, "dmaverify-above", false);
+	port = dmaverify_attach_port(dev);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(port));
+	t->dev = dev;
+	KUNIT_EXPECT_TRUE(test, port->partial);
+	/* The port's own map: forwarded, not tracked anywhere. */
+	a = dma_map_single(dev, buf, 256, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(&port->tracker), 0);
+
+	sub = dmaverify_indirect_new(port, on);
+	KUNIT_ASSERT_NOT_NULL(test, sub);
+	WRITE_ONCE(port->whole, sub);
+	b = dma_map_single(dev, buf2, 256, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, b));
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(&sub->tracker), 1);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(&port->tracker), 0);
+	/* Released in the driver's context, but never the driver's: silent. */
+	dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
+	EXPECT_NO_REPORT(test);
+	dma_unmap_single(dev, b, 256, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(&sub->tracker), 0);
+	dma_unmap_single(dev, b, 256, DMA_FROM_DEVICE);
+	/* "driver D on <test>.dmaverify-above, DMA through D <test>.dmaverify-port" */
+	KUNIT_EXPECT_TRUE(test, report_says(".dmaverify-above, DMA through "));
+	KUNIT_EXPECT_TRUE(test, report_says(".dmaverify-port: DRIVER_VERIFIER_DMA_VIOLATION"));
+	EXPECT_REPORT(test, DV_DOUBLE_UNMAP, test_indirect_port);
+	/* A leak is the driver's, checked when it goes. */
+	b = dma_map_single(dev, buf2, 256, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, b));
+	dmaverify_check_leaks(sub);
+	EXPECT_REPORT(test, DV_LEAK_MAP, test_indirect_port);
+	dma_unmap_single(dev, b, 256, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+	WRITE_ONCE(port->whole, NULL);
+	synchronize_rcu();
+	dmaverify_indirect_free(sub);
+}
+
 static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_double_unmap),
 	KUNIT_CASE(test_unmap_never_mapped),
@@ -1952,6 +2010,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_bounce_outside_mask),
 	KUNIT_CASE(test_callback_after_unhook),
 	KUNIT_CASE_SLOW(test_detach_under_load),
+	KUNIT_CASE(test_indirect_port),
 	{}
 };
 

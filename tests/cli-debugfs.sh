@@ -757,14 +757,14 @@ loaded && rmmod dmaverify
 modprobe usb_storage || bad "modprobe usb_storage failed"
 dmesg -c > /dev/null
 # xhci-pci: a module (spelt with '-') whose driver is xhci_hcd, loaded
-# later; usb_storage: a driver on the USB bus; edu_smaple: a typo.
+# later; usb_storage: a USB driver's module; edu_smaple: a typo.
 if modprobe dmaverify driver=xhci-pci,usb_storage,edu_smaple action=log; then
 	t "a misspelt name: dmesg says no driver or module has it" \
 		eval 'dmesg | grep -q "dmaverify: driver=edu_smaple: no PCI or platform driver or module of that name is registered now"'
-	t "a driver on an unwatched bus: dmesg says its module registers no PCI or platform driver" \
-		eval 'dmesg | grep -q "dmaverify: driver=usb_storage: module usb_storage registers no PCI or platform driver"'
-	t "stats: usb_storage selected as an unwatched module, edu_smaple unregistered" \
-		eval 'grep -q "^selected usb_storage devices 0 ops 0 observe 0 as unwatched-module$" $DV/stats && grep -q "^selected edu_smaple devices 0 ops 0 observe 0 as unregistered$" $DV/stats'
+	t "a USB driver's module: dmesg says it is verified through its host controller" \
+		eval 'dmesg | grep -q "dmaverify: driver=usb_storage: a USB driver: its DMA is verified through its host controller (indirect)"'
+	t "stats: usb_storage selected as a USB driver, edu_smaple unregistered" \
+		eval 'grep -q "^selected usb_storage devices 0 ops 0 observe 0 as usb-driver$" $DV/stats && grep -q "^selected edu_smaple devices 0 ops 0 observe 0 as unregistered$" $DV/stats'
 	modprobe xhci_pci || bad "modprobe xhci_pci failed"
 	sleep 1
 	t "a module name selects its driver: xhci_hcd's device attached" \
@@ -772,7 +772,7 @@ if modprobe dmaverify driver=xhci-pci,usb_storage,edu_smaple action=log; then
 	t "stats: xhci-pci selects 1 device as module of pci:xhci_hcd" \
 		eval 'grep -q "^selected xhci-pci devices 1 ops 1 observe 0 as module:pci:xhci_hcd$" $DV/stats'
 	t "query: per selected name, devices and mode" \
-		eval 'cli 0 query && grep -q "^  xhci-pci: 1 device (ops 1, observe 0); module xhci-pci, which registers pci:xhci_hcd$" /tmp/o && grep -q "^  usb_storage: 0 devices (ops 0, observe 0); a module with no PCI or platform driver: not verified$" /tmp/o && grep -q "^  edu_smaple: 0 devices .*no such driver or module registered yet$" /tmp/o'
+		eval 'cli 0 query && grep -q "^  xhci-pci: 1 device (ops 1, observe 0); module xhci-pci, which registers pci:xhci_hcd$" /tmp/o && grep -q "^  usb_storage: 0 devices (ops 0, observe 0); a USB driver, verified through its host controller$" /tmp/o && grep -q "^  edu_smaple: 0 devices .*no such driver or module registered yet$" /tmp/o'
 	if cli 0 query --json; then
 		json query "$(cat /tmp/o)"
 		t "query --json: selected names with devices and how they resolve" \
