@@ -222,7 +222,7 @@ badload hash_bits=21
 badload max_objects=0
 badload enabled=maybe
 if modprobe dmaverify driver=edu_sample,nvme action=log checks=all,-leak stack_depth=32 hash_bits=8 > /tmp/mp.out 2>&1; then
-	v="$(cat $P/driver),$(cat $P/action),$(cat $P/stack_depth),$(cat $P/hash_bits),$(cat $P/checks | grep -c leak)"
+	v="$(cat $P/driver),$(cat $P/action),$(cat $P/stack_depth),$(cat $P/hash_bits),$(tr "," "\n" < $P/checks | grep -c "^leak-")"
 	[ "$v" = "edu_sample,nvme,log,32,8,0" ] && ok "modprobe with valid extreme parameters: read back $v" ||
 		bad "valid parameters read back as $v"
 	# A parameter written at run time is validated too.
