@@ -400,10 +400,13 @@ out:
 
 /* === Coherent buffers === */
 
-/* dma_alloc_attrs(dev, size, &dma_handle, gfp, attrs): the CPU address */
-static int alloc_entry(void *data, const struct dmaverify_call *call)
+/*
+ * An allocation's entry, @dir and @gfp taken from its arguments: the size
+ * and the DMA handle's address are the same for each.
+ */
+static int alloc_begin(struct call *c, const struct dmaverify_call *call,
+		       int dir, gfp_t gfp)
 {
-	struct call *c = data;
 	int ret = 1;
 
 	rcu_read_lock();
@@ -411,41 +414,49 @@ static int alloc_entry(void *data, const struct dmaverify_call *call)
 		goto out;
 	c->a[0] = call->arg[1];
 	c->a[1] = call->arg[2];
+	c->a[2] = dir;
 	if (READ_ONCE(dmaverify_enabled))
-		dmaverify_check_context(c->ctx,
-					gfpflags_allow_blocking((__force gfp_t)call->arg[3]),
-					false);
+		dmaverify_check_context(c->ctx, gfpflags_allow_blocking(gfp), false);
 	ret = 0;
 out:
 	rcu_read_unlock();
 	return ret;
 }
 
-static void alloc_return(void *data, const struct dmaverify_call *call)
+/* An allocation returned @phys (the CPU address of a coherent buffer). */
+static void alloc_end(struct call *c, unsigned long phys, int kind)
 {
-	struct call *c = data;
-	void *cpu = (void *)call->ret;
+	dma_addr_t dma = *(dma_addr_t *)c->a[1];
 	struct dmaverify_obj tmpl = {};
 	struct dmaverify_dev *ctx;
-	dma_addr_t dma;
 
-	if (!cpu)
-		return;
-	dma = *(dma_addr_t *)c->a[1];
 	rcu_read_lock();
 	ctx = returning(c);
 	if (ctx) {
 		tmpl.key = dma;
 		tmpl.dma = dma;
 		tmpl.size = c->a[0];
-		tmpl.phys = (unsigned long)cpu;
-		tmpl.kind = DV_KIND_COHERENT;
-		tmpl.dir = DMA_BIDIRECTIONAL;
+		tmpl.phys = phys;
+		tmpl.kind = kind;
+		tmpl.dir = c->a[2];
 		tmpl.stack = c->stack;
 		dmaverify_check_dma_addr(ctx, &tmpl, dma, tmpl.size, true);
 		dmaverify_track_new(ctx, &tmpl, NULL);
 	}
 	rcu_read_unlock();
+}
+
+/* dma_alloc_attrs(dev, size, &dma_handle, gfp, attrs): the CPU address */
+static int alloc_entry(void *data, const struct dmaverify_call *call)
+{
+	return alloc_begin(data, call, DMA_BIDIRECTIONAL,
+			   (__force gfp_t)call->arg[3]);
+}
+
+static void alloc_return(void *data, const struct dmaverify_call *call)
+{
+	if (call->ret)
+		alloc_end(data, call->ret, DV_KIND_COHERENT);
 }
 
 /* dma_free_attrs(dev, size, cpu, dma, attrs) */
@@ -480,50 +491,14 @@ static void free_pre(const struct dmaverify_call *call)
  */
 static int alloc_pages_entry(void *data, const struct dmaverify_call *call)
 {
-	struct call *c = data;
-	int ret = 1;
-
-	rcu_read_lock();
-	if (begin(c, call))
-		goto out;
-	c->a[0] = call->arg[1];
-	c->a[1] = call->arg[2];
-	c->a[2] = call->arg[3];
-	if (READ_ONCE(dmaverify_enabled))
-		dmaverify_check_context(c->ctx,
-					gfpflags_allow_blocking((__force gfp_t)call->arg[4]),
-					false);
-	ret = 0;
-out:
-	rcu_read_unlock();
-	return ret;
+	return alloc_begin(data, call, call->arg[3], (__force gfp_t)call->arg[4]);
 }
 
 static void alloc_pages_return(void *data, const struct dmaverify_call *call)
 {
-	struct call *c = data;
-	struct page *page = (struct page *)call->ret;
-	struct dmaverify_obj tmpl = {};
-	struct dmaverify_dev *ctx;
-	dma_addr_t dma;
-
-	if (!page)
-		return;
-	dma = *(dma_addr_t *)c->a[1];
-	rcu_read_lock();
-	ctx = returning(c);
-	if (ctx) {
-		tmpl.key = dma;
-		tmpl.dma = dma;
-		tmpl.size = c->a[0];
-		tmpl.phys = page_to_phys(page);
-		tmpl.kind = DV_KIND_PAGES;
-		tmpl.dir = c->a[2];
-		tmpl.stack = c->stack;
-		dmaverify_check_dma_addr(ctx, &tmpl, dma, tmpl.size, true);
-		dmaverify_track_new(ctx, &tmpl, NULL);
-	}
-	rcu_read_unlock();
+	if (call->ret)
+		alloc_end(data, page_to_phys((struct page *)call->ret),
+			  DV_KIND_PAGES);
 }
 
 /* dma_free_pages(dev, size, page, dma_handle, dir) */
