@@ -71,6 +71,38 @@ for p in $(grep -ohE 'module_param(_cb|_named)?\(([a-z_]+)' dmaverify/*.c | sed 
 		fail=1
 	fi
 done
+# The README lists every parameter too, with "*" exactly on those that can
+# be written at run time (0644 in the source).
+readme=$(sed -n '/^Parameters (/,/^Run time control/p' README)
+while read -r p perm; do
+	if ! grep -qE "(^| )$p=" <<< "$readme"; then
+		echo "FAIL parameter $p is not in the README's parameter list"
+		fail=1
+	elif grep -qE "(^| )$p=[^ ]* \*" <<< "$readme"; then
+		if [ "$perm" = 0644 ]; then
+			echo "ok   README: parameter $p, writable at run time"
+		else
+			echo "FAIL README: parameter $p is marked * but is read-only ($perm)"
+			fail=1
+		fi
+	elif [ "$perm" = 0644 ]; then
+		echo "FAIL README: parameter $p is writable at run time but not marked *"
+		fail=1
+	else
+		echo "ok   README: parameter $p, set at load"
+	fi
+done < <(grep -hE 'module_param(_cb|_named)?\(' dmaverify/*.c |
+	sed -E 's/.*module_param(_cb|_named)?\(([a-z_]+),.*, *(0[0-7]+)\);.*/\2 \3/')
+# Every debugfs file dmaverify creates is documented.
+for f in $(grep -ohE '(debugfs_create_file|fault_create_debugfs_attr)\("[a-z_]+"' dmaverify/*.c |
+	   sed 's/.*("//; s/"//' | sort -u); do
+	if grep -qE "\`\`([a-z<>/_]*/)?$f\`\`" Documentation/dmaverify.rst; then
+		echo "ok   debugfs file $f is documented"
+	else
+		echo "FAIL debugfs file $f is not documented in Documentation/dmaverify.rst"
+		fail=1
+	fi
+done
 # The CLI's copies: its rule table is report.c's, its defaults (reset --all)
 # are the parameter table's, its built-in version is VERSION.
 cli=scripts/dmaverify
