@@ -423,10 +423,13 @@ out:
 	return ret;
 }
 
-/* An allocation returned @phys (the CPU address of a coherent buffer). */
-static void alloc_end(struct call *c, unsigned long phys, int kind)
+/*
+ * An allocation returned @dma and @phys (the CPU address of a coherent
+ * buffer).
+ */
+static void alloc_end(struct call *c, dma_addr_t dma, unsigned long phys,
+		      int kind)
 {
-	dma_addr_t dma = *(dma_addr_t *)c->a[1];
 	struct dmaverify_obj tmpl = {};
 	struct dmaverify_dev *ctx;
 
@@ -455,8 +458,10 @@ static int alloc_entry(void *data, const struct dmaverify_call *call)
 
 static void alloc_return(void *data, const struct dmaverify_call *call)
 {
+	struct call *c = data;
+
 	if (call->ret)
-		alloc_end(data, call->ret, DV_KIND_COHERENT);
+		alloc_end(c, *(dma_addr_t *)c->a[1], call->ret, DV_KIND_COHERENT);
 }
 
 /* dma_free_attrs(dev, size, cpu, dma, attrs) */
@@ -496,9 +501,51 @@ static int alloc_pages_entry(void *data, const struct dmaverify_call *call)
 
 static void alloc_pages_return(void *data, const struct dmaverify_call *call)
 {
+	struct call *c = data;
+
 	if (call->ret)
-		alloc_end(data, page_to_phys((struct page *)call->ret),
+		alloc_end(c, *(dma_addr_t *)c->a[1],
+			  page_to_phys((struct page *)call->ret), DV_KIND_PAGES);
+}
+
+/*
+ * dma_alloc_noncontiguous(dev, size, dir, gfp, attrs): an sg_table of
+ * pages, one DMA range; tracked as pages, by that range's address.
+ */
+static int alloc_noncontig_entry(void *data, const struct dmaverify_call *call)
+{
+	return alloc_begin(data, call, call->arg[2], (__force gfp_t)call->arg[3]);
+}
+
+static void alloc_noncontig_return(void *data, const struct dmaverify_call *call)
+{
+	struct sg_table *sgt = (struct sg_table *)call->ret;
+
+	if (sgt)
+		alloc_end(data, sg_dma_address(sgt->sgl), sg_phys(sgt->sgl),
 			  DV_KIND_PAGES);
+}
+
+/* dma_free_noncontiguous(dev, size, sgt, dir) */
+static void free_noncontig_pre(const struct dmaverify_call *call)
+{
+	const unsigned long *a = call->arg;
+	struct sg_table *sgt = (struct sg_table *)a[2];
+	struct dmaverify_dev *ctx;
+
+	rcu_read_lock();
+	ctx = enter((struct device *)a[0]);
+	if (ctx && dmaverify_verifying()) {
+		struct dmaverify_obj *obj;
+		bool forward;
+
+		obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES,
+					     sg_dma_address(sgt->sgl), a[1], a[3],
+					     0, &forward);
+		if (obj)
+			dmaverify_released(ctx, obj);
+	}
+	rcu_read_unlock();
 }
 
 /* dma_free_pages(dev, size, page, dma_handle, dir) */
@@ -626,6 +673,9 @@ static struct dmaverify_probe probes[] = {
 	RELEASE("dma_free_attrs", free_pre),
 	CREATE("dma_alloc_pages", alloc_pages_entry, alloc_pages_return),
 	RELEASE("dma_free_pages", free_pages_pre),
+	CREATE("dma_alloc_noncontiguous", alloc_noncontig_entry,
+	       alloc_noncontig_return),
+	RELEASE("dma_free_noncontiguous", free_noncontig_pre),
 	CHECK("__dma_sync_single_for_cpu", "dma_sync_single_for_cpu",
 	      sync_single_cpu_pre),
 	CHECK("__dma_sync_single_for_device", "dma_sync_single_for_device",

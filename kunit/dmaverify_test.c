@@ -2496,25 +2496,34 @@ static void test_observe_pages(struct kunit *test)
 {
 	struct device *dev = observed_dev(test);
 	struct page *page, *leaked;
+	struct sg_table *sgt, *kept;
 	dma_addr_t a, b;
 	char title[64];
 
 	page = dma_alloc_pages(dev, 8192, &a, DMA_FROM_DEVICE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	dma_free_pages(dev, 8192, page, a, DMA_FROM_DEVICE);
+	/* dma_alloc_noncontiguous() pairs with dma_free_noncontiguous(). */
+	sgt = dma_alloc_noncontiguous(dev, 16384, DMA_TO_DEVICE, GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, sgt);
+	dma_free_noncontiguous(dev, 16384, sgt, DMA_TO_DEVICE);
 	EXPECT_NO_REPORT(test);
-	/* Leaked: reported at release, titled with this function. */
+	/* Leaked, one of each: reported at release, titled with this function. */
 	leaked = dma_alloc_pages(dev, 4096, &b, DMA_BIDIRECTIONAL, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, leaked);
+	kept = dma_alloc_noncontiguous(dev, 8192, DMA_FROM_DEVICE, GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, kept);
 	dmaverify_release_device(dev);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(observed.nreports), 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(observed.nreports), 2);
 	KUNIT_EXPECT_EQ(test, observed.v[0], DV_LEAK_COHERENT);
+	KUNIT_EXPECT_EQ(test, observed.v[1], DV_LEAK_COHERENT);
 	snprintf(title, sizeof(title), " in %s%s", __func__, "\n");
 	KUNIT_EXPECT_TRUE(test, report_says(title));
 	reset_observed();
 	dmaverify_detach_device(dev);
 	((struct dv_test *)test->priv)->dev = NULL;
 	dma_free_pages(dev, 4096, leaked, b, DMA_BIDIRECTIONAL);
+	dma_free_noncontiguous(dev, 8192, kept, DMA_FROM_DEVICE);
 	EXPECT_NO_REPORT(test);
 }
 
