@@ -568,6 +568,158 @@ static void free_pages_pre(const struct dmaverify_call *call)
 	rcu_read_unlock();
 }
 
+/* === The IOVA API (6.17+) === */
+
+#ifdef DMAVERIFY_HAVE_DMA_IOVA
+/*
+ * A driver allocates a range of IOVA space (dma_iova_try_alloc()), links
+ * pieces of memory into it at offsets (dma_iova_link()), and unlinks them
+ * (dma_iova_unlink(), or dma_iova_destroy() for the whole used part, which
+ * frees the range too).  Each link is tracked as a streaming mapping at its
+ * DMA address (the state's address plus its offset), so that the leak,
+ * sync and release rules apply to it as to dma_map_phys()'s.  Behind an
+ * IOMMU on 6.17+ the block layer maps NVMe requests this way.
+ */
+
+/* dma_iova_link(dev, state, phys, offset, size, dir, attrs): 0 or errno */
+static int iova_link_entry(void *data, const struct dmaverify_call *call)
+{
+	struct call *c = data;
+	int ret = 1;
+
+	rcu_read_lock();
+	if (begin(c, call))
+		goto out;
+	c->a[0] = call->arg[1];
+	c->a[1] = call->arg[2];
+	c->a[2] = call->arg[3];
+	c->a[3] = call->arg[4];
+	c->a[4] = call->arg[5];
+	if (dmaverify_verifying())
+		dmaverify_check_map_buffer(c->ctx, c->a[1], NULL, c->a[3], c->a[4]);
+	ret = 0;
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+static void iova_link_return(void *data, const struct dmaverify_call *call)
+{
+	struct call *c = data;
+	struct dma_iova_state *state = (struct dma_iova_state *)c->a[0];
+	struct dmaverify_obj tmpl = {};
+	struct dmaverify_dev *ctx;
+
+	if ((int)call->ret)
+		return;
+	rcu_read_lock();
+	ctx = returning(c);
+	if (ctx) {
+		tmpl.dma = state->addr + c->a[2];
+		tmpl.key = tmpl.dma;
+		tmpl.phys = c->a[1];
+		tmpl.size = c->a[3];
+		tmpl.dir = c->a[4];
+		tmpl.kind = DV_KIND_MAP;
+		tmpl.stack = c->stack;
+		dmaverify_check_dma_addr(ctx, &tmpl, tmpl.dma, tmpl.size, false);
+		dmaverify_track_new(ctx, &tmpl, NULL);
+	}
+	rcu_read_unlock();
+}
+
+/*
+ * Release the links of [@base + @offset, + @size), one after the other.
+ * A range whose start was never linked is a release of something never
+ * mapped (or unlinked already), unless @quiet; a partial unlink of a link
+ * is left alone (it keeps its object: no rule says more).  Context: RCU.
+ */
+static void iova_unlink_range(struct dmaverify_dev *ctx, dma_addr_t base,
+			      size_t offset, size_t size, int dir, bool quiet)
+{
+	size_t pos = offset;
+
+	while (pos < offset + size) {
+		dma_addr_t addr = base + pos;
+		struct dmaverify_obj *obj;
+
+		obj = dmaverify_untrack(&ctx->tracker, addr, false, NULL, NULL);
+		if (!obj) {
+			if (pos == offset && !quiet)
+				dmaverify_unknown_release(ctx, DV_DOUBLE_UNMAP,
+							  DV_KIND_MAP, addr,
+							  size, dir);
+			break;
+		}
+		if (obj->size > offset + size - pos) {
+			dmaverify_track(&ctx->tracker, obj);
+			break;
+		}
+		pos += obj->size;
+		if (!dmaverify_observe_stale(ctx, obj))
+			dmaverify_check_release(ctx, obj, DV_KIND_MAP, obj->size,
+						dir, 0, 0);
+		dmaverify_released(ctx, obj);
+	}
+}
+
+/* dma_iova_unlink(dev, state, offset, size, dir, attrs) */
+static void iova_unlink_pre(const struct dmaverify_call *call)
+{
+	struct dma_iova_state *state = (struct dma_iova_state *)call->arg[1];
+	struct dmaverify_dev *ctx;
+
+	rcu_read_lock();
+	ctx = enter((struct device *)call->arg[0]);
+	if (ctx && dmaverify_verifying())
+		iova_unlink_range(ctx, state->addr, call->arg[2], call->arg[3],
+				  call->arg[4], false);
+	rcu_read_unlock();
+}
+
+/*
+ * dma_iova_destroy(dev, state, mapped_len, dir, attrs): unlink the used
+ * part and free the range.  Kernels unlink either through the exported
+ * dma_iova_unlink() (seen by its own probe) or internally: the range is
+ * checked at entry (its start must be linked) and released at return, of
+ * what is left of it.
+ */
+static int iova_destroy_entry(void *data, const struct dmaverify_call *call)
+{
+	struct dma_iova_state *state = (struct dma_iova_state *)call->arg[1];
+	struct call *c = data;
+	struct dmaverify_obj obj;
+	int ret = 1;
+
+	rcu_read_lock();
+	if (!call->arg[2] || begin(c, call))
+		goto out;
+	c->a[0] = state->addr;
+	c->a[1] = call->arg[2];
+	c->a[2] = call->arg[3];
+	if (dmaverify_verifying() &&
+	    !dmaverify_lookup(&c->ctx->tracker, c->a[0], false, &obj))
+		dmaverify_unknown_release(c->ctx, DV_DOUBLE_UNMAP, DV_KIND_MAP,
+					  c->a[0], c->a[1], c->a[2]);
+	ret = 0;
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+static void iova_destroy_return(void *data, const struct dmaverify_call *call)
+{
+	struct call *c = data;
+	struct dmaverify_dev *ctx;
+
+	rcu_read_lock();
+	ctx = returning(c);
+	if (ctx && dmaverify_verifying())
+		iova_unlink_range(ctx, c->a[0], 0, c->a[1], c->a[2], true);
+	rcu_read_unlock();
+}
+#endif /* DMAVERIFY_HAVE_DMA_IOVA */
+
 /* === Syncs === */
 
 /*
@@ -655,6 +807,10 @@ static void sync_sg_dev_pre(const struct dmaverify_call *call)
 				  .data_size = sizeof(struct call), .required = true }
 #define RELEASE(n1, p)		{ .names = { n1 }, .pre = p, .required = true, .release = true }
 #define CHECK(n1, n2, p)	{ .names = { n1, n2 }, .pre = p }
+/* Entry points a kernel may lack: without them the rest still works. */
+#define CREATE_OPT(n1, e, r)	{ .names = { n1 }, .entry = e, .ret = r, \
+				  .data_size = sizeof(struct call) }
+#define RELEASE_OPT(n1, p)	{ .names = { n1 }, .pre = p, .release = true }
 
 static struct dmaverify_probe probes[] = {
 #ifdef DMAVERIFY_HAVE_DMA_MAP_PHYS
@@ -676,6 +832,11 @@ static struct dmaverify_probe probes[] = {
 	CREATE("dma_alloc_noncontiguous", alloc_noncontig_entry,
 	       alloc_noncontig_return),
 	RELEASE("dma_free_noncontiguous", free_noncontig_pre),
+#ifdef DMAVERIFY_HAVE_DMA_IOVA
+	CREATE_OPT("dma_iova_link", iova_link_entry, iova_link_return),
+	RELEASE_OPT("dma_iova_unlink", iova_unlink_pre),
+	CREATE_OPT("dma_iova_destroy", iova_destroy_entry, iova_destroy_return),
+#endif
 	CHECK("__dma_sync_single_for_cpu", "dma_sync_single_for_cpu",
 	      sync_single_cpu_pre),
 	CHECK("__dma_sync_single_for_device", "dma_sync_single_for_device",

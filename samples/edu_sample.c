@@ -29,6 +29,8 @@
  *                      without one it works by accident)
  *   write-to-device    lets the device write into a DMA_TO_DEVICE mapping
  *                      (caught behind an IOMMU, or with dmaverify bounce=1)
+ *   iova-leak          links a buffer through the IOVA API (6.17+, behind an
+ *                      IOMMU) and never unlinks it
  *
  * The device's DMA engine reaches RAM through the DMA address the driver
  * gives it, so overruns here are real device-side overruns.
@@ -45,6 +47,8 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
+#include "compat-autoconf.h"
+
 #define EDU_VENDOR	0x1234
 #define EDU_DEVICE	0x11e8
 
@@ -60,7 +64,7 @@
 
 static char *bug = "none";
 module_param(bug, charp, 0444);
-MODULE_PARM_DESC(bug, "DMA bug to commit at probe: none, double-unmap, double-free, leak, wrong-size, wrong-direction, sync-after-unmap, unchecked-error, device-overrun, write-after-unmap, use-after-release, write-after-free, virt-to-phys, write-to-device");
+MODULE_PARM_DESC(bug, "DMA bug to commit at probe: none, double-unmap, double-free, leak, wrong-size, wrong-direction, sync-after-unmap, unchecked-error, device-overrun, write-after-unmap, use-after-release, write-after-free, virt-to-phys, write-to-device, iova-leak");
 
 static unsigned int transfers = 1;
 module_param(transfers, uint, 0444);
@@ -177,6 +181,38 @@ static int edu_bug_leak(struct edu *edu)
 		return -ENOMEM;
 	return 0;
 }
+
+#ifdef DMAVERIFY_HAVE_DMA_IOVA
+static struct dma_iova_state leaked_iova;
+
+static int edu_bug_iova_leak(struct edu *edu)
+{
+	struct device *dev = &edu->pdev->dev;
+	phys_addr_t phys;
+	int ret;
+
+	leaked_buf = kzalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!leaked_buf)
+		return -ENOMEM;
+	phys = virt_to_phys(leaked_buf);
+	if (!dma_iova_try_alloc(dev, &leaked_iova, phys, PAGE_SIZE)) {
+		dev_info(dev, "no IOVA API on this device (no IOMMU)\n");
+		return 0;
+	}
+	/* BUG: never unlinked nor destroyed in edu_remove(). */
+	ret = dma_iova_link(dev, &leaked_iova, phys, 0, PAGE_SIZE,
+			    DMA_TO_DEVICE, 0);
+	if (ret)
+		return ret;
+	return dma_iova_sync(dev, &leaked_iova, 0, PAGE_SIZE);
+}
+#else
+static int edu_bug_iova_leak(struct edu *edu)
+{
+	dev_info(&edu->pdev->dev, "no IOVA API in this kernel\n");
+	return 0;
+}
+#endif
 
 static int edu_bug_wrong_size(struct edu *edu)
 {
@@ -415,6 +451,8 @@ static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return edu_bug_virt_to_phys(edu);
 	if (!strcmp(bug, "write-to-device"))
 		return edu_bug_write_to_device(edu);
+	if (!strcmp(bug, "iova-leak"))
+		return edu_bug_iova_leak(edu);
 	dev_err(&pdev->dev, "unknown bug '%s'\n", bug);
 	return -EINVAL;
 }
