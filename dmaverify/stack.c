@@ -49,8 +49,8 @@
  * Frames above the driver's: dmaverify's own, the DMA core's
  * (dma_map_page_attrs(), __dma_map_sg_attrs(), ...), the USB core's that
  * map URBs and allocate buffers for a class driver (indirect.c),
- * virtio_ring's (virtio.c) and, in observe-only mode, those of kprobes and
- * ftrace that run the observer.
+ * virtio_ring's (virtio.c) and, in observe-only mode, those of the kprobes,
+ * fprobes and ftrace that run the observer.
  * The cores' and the probes' are told by name.  Looking a symbol up is
  * slow, so the answer is cached per return address in a small
  * direct-mapped table: a handful of call sites in the DMA core and in the
@@ -67,6 +67,8 @@ static const char *const own_prefixes[] = {
 	"kprobe_", "kretprobe_", "__kretprobe", "pre_handler_kretprobe",
 	"aggr_pre_handler", "rethook_", "arch_rethook", "ftrace_", "__ftrace",
 	"arch_ftrace",
+	/* fprobes, on ftrace or on the function graph tracer (6.14+) */
+	"fprobe_", "__fprobe", "function_graph_enter", "fgraph_",
 	/* the function graph tracer's return trampoline */
 	"return_to_handler",
 	/* the USB core, for drivers verified through a host controller */
@@ -175,7 +177,13 @@ unsigned int dmaverify_stack_start(unsigned long *entries, unsigned int nr)
 	preempt_disable_notrace();
 	caller = this_cpu_read(observed_caller[context_slot()]);
 	preempt_enable_notrace();
-	if (!caller || !skip || entries[skip] == caller)
+	/*
+	 * A caller that is a DMA API frame itself (a driver's out-of-line
+	 * copy of an inline wrapper, dma_map_single_attrs()) is not put back:
+	 * the driver's frame follows it.
+	 */
+	if (!caller || !skip || entries[skip] == caller ||
+	    dmaverify_own_frame(caller))
 		return skip;
 	entries[skip - 1] = caller;
 	return skip - 1;

@@ -30,6 +30,16 @@ cases=(
 	"write-to-device:bounce=1:-"
 	"write-to-device::-"
 	"virt-to-phys::-"
+	# Observe mode (probes on the DMA API), with the bugs it can catch that
+	# are harmless once they reach dma-direct (observed calls go through):
+	# not double-free, nor the device-side ones, which need bounce buffers.
+	"none:mode=observe:-"
+	"double-unmap:mode=observe:double-unmap"
+	"leak:mode=observe:leak-map leak-coherent"
+	"wrong-size:mode=observe:wrong-size"
+	"wrong-direction:mode=observe:wrong-direction"
+	"sync-after-unmap:mode=observe:sync-unmapped"
+	"use-after-release:mode=observe:use-after-release"
 )
 
 script='set +e

@@ -28,7 +28,7 @@ fio_check $dev 8
 # Observe mode: a sustained load, 32 requests in flight, during which
 # completion interrupts land in the middle of submissions' probes; dv_check
 # then requires that an observer on fprobes missed nothing.
-grep -q ' mode observe$' $DV/stats && FIO_DEPTH=32 fio_check $dev 30
+grep -q ' mode observe$' $DV/stats && FIO_DEPTH=32 fio_check $dev 60
 fs_check $dev /mnt
 dv_check nvme
 ops1=$OPS
