@@ -663,6 +663,62 @@ static void iova_unlink_range(struct dmaverify_dev *ctx, dma_addr_t base,
 	}
 }
 
+/*
+ * After dma_iova_destroy(): links of the range past the @used part it
+ * unlinked stay mapped in the IOMMU for an IOVA range that is free again.
+ * Those that follow the used part are reported (and forgotten: their
+ * range is gone).  Context: RCU.
+ */
+static void iova_destroyed_links(struct dmaverify_dev *ctx, dma_addr_t base,
+				 size_t used, size_t size)
+{
+	size_t pos = used;
+
+	while (pos < size) {
+		struct dmaverify_obj copy, *obj;
+
+		if (!dmaverify_lookup_containing(&ctx->tracker, base + pos, &copy) ||
+		    copy.dma < base)
+			break;
+		obj = dmaverify_untrack(&ctx->tracker, copy.key, false, NULL, NULL);
+		if (!obj)
+			break;
+		pos = obj->dma + obj->size - base;
+		if (!dmaverify_observe_stale(ctx, obj) &&
+		    dmaverify_check_on(DV_LEAK_MAP))
+			dmaverify_violation(ctx, DV_LEAK_MAP, obj, obj->dma,
+					    obj->size, obj->dir,
+					    "dma_iova_destroy() of %zu bytes freed an IOVA range of %zu with this link (at +%zu) still in it",
+					    used, size, (size_t)(obj->dma - base));
+		dmaverify_released(ctx, obj);
+	}
+}
+
+/*
+ * dma_iova_sync(dev, state, offset, size): the start of the range must be
+ * in a link.
+ */
+static void iova_sync_pre(const struct dmaverify_call *call)
+{
+	struct dma_iova_state *state = (struct dma_iova_state *)call->arg[1];
+	dma_addr_t addr = state->addr + call->arg[2];
+	size_t size = call->arg[3];
+	struct dmaverify_dev *ctx;
+	struct dmaverify_obj obj;
+
+	rcu_read_lock();
+	ctx = enter((struct device *)call->arg[0]);
+	if (ctx && dmaverify_verifying() && size &&
+	    !dmaverify_lookup_containing(&ctx->tracker, addr, &obj) &&
+	    !dmaverify_untracked(ctx) && !dmaverify_observe_lossy(ctx) &&
+	    dmaverify_check_on(DV_SYNC_UNMAPPED))
+		dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, size,
+				    DMA_NONE,
+				    "dma_iova_sync() of %zu bytes at DMA address %pad (+%zu in its IOVA range), outside every dma_iova_link()",
+				    size, &addr, (size_t)call->arg[2]);
+	rcu_read_unlock();
+}
+
 /* dma_iova_unlink(dev, state, offset, size, dir, attrs) */
 static void iova_unlink_pre(const struct dmaverify_call *call)
 {
@@ -697,6 +753,7 @@ static int iova_destroy_entry(void *data, const struct dmaverify_call *call)
 	c->a[0] = state->addr;
 	c->a[1] = call->arg[2];
 	c->a[2] = call->arg[3];
+	c->a[3] = dma_iova_size(state);
 	if (dmaverify_verifying() &&
 	    !dmaverify_lookup(&c->ctx->tracker, c->a[0], false, &obj))
 		dmaverify_unknown_release(c->ctx, DV_DOUBLE_UNMAP, DV_KIND_MAP,
@@ -714,8 +771,10 @@ static void iova_destroy_return(void *data, const struct dmaverify_call *call)
 
 	rcu_read_lock();
 	ctx = returning(c);
-	if (ctx && dmaverify_verifying())
+	if (ctx && dmaverify_verifying()) {
 		iova_unlink_range(ctx, c->a[0], 0, c->a[1], c->a[2], true);
+		iova_destroyed_links(ctx, c->a[0], c->a[1], c->a[3]);
+	}
 	rcu_read_unlock();
 }
 #endif /* DMAVERIFY_HAVE_DMA_IOVA */
@@ -836,6 +895,7 @@ static struct dmaverify_probe probes[] = {
 	CREATE_OPT("dma_iova_link", iova_link_entry, iova_link_return),
 	RELEASE_OPT("dma_iova_unlink", iova_unlink_pre),
 	CREATE_OPT("dma_iova_destroy", iova_destroy_entry, iova_destroy_return),
+	CHECK("dma_iova_sync", NULL, iova_sync_pre),
 #endif
 	CHECK("__dma_sync_single_for_cpu", "dma_sync_single_for_cpu",
 	      sync_single_cpu_pre),

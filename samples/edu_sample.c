@@ -31,6 +31,9 @@
  *                      (caught behind an IOMMU, or with dmaverify bounce=1)
  *   iova-leak          links a buffer through the IOVA API (6.17+, behind an
  *                      IOMMU) and never unlinks it
+ *   iova-sync-unlinked syncs a part of its IOVA range that it never linked
+ *   iova-destroy-short destroys its IOVA range with a shorter length than it
+ *                      linked: the second link stays mapped
  *
  * The device's DMA engine reaches RAM through the DMA address the driver
  * gives it, so overruns here are real device-side overruns.
@@ -64,7 +67,7 @@
 
 static char *bug = "none";
 module_param(bug, charp, 0444);
-MODULE_PARM_DESC(bug, "DMA bug to commit at probe: none, double-unmap, double-free, leak, wrong-size, wrong-direction, sync-after-unmap, unchecked-error, device-overrun, write-after-unmap, use-after-release, write-after-free, virt-to-phys, write-to-device, iova-leak");
+MODULE_PARM_DESC(bug, "DMA bug to commit at probe: none, double-unmap, double-free, leak, wrong-size, wrong-direction, sync-after-unmap, unchecked-error, device-overrun, write-after-unmap, use-after-release, write-after-free, virt-to-phys, write-to-device, iova-leak, iova-sync-unlinked, iova-destroy-short");
 
 static unsigned int transfers = 1;
 module_param(transfers, uint, 0444);
@@ -206,11 +209,51 @@ static int edu_bug_iova_leak(struct edu *edu)
 		return ret;
 	return dma_iova_sync(dev, &leaked_iova, 0, PAGE_SIZE);
 }
+
+/* Two pages linked in a range of four, then used as the bug says. */
+static int edu_bug_iova_range(struct edu *edu, bool sync_unlinked)
+{
+	struct device *dev = &edu->pdev->dev;
+	struct dma_iova_state st = {};
+	phys_addr_t phys;
+	int ret;
+
+	leaked_buf = kzalloc(2 * PAGE_SIZE, GFP_KERNEL);
+	if (!leaked_buf)
+		return -ENOMEM;
+	phys = virt_to_phys(leaked_buf);
+	if (!dma_iova_try_alloc(dev, &st, phys, 4 * PAGE_SIZE)) {
+		dev_info(dev, "no IOVA API on this device (no IOMMU)\n");
+		return 0;
+	}
+	ret = dma_iova_link(dev, &st, phys, 0, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	if (!ret)
+		ret = dma_iova_link(dev, &st, phys + PAGE_SIZE, PAGE_SIZE,
+				    PAGE_SIZE, DMA_TO_DEVICE, 0);
+	if (ret) {
+		dma_iova_free(dev, &st);
+		return ret;
+	}
+	if (sync_unlinked) {
+		/* BUG: pages 2 and 3 of the range were never linked. */
+		dma_iova_sync(dev, &st, 2 * PAGE_SIZE, 2 * PAGE_SIZE);
+		dma_iova_destroy(dev, &st, 2 * PAGE_SIZE, DMA_TO_DEVICE, 0);
+	} else {
+		/* BUG: two pages were linked; the second stays mapped. */
+		dma_iova_destroy(dev, &st, PAGE_SIZE, DMA_TO_DEVICE, 0);
+	}
+	return 0;
+}
 #else
 static int edu_bug_iova_leak(struct edu *edu)
 {
 	dev_info(&edu->pdev->dev, "no IOVA API in this kernel\n");
 	return 0;
+}
+
+static int edu_bug_iova_range(struct edu *edu, bool sync_unlinked)
+{
+	return edu_bug_iova_leak(edu);
 }
 #endif
 
@@ -453,6 +496,10 @@ static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return edu_bug_write_to_device(edu);
 	if (!strcmp(bug, "iova-leak"))
 		return edu_bug_iova_leak(edu);
+	if (!strcmp(bug, "iova-sync-unlinked"))
+		return edu_bug_iova_range(edu, true);
+	if (!strcmp(bug, "iova-destroy-short"))
+		return edu_bug_iova_range(edu, false);
 	dev_err(&pdev->dev, "unknown bug '%s'\n", bug);
 	return -EINVAL;
 }

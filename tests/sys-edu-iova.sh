@@ -4,8 +4,10 @@
 # The IOVA API (6.17+) seen by the observer, behind QEMU's Intel IOMMU: the
 # edu_sample driver links a buffer with dma_iova_link() and never unlinks it
 # (bug=iova-leak): observe mode must report the leaked link at unbind,
-# titled with the function that linked it; the correct driver gets no
-# report.  In ops mode the device is interposed, the IOVA API is not
+# titled with the function that linked it; a dma_iova_sync() outside its
+# links (bug=iova-sync-unlinked) and a dma_iova_destroy() shorter than its
+# links (bug=iova-destroy-short) are reported when they happen; the correct
+# driver gets no report.  In ops mode the device is interposed, the IOVA API is not
 # available to it (dma_iova_try_alloc() fails) and the driver says so.
 #
 # Usage: tests/sys-edu-iova.sh KERNEL
@@ -19,7 +21,10 @@ kernel=${1:?usage: $0 KERNEL}
 cases=(
 	"observe:none:-"
 	"observe:iova-leak:leak-map in edu_*"
+	"observe:iova-sync-unlinked:sync-unmapped in edu_*"
 	"ops:iova-leak:-"
+	# Last: it leaves a stale IOMMU mapping behind (the bug).
+	"observe:iova-destroy-short:leak-map in edu_*"
 )
 
 script='set +e
