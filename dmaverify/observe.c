@@ -229,6 +229,24 @@ static void map_return(void *data, const struct dmaverify_call *call)
 	rcu_read_unlock();
 }
 
+/*
+ * A release the observer saw: the object it releases leaves the tracker
+ * (or the release is reported: unknown, of another size, kind, ...).
+ * @cpu is a coherent buffer's CPU address, else 0.  Context: RCU.
+ */
+static void release(struct dmaverify_dev *ctx, enum dmaverify_violation unknown,
+		    int kind, dma_addr_t key, size_t size, int dir,
+		    unsigned long cpu)
+{
+	struct dmaverify_obj *obj;
+	bool forward;
+
+	obj = dmaverify_find_release(ctx, unknown, kind, key, size, dir, cpu,
+				     &forward);
+	if (obj)
+		dmaverify_released(ctx, obj);
+}
+
 /* dma_unmap_{phys,page_attrs,resource}(dev, addr, size, dir, attrs) */
 static void unmap(const struct dmaverify_call *call, int kind)
 {
@@ -240,15 +258,8 @@ static void unmap(const struct dmaverify_call *call, int kind)
 	rcu_read_lock();
 	ctx = enter((struct device *)call->arg[0]);
 	if (ctx && dmaverify_verifying() &&
-	    !dmaverify_used_failed_mapping(ctx, addr, size, dir)) {
-		struct dmaverify_obj *obj;
-		bool forward;
-
-		obj = dmaverify_find_release(ctx, DV_DOUBLE_UNMAP, kind, addr, size,
-					     dir, 0, &forward);
-		if (obj)
-			dmaverify_released(ctx, obj);
-	}
+	    !dmaverify_used_failed_mapping(ctx, addr, size, dir))
+		release(ctx, DV_DOUBLE_UNMAP, kind, addr, size, dir, 0);
 	rcu_read_unlock();
 }
 
@@ -477,16 +488,9 @@ static void free_pre(const struct dmaverify_call *call)
 	ctx = enter((struct device *)a[0]);
 	if (ctx && READ_ONCE(dmaverify_enabled))
 		dmaverify_check_context(ctx, false, true);
-	if (ctx && dmaverify_verifying()) {
-		struct dmaverify_obj *obj;
-		bool forward;
-
-		obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_COHERENT,
-					     a[3], a[1], DMA_BIDIRECTIONAL, a[2],
-					     &forward);
-		if (obj)
-			dmaverify_released(ctx, obj);
-	}
+	if (ctx && dmaverify_verifying())
+		release(ctx, DV_DOUBLE_FREE, DV_KIND_COHERENT, a[3], a[1],
+			DMA_BIDIRECTIONAL, a[2]);
 	rcu_read_unlock();
 }
 
@@ -535,16 +539,9 @@ static void free_noncontig_pre(const struct dmaverify_call *call)
 
 	rcu_read_lock();
 	ctx = enter((struct device *)a[0]);
-	if (ctx && dmaverify_verifying()) {
-		struct dmaverify_obj *obj;
-		bool forward;
-
-		obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES,
-					     sg_dma_address(sgt->sgl), a[1], a[3],
-					     0, &forward);
-		if (obj)
-			dmaverify_released(ctx, obj);
-	}
+	if (ctx && dmaverify_verifying())
+		release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES,
+			sg_dma_address(sgt->sgl), a[1], a[3], 0);
 	rcu_read_unlock();
 }
 
@@ -556,15 +553,8 @@ static void free_pages_pre(const struct dmaverify_call *call)
 
 	rcu_read_lock();
 	ctx = enter((struct device *)a[0]);
-	if (ctx && dmaverify_verifying()) {
-		struct dmaverify_obj *obj;
-		bool forward;
-
-		obj = dmaverify_find_release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES,
-					     a[3], a[1], a[4], 0, &forward);
-		if (obj)
-			dmaverify_released(ctx, obj);
-	}
+	if (ctx && dmaverify_verifying())
+		release(ctx, DV_DOUBLE_FREE, DV_KIND_PAGES, a[3], a[1], a[4], 0);
 	rcu_read_unlock();
 }
 
