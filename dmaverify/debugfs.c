@@ -335,7 +335,9 @@ int dmaverify_debugfs_init(void)
 	debugfs_create_file("violations", 0400, root_dir, NULL, &violations_fops);
 	devices_dir = debugfs_create_dir("devices", root_dir);
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
-	/* Fault injection on dmaverify's own allocations (Documentation/fault-injection). */
+	/* Fault injection (Documentation/fault-injection): the driver's maps, */
+	fault_create_debugfs_attr("fail_map", root_dir, &dmaverify_fail_map);
+	/* and dmaverify's own allocations. */
 	fault_create_debugfs_attr("fail_track", root_dir, &dmaverify_fail_track);
 	fault_create_debugfs_attr("fail_bounce", root_dir, &dmaverify_fail_bounce);
 #endif

@@ -837,6 +837,7 @@ void dmaverify_debugfs_exit(void);
 #ifdef CONFIG_FAULT_INJECTION
 extern struct fault_attr dmaverify_fail_track;
 extern struct fault_attr dmaverify_fail_bounce;
+extern struct fault_attr dmaverify_fail_map;
 #endif
 
 /* === Object life (objects.c) === */

@@ -14,6 +14,7 @@
 #define pr_fmt(fmt) "dmaverify: " fmt
 
 #include <linux/dma-mapping.h>
+#include <linux/fault-inject.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -177,13 +178,33 @@ static __always_inline void refresh(struct dmaverify_dev *ctx)
 	}
 }
 
-/* Fault injection: fail every fail_every-th streaming map (0: never). */
-static bool inject_failure(void)
+#ifdef CONFIG_FAULT_INJECTION
+/*
+ * debugfs dmaverify/fail_map: fail streaming and S/G maps the way the
+ * kernel's other injected failures are made (probability, interval, times,
+ * task filter, fail-nth; Documentation/fault-injection).
+ */
+struct fault_attr dmaverify_fail_map = FAULT_ATTR_INITIALIZER;
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_fail_map);
+#endif
+
+/*
+ * Fault injection: fail every fail_every-th streaming map (0: never), and
+ * the maps fail_map picks.  A driver that does not check for the failure
+ * then passes DMA_MAPPING_ERROR on (dmaverify_used_failed_mapping()).
+ */
+static bool inject_failure(size_t size)
 {
 	static atomic_t calls = ATOMIC_INIT(0);
 	unsigned int every = READ_ONCE(dmaverify_fail_every);
 
-	return every && (atomic_inc_return(&calls) % every) == 0;
+	if (every && (atomic_inc_return(&calls) % every) == 0)
+		return true;
+#ifdef CONFIG_FAULT_INJECTION
+	return should_fail(&dmaverify_fail_map, size);
+#else
+	return false;
+#endif
 }
 
 /*
@@ -433,7 +454,7 @@ static dma_addr_t map_forward(struct dmaverify_dev *ctx, phys_addr_t phys,
 {
 	dma_addr_t addr;
 
-	if (inject_failure())
+	if (inject_failure(size))
 		return DMA_MAPPING_ERROR;
 	refresh(ctx);
 	if (kind == DV_KIND_MAP && READ_ONCE(dmaverify_bounce)) {
@@ -699,7 +720,7 @@ static int map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 							dir, NULL);
 		}
 	}
-	if (inject_failure())
+	if (inject_failure(nents))
 		return -ENOMEM;
 	refresh(ctx);
 	if (READ_ONCE(dmaverify_bounce) && nents <= U16_MAX) {

@@ -69,7 +69,9 @@ static bool alloc_fails(void)
 	    atomic_add_unless(&dmaverify_test_fail_allocs, -1, 0))
 		return true;
 #ifdef CONFIG_FAULT_INJECTION
-	if (should_fail(&dmaverify_fail_track, 1))
+	/* Armed only: a task's fail-nth is meant for the driver's maps (fail_map). */
+	if (READ_ONCE(dmaverify_fail_track.probability) &&
+	    should_fail(&dmaverify_fail_track, 1))
 		return true;
 #endif
 	return false;
@@ -217,7 +219,7 @@ void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
 	obj->next = t->keys[b];
-	t->keys[b] = obj;
+	WRITE_ONCE(t->keys[b], obj);	/* See bucket_empty(). */
 	if (obj->flags & DV_OBJ_PHYS_INDEXED) {
 		unsigned int pb = hash_long(obj->phys >> PAGE_SHIFT, t->bits);
 
@@ -312,6 +314,19 @@ static void unlink_phys(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 	raw_spin_unlock(phys_lock(t, pb));
 }
 
+/*
+ * Whether key bucket @b is empty, read without its lock.  A release or a
+ * sync names an object its caller got from a map, and the map returned only
+ * after inserting the object: the insertion happens before this read.  An
+ * empty bucket then means there is no such object, and a device with nothing
+ * tracked (verification off, sampled mode between samples) takes no lock.
+ */
+static __always_inline bool bucket_empty(struct dmaverify_tracker *t,
+					 unsigned int b)
+{
+	return !READ_ONCE(t->keys[b]);
+}
+
 /**
  * dmaverify_untrack() - find an object by key and remove it
  * @t: the device's tracker
@@ -336,6 +351,8 @@ struct dmaverify_obj *dmaverify_untrack(struct dmaverify_tracker *t,
 	struct dmaverify_obj **pp, **found = NULL, *obj = NULL;
 	unsigned long flags;
 
+	if (bucket_empty(t, b))
+		return NULL;
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
 	for (pp = &t->keys[b]; *pp; pp = &(*pp)->next) {
 		if ((*pp)->key != key || dmaverify_obj_is_sg(*pp) != sg)
@@ -349,7 +366,7 @@ struct dmaverify_obj *dmaverify_untrack(struct dmaverify_tracker *t,
 	}
 	if (found) {
 		obj = *found;
-		*found = obj->next;
+		WRITE_ONCE(*found, obj->next);
 		if (obj->flags & DV_OBJ_PHYS_INDEXED)
 			unlink_phys(t, obj);
 	}
@@ -377,6 +394,8 @@ bool dmaverify_lookup(struct dmaverify_tracker *t, unsigned long key, bool sg,
 	unsigned long flags;
 	bool found = false;
 
+	if (bucket_empty(t, b))
+		return false;
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
 	for (obj = t->keys[b]; obj; obj = obj->next) {
 		if (obj->key == key && dmaverify_obj_is_sg(obj) == sg) {
@@ -398,6 +417,8 @@ static bool containing_in(struct dmaverify_tracker *t, unsigned int b,
 	unsigned long flags;
 	bool found = false;
 
+	if (bucket_empty(t, b))
+		return false;
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
 	for (obj = t->keys[b]; obj; obj = obj->next) {
 		if (dmaverify_obj_is_sg(obj))
@@ -547,7 +568,7 @@ unsigned long dmaverify_tracker_for_each(struct dmaverify_tracker *t,
 		struct dmaverify_obj *obj;
 		unsigned int i, k, done = 0;
 
-		if (!data_race(t->keys[b]))	/* Racy peek; rechecked below. */
+		if (bucket_empty(t, b))	/* Rechecked under the lock below. */
 			continue;
 		/*
 		 * Copy up to 8 objects at a time so that @fn can print or sleep
@@ -595,7 +616,7 @@ unsigned long dmaverify_tracker_walk_locked(struct dmaverify_tracker *t,
 	for (b = 0; t->keys && b < nb; b++) {
 		struct dmaverify_obj *obj;
 
-		if (!data_race(t->keys[b]))	/* Racy peek; rechecked below. */
+		if (bucket_empty(t, b))	/* Rechecked under the lock below. */
 			continue;
 		raw_spin_lock_irqsave(key_lock(t, b), flags);
 		for (obj = t->keys[b]; obj; obj = obj->next, n++)

@@ -23,6 +23,7 @@
 #include <linux/delay.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/fault-inject.h>
 #include <linux/irq_work.h>
 #include <linux/kallsyms.h>
 #include <linux/kthread.h>
@@ -960,6 +961,45 @@ static void test_checked_map_error(struct kunit *test)
 	WRITE_ONCE(dmaverify_fail_every, 0);
 	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, a));
 	EXPECT_NO_REPORT(test);
+}
+
+/*
+ * The kernel's fault injection (debugfs fail_map): a task's fail-nth fails
+ * exactly its Nth map, and an armed attribute as many maps as its times.
+ */
+static void test_fail_map(struct kunit *test)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	struct device *dev = direct_dev(test);
+	void *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
+	dma_addr_t a, b;
+
+	WRITE_ONCE(current->fail_nth, 2);
+	a = dma_map_single(dev, buf, 32, DMA_TO_DEVICE);
+	b = dma_map_single(dev, buf + 32, 32, DMA_TO_DEVICE);
+	WRITE_ONCE(current->fail_nth, 0);
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, b));
+	if (!dma_mapping_error(dev, a))
+		dma_unmap_single(dev, a, 32, DMA_TO_DEVICE);
+
+	dmaverify_fail_map.verbose = 0;
+	dmaverify_fail_map.probability = 100;
+	atomic_set(&dmaverify_fail_map.times, 1);
+	a = dma_map_single(dev, buf, 64, DMA_TO_DEVICE);
+	b = dma_map_single(dev, buf, 64, DMA_FROM_DEVICE);
+	dmaverify_fail_map.probability = 0;
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, b));
+	if (!dma_mapping_error(dev, b))
+		dma_unmap_single(dev, b, 64, DMA_FROM_DEVICE);
+	EXPECT_NO_REPORT(test);
+	/* The driver did not look at dma_mapping_error(). */
+	dma_sync_single_for_cpu(dev, a, 64, DMA_TO_DEVICE);
+	EXPECT_REPORT(test, DV_UNCHECKED_ERROR, test_fail_map);
+#else
+	kunit_skip(test, "no CONFIG_FAULT_INJECTION");
+#endif
 }
 
 static void test_too_many_maps(struct kunit *test)
@@ -1971,6 +2011,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_sg_segment_boundary),
 	KUNIT_CASE(test_unchecked_map_error),
 	KUNIT_CASE(test_checked_map_error),
+	KUNIT_CASE(test_fail_map),
 	KUNIT_CASE(test_too_many_maps),
 	KUNIT_CASE(test_alloc_in_atomic),
 	KUNIT_CASE(test_alloc_atomic_ok),
