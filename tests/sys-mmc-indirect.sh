@@ -1,0 +1,56 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Indirect DMA through an SD host (dmaverify/mmc.c, whole.c):
+# dmaverify driver=mmc_block.  QEMU gives an sdhci-pci host with a 64 MB SD
+# card (QEMU wants a power of 2).  mmc_block's driver, mmcblk, binds the
+# card: it is verified through sdhci-pci (stats, dmesg naming both), data
+# is written and read back (buffered and O_DIRECT), the driver is unbound
+# (leak check) and bound again, and dmaverify is unloaded: zero reports.
+# No planted bug: mmc_block never calls the DMA API, sdhci maps for it; a
+# bug of its own would need a card driver of our own (see the
+# Documentation).
+#
+# Usage: tests/sys-mmc-indirect.sh KERNEL
+# kernels: test debian-6.12 debian-6.1 debian-7
+. "$(dirname "$0")/lib.sh"
+
+sd=$(t_disk sd 64M)
+cat > "$T_TMP/guest.sh" <<'GUEST'
+. ./guest-lib.sh
+step "kernel $(uname -r)"
+dv_load mmc_block
+mods sdhci_pci mmc_block
+d=$(find_disk 131072) || fail "no 64 MB SD card (mmcblk)"
+case $d in mmcblk*) ;; *) fail "the 64 MB disk is $d, not an mmcblk" ;; esac
+card=$(basename $(readlink -f /sys/block/$d/device))
+host=$(basename $(readlink -f /sys/block/$d/device/../../..))
+step "$d on card $card, host $host"
+dmesg | grep -q "$card: dmaverify: verifying DMA of driver mmcblk on $card, DMA through sdhci-pci $host " ||
+	fail "dmesg does not say that mmcblk on $card is verified through sdhci-pci $host"
+raw_check /dev/$d 16
+raw_check /dev/$d 8 direct
+cat $DV/stats
+grep -q "^device $card driver mmcblk state attached mode ops through sdhci-pci $host" $DV/stats ||
+	fail "stats: no mmcblk on $card through sdhci-pci $host"
+grep -q "^selected mmc_block devices 1 .* as mmc-driver" $DV/stats || fail "stats: mmc_block is not selected as mmc-driver"
+sg=$(sed -n "/^device $card /,/^device /p" $DV/stats | grep -E "streaming maps|scatter" | sed -n 's/.*allocated \([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+[ "${sg:-0}" -gt 0 ] || fail "no request of mmcblk tracked"
+echo -n $card > /sys/bus/mmc/drivers/mmcblk/unbind
+grep -q "^device $card " $DV/stats && fail "stats: $card still listed after mmcblk unbound"
+echo -n $card > /sys/bus/mmc/drivers/mmcblk/bind
+d=$(find_disk 131072) || fail "the card did not come back after rebinding"
+raw_check /dev/$d 8
+v=$(sed -n 's/^violations: //p' $DV/stats)
+[ "$v" = 0 ] || fail "dmaverify counted $v violations"
+echo -n $card > /sys/bus/mmc/drivers/mmcblk/unbind
+rmmod dmaverify || fail "rmmod dmaverify failed"
+echo -n $card > /sys/bus/mmc/drivers/mmcblk/bind
+d=$(find_disk 131072) || fail "the card did not come back after rmmod"
+raw_check /dev/$d 8
+kernel_errors
+echo "DVT-RESULT PASS ops=$sg path=sdhci-pci violations=0 | mmcblk on $card through sdhci-pci $host: $sg maps"
+GUEST
+
+t_vm --qemu "-device sdhci-pci -drive file=$sd,if=none,id=sd0,format=raw -device sd-card,drive=sd0"
+t_result
