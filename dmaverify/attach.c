@@ -991,9 +991,10 @@ void dmaverify_selection_show(struct seq_file *seq)
 		mutex_unlock(&dmaverify_devices_lock);
 		seq_printf(seq, "selected %s devices %d ops %d observe %d as ", name,
 			   ops + observe, ops, observe);
+		pb = by_driver ? NULL : port_bus_of(name);
 		if (by_driver) {
 			seq_puts(seq, "driver\n");
-		} else if ((pb = port_bus_of(name))) {
+		} else if (pb) {
 			seq_printf(seq, "%s\n", pb->kind);
 		} else if (m->n) {
 			for (c = m->names; *c; c++)

@@ -61,7 +61,6 @@ static inline void dv_clear_skip_sync(struct device *dev)
 #endif
 }
 
-
 /*
  * The MMC core's struct mmc_driver, private to it (drivers/mmc/core/bus.h)
  * and the same from 6.1 to 7.x; mmc_register_driver() is exported, but

@@ -704,9 +704,9 @@ bool dmaverify_names_eq(const char *a, const char *b);
 
 /**
  * struct dmaverify_whole_bus - a bus each port of which carries one device
+ * @bus: the bus
  * @pb: the bus as attach.c knows it (@pb.kind and @pb.what set by the
  *	caller, the callbacks by dmaverify_whole_register())
- * @bus: the bus
  * @nb: its notifier
  * @port_name: what the port is, for the log ("virtio transport")
  * @port: the device that does @dev's DMA, or NULL with a reason in *@why
@@ -716,8 +716,8 @@ bool dmaverify_names_eq(const char *a, const char *b);
  *	written to a buffer of MODULE_NAME_LEN bytes; NULL if unknown
  */
 struct dmaverify_whole_bus {
-	struct dmaverify_port_bus pb;
 	typeof(((struct device *)NULL)->bus) bus;
+	struct dmaverify_port_bus pb;
 	struct notifier_block nb;
 	const char *port_name;
 	struct device *(*port)(struct device *dev, const char **why);
