@@ -4,7 +4,8 @@
 # Indirect DMA through an SD host (dmaverify/mmc.c, whole.c):
 # dmaverify driver=mmc_block.  QEMU gives an sdhci-pci host with a 64 MB SD
 # card (QEMU wants a power of 2).  mmc_block's driver, mmcblk, binds the
-# card: it is verified through sdhci-pci (stats, dmesg naming both), data
+# card: it is verified through sdhci-pci (stats, dmesg, dmaverify query
+# naming both), data
 # is written and read back (buffered and O_DIRECT), the driver is unbound
 # (leak check) and bound again, and dmaverify is unloaded: zero reports.
 # No planted bug: mmc_block never calls the DMA API, sdhci maps for it; a
@@ -34,6 +35,12 @@ cat $DV/stats
 grep -q "^device $card driver mmcblk state attached mode ops through sdhci-pci $host" $DV/stats ||
 	fail "stats: no mmcblk on $card through sdhci-pci $host"
 grep -q "^selected mmc_block devices 1 .* as mmc-driver" $DV/stats || fail "stats: mmc_block is not selected as mmc-driver"
+dmaverify query > /tmp/q 2>&1
+grep -q "^  mmc_block: 1 device (ops 1, observe 0); an MMC/SD card driver, verified through its host controller$" /tmp/q ||
+	fail "dmaverify query: mmc_block is not shown as an MMC/SD card driver: $(grep mmc_block /tmp/q)"
+dmaverify query $card > /tmp/q 2>&1
+grep -q "^device $card  driver mmcblk  attached  mode ops  DMA through sdhci-pci $host" /tmp/q ||
+	fail "dmaverify query $card does not show the relation: $(head -1 /tmp/q)"
 sg=$(sed -n "/^device $card /,/^device /p" $DV/stats | grep -E "streaming maps|scatter" | sed -n 's/.*allocated \([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 [ "${sg:-0}" -gt 0 ] || fail "no request of mmcblk tracked"
 echo -n $card > /sys/bus/mmc/drivers/mmcblk/unbind
