@@ -79,4 +79,10 @@ struct dv_mmc_driver {
 int mmc_register_driver(struct mmc_driver *drv);
 void mmc_unregister_driver(struct mmc_driver *drv);
 
+/* Claiming a host, exported, declared in drivers/mmc/core/core.h (samples). */
+struct mmc_ctx;
+struct mmc_host;
+int __mmc_claim_host(struct mmc_host *host, struct mmc_ctx *ctx, atomic_t *abort);
+void mmc_release_host(struct mmc_host *host);
+
 #endif /* DMAVERIFY_COMPAT_H */

@@ -8,9 +8,10 @@
 # naming both), data
 # is written and read back (buffered and O_DIRECT), the driver is unbound
 # (leak check) and bound again, and dmaverify is unloaded: zero reports.
-# No planted bug: mmc_block never calls the DMA API, sdhci maps for it; a
-# bug of its own would need a card driver of our own (see the
-# Documentation).
+# mmc_block never calls the DMA API (sdhci maps for it): no bug of its can
+# be planted.  samples/mmc_dma_sample.c, a card driver, takes the card:
+# correct, no report; bug=leak-map (a mapping of its own on the host's
+# device, never unmapped), one leak-map report attributed to it.
 #
 # Usage: tests/sys-mmc-indirect.sh KERNEL
 # kernels: test debian-6.12 debian-6.1 debian-7
@@ -56,7 +57,39 @@ echo -n $card > /sys/bus/mmc/drivers/mmcblk/bind
 d=$(find_disk 131072) || fail "the card did not come back after rmmod"
 raw_check /dev/$d 8
 kernel_errors
-echo "DVT-RESULT PASS ops=$sg path=sdhci-pci violations=0 | mmcblk on $card through sdhci-pci $host: $sg maps"
+# samples/mmc_dma_sample.c on the card (mmcblk lets it go): correct, no
+# report; bug=leak-map, one leak-map report at its unbind, titled with the
+# sample's sample_map(), naming mmc_dma_sample through sdhci-pci (checked
+# in dmesg: the planted bug's report stays out of the console).
+dv_load mmc_dma_sample action=log
+echo -n $card > /sys/bus/mmc/drivers/mmcblk/unbind
+modprobe mmc_dma_sample || fail "modprobe mmc_dma_sample failed"
+dmesg | grep -q "mmc_dma_sample $card: read block 0: 0; bug=none" || fail "the sample could not read the card"
+grep -q "^device $card driver mmc_dma_sample state attached mode ops through sdhci-pci $host" $DV/stats ||
+	fail "stats: no mmc_dma_sample on $card through sdhci-pci"
+rmmod mmc_dma_sample
+v=$(sed -n 's/^violations: //p' $DV/stats)
+[ "$v" = 0 ] || fail "the correct sample gave $v violations"
+dmesg -n 1
+dmesg -c > /dev/null
+modprobe mmc_dma_sample bug=leak-map
+rmmod mmc_dma_sample
+dmesg -n 7
+dmesg -c > /tmp/leak.log
+found=$(sed -n "s/.*BUG: dmaverify: \([a-z-]*\) in \([a-z_]*\).*/\1:\2/p" /tmp/leak.log | sort -u | xargs)
+step "bug=leak-map: reports [$found]"
+[ "$found" = leak-map:sample_map ] || fail "bug=leak-map: expected [leak-map:sample_map], got [$found]"
+grep -q "driver mmc_dma_sample on $card, DMA through sdhci-pci $host: DRIVER_VERIFIER_DMA_VIOLATION (0xE6), parameter 1 0x09" /tmp/leak.log ||
+	fail "the leak report does not name mmc_dma_sample through sdhci-pci"
+grep -A1 "created at" /tmp/leak.log | grep -q "sample_map" || fail "the leak's creating stack does not name sample_map"
+v=$(sed -n 's/^violations: //p' $DV/stats)
+[ "$v" = 1 ] || fail "dmaverify counted $v violations, 1 expected (the sample's leak)"
+rmmod dmaverify || fail "rmmod dmaverify failed"
+echo -n $card > /sys/bus/mmc/drivers/mmcblk/bind
+d=$(find_disk 131072) || fail "the card did not come back after the sample"
+raw_check /dev/$d 4
+kernel_errors
+echo "DVT-RESULT PASS ops=$sg path=sdhci-pci violations=0 | mmcblk on $card through sdhci-pci $host: $sg maps; sample bug=leak-map: leak-map in sample_map"
 GUEST
 
 t_vm --qemu "-device sdhci-pci -drive file=$sd,if=none,id=sd0,format=raw -device sd-card,drive=sd0"
