@@ -870,6 +870,7 @@ void dmaverify_register_port_bus(struct dmaverify_port_bus *pb)
 	list_add_tail(&pb->node, &port_buses);
 	mutex_unlock(&port_buses_lock);
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_register_port_bus);
 
 /**
  * dmaverify_unregister_port_bus() - forget a bus of dmaverify_register_port_bus()
@@ -881,6 +882,7 @@ void dmaverify_unregister_port_bus(struct dmaverify_port_bus *pb)
 	list_del(&pb->node);
 	mutex_unlock(&port_buses_lock);
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_unregister_port_bus);
 
 /* The port bus a driver or module of that name is on, or NULL. */
 static struct dmaverify_port_bus *port_bus_of(const char *name)
@@ -1178,3 +1180,4 @@ int dmaverify_rebind_selected(const char *only)
 	mutex_unlock(&port_buses_lock);
 	return n;
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_rebind_selected);
