@@ -4,10 +4,11 @@
 # Indirect DMA through an SD host (dmaverify/mmc.c, whole.c):
 # dmaverify driver=mmc_block.  QEMU gives an sdhci-pci host with a 64 MB SD
 # card (QEMU wants a power of 2).  mmc_block's driver, mmcblk, binds the
-# card: it is verified through sdhci-pci (stats, dmesg, dmaverify query
-# naming both), data
-# is written and read back (buffered and O_DIRECT), the driver is unbound
-# (leak check) and bound again, and dmaverify is unloaded: zero reports.
+# card, then dmaverify is loaded with rebind=1: the card is reprobed and
+# verified through sdhci-pci (stats, dmesg, dmaverify query naming both).
+# Data is written and read back (buffered and O_DIRECT), the driver is
+# unbound (leak check) and bound again, and dmaverify is unloaded: zero
+# reports.
 # mmc_block never calls the DMA API (sdhci maps for it): no bug of its can
 # be planted.  samples/mmc_dma_sample.c, a card driver, takes the card:
 # correct, no report; bug=leak-map (a mapping of its own on the host's
@@ -21,9 +22,12 @@ sd=$(t_disk sd 64M)
 cat > "$T_TMP/guest.sh" <<'GUEST'
 . ./guest-lib.sh
 step "kernel $(uname -r)"
-dv_load mmc_block
+# mmcblk binds the card first: dmaverify's rebind=1 reprobes it.
 mods sdhci_pci mmc_block
 d=$(find_disk 131072) || fail "no 64 MB SD card (mmcblk)"
+dv_load mmc_block rebind=1
+dmesg | grep -q "mmcblk mmc0:[0-9a-f]*: dmaverify: rebinding driver mmcblk" || fail "rebind=1 did not rebind mmcblk"
+d=$(find_disk 131072) || fail "no SD card after rebind=1"
 case $d in mmcblk*) ;; *) fail "the 64 MB disk is $d, not an mmcblk" ;; esac
 card=$(basename $(readlink -f /sys/block/$d/device))
 host=$(basename $(readlink -f /sys/block/$d/device/../../..))
