@@ -849,6 +849,68 @@ static bool module_present(const char *name)
 	return !!k;
 }
 
+/* === Buses whose drivers are verified through a port === */
+
+static LIST_HEAD(port_buses);
+static DEFINE_MUTEX(port_buses_lock);
+
+/**
+ * dmaverify_register_port_bus() - learn of a bus of drivers above a port
+ * @pb: the bus (indirect.c: USB; whole.c: virtio, mmc), with its names and
+ *	callbacks set
+ *
+ * A name given to driver= that is a driver of that bus is then explained
+ * in the log and in stats, and the rebind command reaches its devices.
+ * Calls flow one way: the buses call into attach.c (dmaverify_attach_port(),
+ * dmaverify_check_leaks()), attach.c into them only through @pb.
+ */
+void dmaverify_register_port_bus(struct dmaverify_port_bus *pb)
+{
+	mutex_lock(&port_buses_lock);
+	list_add_tail(&pb->node, &port_buses);
+	mutex_unlock(&port_buses_lock);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_register_port_bus);
+
+/**
+ * dmaverify_unregister_port_bus() - forget a bus of dmaverify_register_port_bus()
+ * @pb: the bus
+ */
+void dmaverify_unregister_port_bus(struct dmaverify_port_bus *pb)
+{
+	mutex_lock(&port_buses_lock);
+	list_del(&pb->node);
+	mutex_unlock(&port_buses_lock);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_unregister_port_bus);
+
+/* The port bus a driver or module of that name is on, or NULL. */
+static struct dmaverify_port_bus *port_bus_of(const char *name)
+{
+	struct dmaverify_port_bus *pb, *found = NULL;
+
+	mutex_lock(&port_buses_lock);
+	list_for_each_entry(pb, &port_buses, node)
+		if (pb->has_driver(pb, name)) {
+			found = pb;
+			break;
+		}
+	mutex_unlock(&port_buses_lock);
+	return found;
+}
+
+/**
+ * dmaverify_names_eq() - whether two driver or module names are one
+ * @a: a name
+ * @b: another
+ *
+ * Return: true if they differ at most by '-' for '_'.
+ */
+bool dmaverify_names_eq(const char *a, const char *b)
+{
+	return names_eq(a, b);
+}
+
 /**
  * dmaverify_selection_feedback() - say in the log what a selected name means
  * @name: a name given to driver= or to the "attach" command
@@ -859,18 +921,15 @@ static bool module_present(const char *name)
  */
 void dmaverify_selection_feedback(const char *name)
 {
+	struct dmaverify_port_bus *pb;
 	struct module_drivers *m;
 
 	if (watched_bus(name))
 		return;
-	if (dmaverify_indirect_bus(name)) {
-		pr_info("driver=%s: a USB driver: its DMA is verified through its host controller (indirect); interfaces it binds from now on are verified\n",
-			name);
-		return;
-	}
-	if (dmaverify_virtio_bus(name)) {
-		pr_info("driver=%s: a virtio driver: its DMA is verified through its transport (indirect); devices it binds from now on are verified\n",
-			name);
+	pb = port_bus_of(name);
+	if (pb) {
+		pr_info("driver=%s: %s (indirect); devices it binds from now on are verified\n",
+			name, pb->what);
 		return;
 	}
 	m = kmalloc(sizeof(*m), GFP_KERNEL);
@@ -895,7 +954,8 @@ void dmaverify_selection_feedback(const char *name)
  *
  * One line per name: "selected NAME devices N ops A observe B as HOW",
  * HOW being "driver", "usb-driver" (verified through its host controller),
- * "virtio-driver" (through its transport),
+ * "virtio-driver" (through its transport), "mmc-driver" (through its SD
+ * host): a port bus's kind (dmaverify_register_port_bus()),
  * "module:<bus>:<driver>,...", "unwatched-module" or
  * "unregistered".
  */
@@ -903,6 +963,7 @@ void dmaverify_selection_show(struct seq_file *seq)
 {
 	struct module_drivers *m = kmalloc(sizeof(*m), GFP_KERNEL);
 	char *list = kmalloc(PAGE_SIZE, GFP_KERNEL), *p, *name;
+	struct dmaverify_port_bus *pb;
 	struct dmaverify_dev *ctx;
 
 	if (!m || !list)
@@ -932,12 +993,11 @@ void dmaverify_selection_show(struct seq_file *seq)
 		mutex_unlock(&dmaverify_devices_lock);
 		seq_printf(seq, "selected %s devices %d ops %d observe %d as ", name,
 			   ops + observe, ops, observe);
+		pb = by_driver ? NULL : port_bus_of(name);
 		if (by_driver) {
 			seq_puts(seq, "driver\n");
-		} else if (dmaverify_indirect_bus(name)) {
-			seq_puts(seq, "usb-driver\n");
-		} else if (dmaverify_virtio_bus(name)) {
-			seq_puts(seq, "virtio-driver\n");
+		} else if (pb) {
+			seq_printf(seq, "%s\n", pb->kind);
 		} else if (m->n) {
 			for (c = m->names; *c; c++)
 				if (*c == ' ')
@@ -1093,6 +1153,7 @@ static int collect(struct device *dev, void *data)
 int dmaverify_rebind_selected(const char *only)
 {
 	struct rebind_walk *w = kzalloc(sizeof(*w), GFP_KERNEL);
+	struct dmaverify_port_bus *pb;
 	unsigned int i;
 	int n;
 
@@ -1112,5 +1173,11 @@ int dmaverify_rebind_selected(const char *only)
 	}
 	n = w->n;
 	kfree(w);
-	return n + max(dmaverify_indirect_rebind(only), 0);
+	mutex_lock(&port_buses_lock);
+	list_for_each_entry(pb, &port_buses, node)
+		if (pb->rebind)
+			n += max(pb->rebind(pb, only), 0);
+	mutex_unlock(&port_buses_lock);
+	return n;
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_rebind_selected);

@@ -61,4 +61,28 @@ static inline void dv_clear_skip_sync(struct device *dev)
 #endif
 }
 
+/*
+ * The MMC core's struct mmc_driver, private to it (drivers/mmc/core/bus.h)
+ * and the same from 6.1 to 7.x; mmc_register_driver() is exported, but
+ * declared there only.  mmc.c registers one to learn the MMC bus.
+ */
+struct mmc_card;
+struct mmc_driver;
+
+struct dv_mmc_driver {
+	struct device_driver drv;
+	int (*probe)(struct mmc_card *card);
+	void (*remove)(struct mmc_card *card);
+	void (*shutdown)(struct mmc_card *card);
+};
+
+int mmc_register_driver(struct mmc_driver *drv);
+void mmc_unregister_driver(struct mmc_driver *drv);
+
+/* Claiming a host, exported, declared in drivers/mmc/core/core.h (samples). */
+struct mmc_ctx;
+struct mmc_host;
+int __mmc_claim_host(struct mmc_host *host, struct mmc_ctx *ctx, atomic_t *abort);
+void mmc_release_host(struct mmc_host *host);
+
 #endif /* DMAVERIFY_COMPAT_H */

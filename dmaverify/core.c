@@ -41,6 +41,7 @@ static int __init dmaverify_init(void)
 		goto err;
 	dmaverify_indirect_init();
 	dmaverify_virtio_init();
+	dmaverify_mmc_init();
 	{
 		char buf[MAX_DRIVERS * DRIVER_NAME_MAX];
 
@@ -70,6 +71,7 @@ static void __exit dmaverify_exit(void)
 {
 	dmaverify_dmaengine_exit();
 	dmaverify_iommu_exit();
+	dmaverify_mmc_exit();
 	dmaverify_virtio_exit();
 	dmaverify_indirect_exit();
 	dmaverify_detach_all();

@@ -667,17 +667,70 @@ void dmaverify_indirect_exit(void);
 struct dmaverify_dev *dmaverify_indirect_new(struct dmaverify_dev *port,
 					     struct device *dev);
 void dmaverify_indirect_free(struct dmaverify_dev *ctx);
-int dmaverify_virtio_init(void);
-void dmaverify_virtio_exit(void);
-bool dmaverify_virtio_bus(const char *name);
 struct dmaverify_dev *dmaverify_indirect_ctx(struct dmaverify_dev *port,
 					     bool *forward);
 bool dmaverify_indirect_released(struct dmaverify_dev *ctx, unsigned long key,
 				 bool sg);
 struct dmaverify_dev *dmaverify_indirect_owner(struct dmaverify_dev *port,
 					       unsigned long key, bool sg);
-bool dmaverify_indirect_bus(const char *name);
-int dmaverify_indirect_rebind(const char *only);
+
+/**
+ * struct dmaverify_port_bus - a bus whose drivers are verified through a port
+ * @node: entry in attach.c's list
+ * @kind: the "as" word of stats' "selected" lines ("usb-driver")
+ * @what: what a driver of the bus is, for the log ("a USB driver: its DMA
+ *	is verified through its host controller")
+ * @has_driver: whether a driver, or a module registering one, of that name
+ *	is on the bus
+ * @rebind: reprobe the bus's devices bound to a selected driver (@only: that
+ *	driver only, if not NULL); the number reprobed.  NULL: none
+ *
+ * Registered by the buses (dmaverify_register_port_bus()): attach.c calls
+ * into them only through this.
+ */
+struct dmaverify_port_bus {
+	struct list_head node;
+	const char *kind;
+	const char *what;
+	bool (*has_driver)(struct dmaverify_port_bus *pb, const char *name);
+	int (*rebind)(struct dmaverify_port_bus *pb, const char *only);
+};
+
+void dmaverify_register_port_bus(struct dmaverify_port_bus *pb);
+void dmaverify_unregister_port_bus(struct dmaverify_port_bus *pb);
+bool dmaverify_names_eq(const char *a, const char *b);
+
+/* === Drivers whose port carries their device alone (whole.c) === */
+
+/**
+ * struct dmaverify_whole_bus - a bus each port of which carries one device
+ * @bus: the bus
+ * @pb: the bus as attach.c knows it (@pb.kind and @pb.what set by the
+ *	caller, the callbacks by dmaverify_whole_register())
+ * @nb: its notifier
+ * @port_name: what the port is, for the log ("virtio transport")
+ * @port: the device that does @dev's DMA, or NULL with a reason in *@why
+ * @bypass: NULL, or, called once the driver has probed: why @dev's DMA does
+ *	not go through the DMA API, or NULL if it does
+ * @drv_module: NULL, or the module of a driver registered without an owner,
+ *	written to a buffer of MODULE_NAME_LEN bytes; NULL if unknown
+ */
+struct dmaverify_whole_bus {
+	typeof(((struct device *)NULL)->bus) bus;
+	struct dmaverify_port_bus pb;
+	struct notifier_block nb;
+	const char *port_name;
+	struct device *(*port)(struct device *dev, const char **why);
+	const char *(*bypass)(struct device *dev);
+	const char *(*drv_module)(struct device_driver *drv, char *buf);
+};
+
+int dmaverify_whole_register(struct dmaverify_whole_bus *wb);
+void dmaverify_whole_unregister(struct dmaverify_whole_bus *wb);
+int dmaverify_virtio_init(void);
+void dmaverify_virtio_exit(void);
+int dmaverify_mmc_init(void);
+void dmaverify_mmc_exit(void);
 
 /* === Forwarding ops (ops.c) and twins (twin.c) === */
 

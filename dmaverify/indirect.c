@@ -891,23 +891,11 @@ static bool usb_registered;
 
 static int module_is(struct device_driver *drv, void *data)
 {
-	const char *name = data, *mod = drv->owner ? module_name(drv->owner) : NULL;
-	int i;
-
-	for (i = 0; mod && mod[i] && name[i]; i++)
-		if (mod[i] != name[i] && !(strchr("-_", mod[i]) && strchr("-_", name[i])))
-			return 0;
-	return mod && !mod[i] && !name[i];
+	return drv->owner && dmaverify_names_eq(module_name(drv->owner), data);
 }
 
-/**
- * dmaverify_indirect_bus() - whether a name is a USB driver's
- * @name: a name given to driver=
- *
- * Return: true if a driver of that name, or of a module of that name, is
- * registered on the USB bus.
- */
-bool dmaverify_indirect_bus(const char *name)
+/* Whether a driver of that name, or of a module of that name, is on USB. */
+static bool usb_has_driver(struct dmaverify_port_bus *pb, const char *name)
 {
 	typeof(usb_bus) bus = READ_ONCE(usb_bus);
 
@@ -940,13 +928,8 @@ static int collect(struct usb_device *udev, void *data)
 	return 0;
 }
 
-/**
- * dmaverify_indirect_rebind() - reprobe selected USB interfaces
- * @only: a driver name, or NULL for every selected driver
- *
- * Return: the number of interfaces reprobed.
- */
-int dmaverify_indirect_rebind(const char *only)
+/* Reprobe selected USB interfaces (@only: that driver's); how many. */
+static int usb_rebind(struct dmaverify_port_bus *pb, const char *only)
 {
 	struct rebind_walk *w;
 	unsigned int i;
@@ -970,6 +953,13 @@ int dmaverify_indirect_rebind(const char *only)
 	kfree(w);
 	return n;
 }
+
+static struct dmaverify_port_bus usb_pb = {
+	.kind = "usb-driver",
+	.what = "a USB driver: its DMA is verified through its host controller",
+	.has_driver = usb_has_driver,
+	.rebind = usb_rebind,
+};
 
 static int already_bound(struct usb_device *udev, void *data)
 {
@@ -1014,6 +1004,7 @@ int dmaverify_indirect_init(void)
 	}
 	WRITE_ONCE(usb_bus, dv_usb_drv(&dv_usb_driver)->bus);
 	WRITE_ONCE(indirect_on, true);
+	dmaverify_register_port_bus(&usb_pb);
 	if (!dmaverify_rebind)
 		usb_for_each_dev(NULL, already_bound);
 	return 0;
@@ -1032,6 +1023,7 @@ void dmaverify_indirect_exit(void)
 
 	WRITE_ONCE(indirect_on, false);
 	if (usb_bus) {
+		dmaverify_unregister_port_bus(&usb_pb);
 		bus_unregister_notifier(usb_bus, &usb_bus_nb);
 		WRITE_ONCE(usb_bus, NULL);
 	}
@@ -1076,16 +1068,6 @@ struct dmaverify_dev *dmaverify_indirect_owner(struct dmaverify_dev *port,
 					       unsigned long key, bool sg)
 {
 	return NULL;
-}
-
-bool dmaverify_indirect_bus(const char *name)
-{
-	return false;
-}
-
-int dmaverify_indirect_rebind(const char *only)
-{
-	return 0;
 }
 
 int dmaverify_indirect_init(void)

@@ -1971,6 +1971,48 @@ static void test_indirect_port(struct kunit *test)
 	dmaverify_indirect_free(sub);
 }
 
+static const char *port_bus_only;
+static int port_bus_calls;
+
+static bool fake_has_driver(struct dmaverify_port_bus *pb, const char *name)
+{
+	return !strcmp(name, "dv_kunit_portdrv");
+}
+
+static int fake_rebind(struct dmaverify_port_bus *pb, const char *only)
+{
+	port_bus_only = only;
+	port_bus_calls++;
+	return 2;
+}
+
+/*
+ * attach.c reaches the buses of drivers above a port (USB, virtio, mmc)
+ * only through the table they register in: the rebind command calls each
+ * bus's rebind with the name asked for, and counts what it reprobed; an
+ * unregistered bus is not called.
+ */
+static void test_port_bus_table(struct kunit *test)
+{
+	struct dmaverify_port_bus pb = {
+		.kind = "kunit-driver",
+		.what = "a KUnit driver",
+		.has_driver = fake_has_driver,
+		.rebind = fake_rebind,
+	};
+
+	port_bus_only = NULL;
+	port_bus_calls = 0;
+	dmaverify_register_port_bus(&pb);
+	KUNIT_EXPECT_EQ(test, dmaverify_rebind_selected("dv_kunit_portdrv"), 2);
+	dmaverify_unregister_port_bus(&pb);
+	KUNIT_EXPECT_EQ(test, port_bus_calls, 1);
+	KUNIT_EXPECT_STREQ(test, port_bus_only, "dv_kunit_portdrv");
+	KUNIT_EXPECT_EQ(test, dmaverify_rebind_selected("dv_kunit_portdrv"), 0);
+	KUNIT_EXPECT_EQ(test, port_bus_calls, 1);
+	EXPECT_NO_REPORT(test);
+}
+
 static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_double_unmap),
 	KUNIT_CASE(test_unmap_never_mapped),
@@ -2052,6 +2094,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_callback_after_unhook),
 	KUNIT_CASE_SLOW(test_detach_under_load),
 	KUNIT_CASE(test_indirect_port),
+	KUNIT_CASE(test_port_bus_table),
 	{}
 };
 

@@ -6,7 +6,8 @@
 #   A  a usb-storage disk (256 MB), driver usb-storage: selected
 #   B  a usb-uas disk (128 MB), driver uas: not selected, same controller
 #   C  a usb-storage device (64 MB) given to samples/usb_dma_sample.c
-# and an EHCI controller with D, a usb-storage disk (32 MB): selected too.
+# an EHCI controller with D, a usb-storage disk (32 MB), a UHCI one with E
+# (24 MB) and an OHCI one with F (40 MB): selected too.
 # dmaverify driver=usb-storage,usb_dma_sample.  Data is written to A and B
 # and read back: zero reports, A's URBs tracked under usb-storage (debugfs
 # names "usb-storage on 1-1:1.0 ... through xhci_hcd"), nothing of B's.  The
@@ -36,6 +37,8 @@ truncate -s 256M "$tmp/a.img"
 truncate -s 128M "$tmp/b.img"
 truncate -s 64M "$tmp/c.img"
 truncate -s 32M "$tmp/d.img"
+truncate -s 24M "$tmp/e.img"
+truncate -s 40M "$tmp/f.img"
 
 cat > "$tmp/guest.sh" <<'GUEST'
 . ./guest-lib.sh
@@ -58,19 +61,31 @@ cost2() {
 	y=$(cost $1)
 	[ "$x" -lt "$y" ] && echo "$x" || echo "$y"
 }
-mods xhci_pci ehci_pci sd_mod
+mods xhci_pci ehci_pci uhci_hcd ohci_pci sd_mod
 modprobe dmaverify driver=usb-storage,usb_dma_sample action=log free_stacks=1 ||
 	fail "modprobe dmaverify failed"
 mods uas usb_storage
 a=$(disk_of 524288); b=$(disk_of 262144); c=$(disk_of 131072); d=$(disk_of 65536)
+e=$(disk_of 49152); f=$(disk_of 81920)
 ia=$(intf_of $a); ib=$(intf_of $b); ic=$(intf_of $c); id=$(intf_of $d)
+ie=$(intf_of $e); if_=$(intf_of $f)
 step "A=$a on $ia ($(basename $(readlink /sys/bus/usb/devices/$ia/driver))) B=$b on $ib ($(basename $(readlink /sys/bus/usb/devices/$ib/driver))) C=$c on $ic"
 [ "$(basename $(readlink /sys/bus/usb/devices/$ib/driver))" = uas ] || fail "B is not driven by uas"
 raw_check /dev/$a 16
 raw_check /dev/$a 8 direct
 raw_check /dev/$b 16
 raw_check /dev/$d 8
+raw_check /dev/$e 2
+raw_check /dev/$f 2 direct
 cat $DV/stats
+grep -q "^device $ie driver usb-storage state attached mode ops through uhci_hcd " $DV/stats ||
+	fail "stats: no usb-storage on $ie through uhci_hcd"
+grep -q "^device $if_ driver usb-storage state attached mode ops through ohci-pci " $DV/stats ||
+	fail "stats: no usb-storage on $if_ through ohci-pci"
+for i in $id $ie $if_; do
+	n=$(sed -n "/^device $i /,/^device /p" $DV/stats | grep -E "streaming maps|scatter" | sed -n 's/.*allocated \([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+	[ "$n" -gt 0 ] || fail "no URB buffer of usb-storage on $i tracked"
+done
 grep -q "^device $id driver usb-storage state attached mode ops through ehci-pci " $DV/stats ||
 	fail "stats: no usb-storage on $id through ehci-pci"
 grep -q "^device $ia driver usb-storage state attached mode ops through xhci_hcd " $DV/stats ||
@@ -153,7 +168,11 @@ log=$logdir/sys-usb-indirect-$kernel.log
 -device scsi-hd,bus=uas.0,scsi-id=0,lun=0,drive=ub \
 -drive file=$tmp/c.img,if=none,id=uc,format=raw -device usb-storage,bus=xhci.0,drive=uc \
 -device usb-ehci,id=ehci \
--drive file=$tmp/d.img,if=none,id=ud,format=raw -device usb-storage,bus=ehci.0,drive=ud" \
+-drive file=$tmp/d.img,if=none,id=ud,format=raw -device usb-storage,bus=ehci.0,drive=ud \
+-device piix3-usb-uhci,id=uhci \
+-drive file=$tmp/e.img,if=none,id=ue,format=raw -device usb-storage,bus=uhci.0,drive=ue \
+-device pci-ohci,id=ohci \
+-drive file=$tmp/f.img,if=none,id=uf,format=raw -device usb-storage,bus=ohci.0,drive=uf" \
 	--append 'modprobe.blacklist=usb_storage,uas' \
 	--file "$TOP/tests/guest-lib.sh" --file "$tmp/guest.sh" \
 	--allow 'BUG: dmaverify:' --timeout 300 --log "$log" -- sh guest.sh > /dev/null 2>&1 || {
@@ -165,7 +184,7 @@ con=$(tr -d '\r' < "$log" | sed 's/^\[ *[0-9.]*\] \{0,1\}//')
 
 fail=0
 grep -aq '^DISKS-OK' <<< "$con" || { echo "FAIL disks: $(grep -a 'DVT' <<< "$con" | tail -2)"; fail=1; }
-[ $fail = 0 ] && echo "ok   usb-storage (selected) and uas (not) on one xHCI, usb-storage on EHCI: data read back, 0 reports, $(grep -a '^DISKS-OK' <<< "$con" | cut -d' ' -f2) lists tracked for usb-storage"
+[ $fail = 0 ] && echo "ok   usb-storage (selected) and uas (not) on one xHCI, usb-storage on EHCI, UHCI and OHCI: data read back, 0 reports, $(grep -a '^DISKS-OK' <<< "$con" | cut -d' ' -f2) lists tracked for usb-storage"
 n=0
 for c in "${cases[@]}"; do
 	IFS=: read -r bug want fn <<< "$c"
