@@ -61,6 +61,7 @@ err:
 	dmaverify_debugfs_exit();
 	dmaverify_sample_exit();
 	dmaverify_redzone_exit();
+	dmaverify_reports_exit();
 	dmaverify_tracker_cache_exit();
 	dmaverify_stack_exit();
 	return ret;
@@ -77,6 +78,7 @@ static void __exit dmaverify_exit(void)
 	dmaverify_sample_exit();
 	dmaverify_redzone_exit();
 	dmaverify_debugfs_exit();
+	dmaverify_reports_exit();
 	dmaverify_tracker_cache_exit();
 	dmaverify_stack_exit();
 	pr_info("unloaded\n");
