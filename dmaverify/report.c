@@ -476,7 +476,8 @@ static u64 ring_keep(const struct dmaverify_report *r)
 		return 0;
 	slot = &ring[ring_seq % ring_size];
 	slot->seq = ++ring_seq;
-	slot->ns = ktime_get_boot_fast_ns();
+	/* The time of its line in the violation log (log_violation()). */
+	slot->ns = vlog[(vlog_head + VLOG_SIZE - 1) % VLOG_SIZE].ns;
 	strscpy(slot->dev, dev_name(dmaverify_ctx_dev(r->ctx)), sizeof(slot->dev));
 	strscpy(slot->drv, r->ctx->driver, sizeof(slot->drv));
 	slot->v = r->v;
@@ -702,7 +703,8 @@ void dmaverify_reports_init(void)
 
 	ring = n ? vzalloc(array_size(n, sizeof(*ring))) : NULL;
 	if (n && !ring)
-		pr_warn("dmaverify: no memory for report_ring=%u: debugfs \"reports\" stays empty\n", n);
+		pr_warn("dmaverify: report_ring=%u: no memory, no report is kept\n",
+			n);
 	ring_size = ring ? n : 0;
 
 #ifdef CONFIG_KPROBES
