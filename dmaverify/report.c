@@ -375,7 +375,7 @@ static struct dmaverify_vlog {
 	char dev[32];		/* Device name. */
 	char drv[24];		/* Driver name. */
 	unsigned long addr;	/* Address passed by the call. */
-	unsigned long ip;	/* Call site. */
+	char site[96];		/* Call site, resolved when it was logged. */
 	u64 report;		/* Its number in the report ring; 0: none. */
 	u8 v;			/* Violation. */
 	bool shown;		/* Printed (not rate-limited). */
@@ -383,8 +383,13 @@ static struct dmaverify_vlog {
 static unsigned int vlog_head;
 static unsigned long vlog_total;
 
+/*
+ * @ip_when: when the stack holding @ip was saved, NULL for the running one.
+ * The site is resolved now, not when the log is read: its module may be
+ * gone by then, and another one loaded at its address.
+ */
 static void log_violation(const struct dmaverify_report *r, unsigned long ip,
-			  bool shown)
+			  const u32 *ip_when, bool shown)
 {
 	struct dmaverify_vlog *l = &vlog[vlog_head];
 
@@ -392,7 +397,8 @@ static void log_violation(const struct dmaverify_report *r, unsigned long ip,
 	strscpy(l->dev, dev_name(dmaverify_ctx_dev(r->ctx)), sizeof(l->dev));
 	strscpy(l->drv, r->ctx->driver, sizeof(l->drv));
 	l->addr = r->addr;
-	l->ip = ip;
+	if (!ip_when || !dmaverify_frame_gone(ip, *ip_when, l->site, sizeof(l->site)))
+		snprintf(l->site, sizeof(l->site), "%pS", (void *)ip);
 	l->v = r->v;
 	l->shown = shown;
 	l->report = 0;
@@ -433,10 +439,10 @@ int dmaverify_violations_show(struct seq_file *seq)
 		const struct dmaverify_code *c = &dmaverify_codes[l->v];
 
 		/* Hashed (%p): the key may be a CPU address (an S/G list). */
-		seq_printf(seq, "%llu.%06llu device=%s driver=%s code=0x%02x sub=0x%02x slug=%s addr=%p site=%pS shown=%d report=%llu\n",
+		seq_printf(seq, "%llu.%06llu device=%s driver=%s code=0x%02x sub=0x%02x slug=%s addr=%p site=%s shown=%d report=%llu\n",
 			   l->ns / NSEC_PER_SEC, (l->ns % NSEC_PER_SEC) / 1000,
 			   l->dev, l->drv, c->code, c->sub, c->slug,
-			   (void *)l->addr, (void *)l->ip, l->shown, l->report);
+			   (void *)l->addr, l->site, l->shown, l->report);
 	}
 	kfree(copy);
 	return 0;
@@ -797,7 +803,7 @@ void dmaverify_report(const struct dmaverify_report *r)
 		raw_spin_lock_irqsave(&report_lock, flags);
 	}
 	shown = r->leak || !already_reported(r->v, ip);
-	log_violation(r, ip, shown);
+	log_violation(r, ip, ip_when, shown);
 	if (!shown)
 		goto unlock;
 
