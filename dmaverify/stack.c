@@ -763,16 +763,19 @@ bool dmaverify_frame_gone(unsigned long ip, u32 when, char *buf, size_t size)
 
 	if (!READ_ONCE(gone_head))	/* No module was unloaded. */
 		return false;
-	local_irq_save(flags);
-	if (raw_spin_trylock(&gone_lock)) {
-		g = gone_find(ip, when, &j);
-		if (g) {
-			snprintf(buf, size, "%s (unloaded)", g->frames[j].sym);
-			found = true;
-		}
-		raw_spin_unlock(&gone_lock);
+	/* In NMI the lock may be held by the code interrupted. */
+	if (in_nmi()) {
+		if (!raw_spin_trylock_irqsave(&gone_lock, flags))
+			return false;
+	} else {
+		raw_spin_lock_irqsave(&gone_lock, flags);
 	}
-	local_irq_restore(flags);
+	g = gone_find(ip, when, &j);
+	if (g) {
+		snprintf(buf, size, "%s (unloaded)", g->frames[j].sym);
+		found = true;
+	}
+	raw_spin_unlock_irqrestore(&gone_lock, flags);
 	return found;
 }
 

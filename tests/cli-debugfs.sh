@@ -790,6 +790,37 @@ if cli 0 load --driver edu_sample --param mode=observe; then
 else
 	bad "dmaverify load --param mode=observe failed"
 fi
+echo "=== (i) the titles, the report ring's bound"
+# Every title printed so far parses as syzkaller's KASAN/KFENCE titles do.
+titles=$(dmesg | sed -n 's/^\[[^]]*\] //; /^BUG: dmaverify: /p')
+t "every title printed ($(printf '%s\n' "$titles" | grep -c .)) matches syzkaller's title shape (the tool, the slug, in function)" \
+	eval '[ -n "$titles" ] && ! printf "%s\n" "$titles" | grep -vE "^BUG: [A-Za-z0-9_-]+: [a-z0-9-]+ in [A-Za-z0-9_.]+\$"'
+loaded && rmmod dmaverify
+t "report_ring=65 refused (0-64)" eval '! modprobe dmaverify report_ring=65 2>/dev/null'
+if modprobe dmaverify driver=edu_sample action=log multishot=1 report_ring=1; then
+	for i in 1 2; do
+		modprobe edu_sample bug=double-unmap transfers=1
+		rmmod edu_sample
+	done
+	last=$(sed -n '$s/.* report=\([0-9]*\)$/\1/p' $DV/violations)
+	t "report_ring=1: debugfs reports keeps the last report only" \
+		eval '[ "$(grep -c "^report [0-9]* time=" $DV/reports)" = 1 ] && grep -q "^report $last time=" $DV/reports && [ "$last" -ge 2 ]'
+	t "report_ring=1: violations --json: the older report null, the last one whole" \
+		eval 'cli 0 violations --json && head -1 /tmp/o | grep -q "\"shown\":true,\"report\":null}$" && tail -1 /tmp/o | grep -q "\"report\":{\"number\":$last,"'
+	rmmod dmaverify
+else
+	bad "modprobe dmaverify report_ring=1 failed"
+fi
+if modprobe dmaverify driver=edu_sample action=log report_ring=0; then
+	modprobe edu_sample bug=double-unmap transfers=1
+	rmmod edu_sample
+	t "report_ring=0: no report kept, the log says report=0, --json report null" \
+		eval '[ ! -s $DV/reports ] && grep -q "slug=double-unmap .* shown=1 report=0$" $DV/violations && cli 0 violations --json && grep -q "\"report\":null}$" /tmp/o'
+	rmmod dmaverify
+else
+	bad "modprobe dmaverify report_ring=0 failed"
+fi
+
 echo "=== (f) selection by driver or module name"
 loaded && rmmod dmaverify
 modprobe usb_storage || bad "modprobe usb_storage failed"
