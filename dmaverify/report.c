@@ -384,6 +384,17 @@ static unsigned int vlog_head;
 static unsigned long vlog_total;
 
 /*
+ * "%pS" of a call site, or (@ip_when: when the stack holding it was saved)
+ * its symbol when its module was unloaded since.
+ */
+static void site_name(char *buf, size_t size, unsigned long ip,
+		      const u32 *ip_when)
+{
+	if (!ip_when || !dmaverify_frame_gone(ip, *ip_when, buf, size))
+		snprintf(buf, size, "%pS", (void *)ip);
+}
+
+/*
  * @ip_when: when the stack holding @ip was saved, NULL for the running one.
  * The site is resolved now, not when the log is read: its module may be
  * gone by then, and another one loaded at its address.
@@ -397,8 +408,7 @@ static void log_violation(const struct dmaverify_report *r, unsigned long ip,
 	strscpy(l->dev, dev_name(dmaverify_ctx_dev(r->ctx)), sizeof(l->dev));
 	strscpy(l->drv, r->ctx->driver, sizeof(l->drv));
 	l->addr = r->addr;
-	if (!ip_when || !dmaverify_frame_gone(ip, *ip_when, l->site, sizeof(l->site)))
-		snprintf(l->site, sizeof(l->site), "%pS", (void *)ip);
+	site_name(l->site, sizeof(l->site), ip, ip_when);
 	l->v = r->v;
 	l->shown = shown;
 	l->report = 0;
@@ -782,8 +792,13 @@ void dmaverify_report(const struct dmaverify_report *r)
 			ip = created[skipnr(created, n, NULL)];
 	}
 	/* The site of the report's title; the address hashed, as in the log. */
-	trace_violation(r->ctx->dev, r->ctx->driver, c->code, c->sub, c->slug,
-			r->addr, ip);
+	if (trace_violation_enabled()) {
+		char site[96];
+
+		site_name(site, sizeof(site), ip, ip_when);
+		trace_violation(r->ctx->dev, r->ctx->driver, c->code, c->sub,
+				c->slug, r->addr, ip, site);
+	}
 
 	/*
 	 * Printing can take locks that lockdep would see nested in whatever
