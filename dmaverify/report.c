@@ -525,15 +525,18 @@ int dmaverify_reports_show(struct seq_file *seq)
 		return -ENOMEM;
 	for (;;) {
 		const struct dmaverify_code *c;
-		unsigned int i;
+		unsigned int i, oldest;
 
-		/* The oldest slot numbered above @next, one at a time. */
+		/* The oldest slot numbered above @next, one copy at a time. */
 		raw_spin_lock_irqsave(&report_lock, flags);
 		last = ring_seq;
+		for (i = 0, oldest = ring_size; i < ring_size; i++)
+			if (ring[i].seq > next &&
+			    (oldest == ring_size || ring[i].seq < ring[oldest].seq))
+				oldest = i;
 		copy->seq = 0;
-		for (i = 0; i < ring_size; i++)
-			if (ring[i].seq > next && (!copy->seq || ring[i].seq < copy->seq))
-				memcpy(copy, &ring[i], sizeof(*copy));
+		if (oldest < ring_size)
+			memcpy(copy, &ring[oldest], sizeof(*copy));
 		raw_spin_unlock_irqrestore(&report_lock, flags);
 		if (!copy->seq || copy->seq > last)
 			break;
