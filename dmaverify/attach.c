@@ -20,6 +20,7 @@
 
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
+#include <linux/kallsyms.h>
 #include <linux/pci.h>
 #include <linux/platform_device.h>
 #include <linux/rcupdate.h>
@@ -170,10 +171,46 @@ static unsigned long site_caller(const struct leak_site *site)
 					       ARRAY_SIZE(entries));
 	unsigned int i;
 
+	/* A frame of a module unloaded since is the creator's (no symbol). */
 	for (i = 0; i < n; i++)
-		if (!dmaverify_own_frame(entries[i]))
+		if (dmaverify_frame_gone(entries[i], site->first.when, NULL, 0) ||
+		    !dmaverify_own_frame(entries[i]))
 			return entries[i];
 	return 0;
+}
+
+struct gone_walk {
+	struct dmaverify_gone *g;
+	struct module *mod;
+};
+
+static void gone_obj(const struct dmaverify_obj *obj, void *arg)
+{
+	struct gone_walk *w = arg;
+
+	dmaverify_gone_note(w->g, w->mod, obj->stack);
+}
+
+/**
+ * dmaverify_gone_objects() - keep a going module's frames of every object
+ * @g: from dmaverify_gone_start(), or NULL
+ * @mod: the going module
+ *
+ * For stack.c's module notifier: the objects that module created may
+ * outlive it on another driver's device and be reported later.
+ * Context: process context, may sleep.
+ */
+void dmaverify_gone_objects(struct dmaverify_gone *g, struct module *mod)
+{
+	struct gone_walk w = { .g = g, .mod = mod };
+	struct dmaverify_dev *ctx;
+
+	if (!g)
+		return;
+	mutex_lock(&dmaverify_devices_lock);
+	list_for_each_entry(ctx, &dmaverify_devices, list)
+		dmaverify_tracker_for_each(&ctx->tracker, gone_obj, &w);
+	mutex_unlock(&dmaverify_devices_lock);
 }
 
 /*
@@ -191,9 +228,16 @@ static void leak_summary(struct leak_walk *w)
 	for (i = 0; i < w->nr_sites; i++) {
 		const struct leak_site *site = &w->sites[i];
 
-		dev_info(w->ctx->dev, "dmaverify:   %lu %s (%lu bytes) from %pS\n",
+		char caller[KSYM_SYMBOL_LEN];
+
+		/* Created by a module unloaded since: as it was then. */
+		if (!dmaverify_frame_gone(site_caller(site), site->first.when,
+					  caller, sizeof(caller)))
+			snprintf(caller, sizeof(caller), "%pS",
+				 (void *)site_caller(site));
+		dev_info(w->ctx->dev, "dmaverify:   %lu %s (%lu bytes) from %s\n",
 			 site->count, dmaverify_codes[site->v].slug, site->bytes,
-			 (void *)site_caller(site));
+			 caller);
 	}
 	if (w->unlisted)
 		dev_info(w->ctx->dev, "dmaverify:   %lu more from other call sites (counted, not listed)\n",

@@ -62,6 +62,7 @@ err:
 	dmaverify_debugfs_exit();
 	dmaverify_sample_exit();
 	dmaverify_redzone_exit();
+	dmaverify_reports_exit();
 	dmaverify_tracker_cache_exit();
 	dmaverify_stack_exit();
 	return ret;
@@ -79,6 +80,7 @@ static void __exit dmaverify_exit(void)
 	dmaverify_sample_exit();
 	dmaverify_redzone_exit();
 	dmaverify_debugfs_exit();
+	dmaverify_reports_exit();
 	dmaverify_tracker_cache_exit();
 	dmaverify_stack_exit();
 	pr_info("unloaded\n");

@@ -7,6 +7,7 @@
  *   control     commands, one per write (see Documentation/dmaverify.rst)
  *   stats       global and per-device counters, like "verifier /query"
  *   violations  the last reports, one machine-readable line each
+ *   reports     the last report_ring reports, whole, as printed
  *   devices/<device>/objects  one line per outstanding DMA object
  *   devices/<device>/stacks   the same, each with its creating stack
  *   devices/<device>/faults   how its IOMMU's faults are seen, and the faults
@@ -134,6 +135,12 @@ static int violations_show(struct seq_file *seq, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(violations);
 
+static int reports_show(struct seq_file *seq, void *unused)
+{
+	return dmaverify_reports_show(seq);
+}
+DEFINE_SHOW_ATTRIBUTE(reports);
+
 /* === devices/<device>/{objects,stacks} === */
 
 struct dump_arg {
@@ -149,7 +156,7 @@ static void dump_obj(const struct dmaverify_obj *obj, void *arg)
 	dmaverify_print_obj(d->seq, obj);
 	seq_printf(d->seq, " age %u.%03us\n", ms / 1000, ms % 1000);
 	if (d->stacks)
-		dmaverify_print_creator(d->seq, obj->stack);
+		dmaverify_print_creator(d->seq, obj->stack, obj->when);
 }
 
 /*
@@ -333,6 +340,7 @@ int dmaverify_debugfs_init(void)
 	debugfs_create_file("control", 0600, root_dir, NULL, &control_fops);
 	debugfs_create_file("stats", 0400, root_dir, NULL, &stats_fops);
 	debugfs_create_file("violations", 0400, root_dir, NULL, &violations_fops);
+	debugfs_create_file("reports", 0400, root_dir, NULL, &reports_fops);
 	devices_dir = debugfs_create_dir("devices", root_dir);
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 	/* Fault injection (Documentation/fault-injection): the driver's maps, */

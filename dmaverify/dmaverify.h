@@ -433,6 +433,7 @@ extern int dmaverify_action;
 extern unsigned long dmaverify_checks;
 extern unsigned int dmaverify_max_objects;
 extern unsigned int dmaverify_stack_depth;
+extern unsigned int dmaverify_report_ring;
 extern unsigned int dmaverify_hash_bits;
 extern bool dmaverify_multishot;
 extern bool dmaverify_free_stacks;
@@ -483,6 +484,12 @@ unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 				   unsigned int max);
 int dmaverify_stack_init(void);
 void dmaverify_stack_exit(void);
+struct dmaverify_gone;
+struct dmaverify_gone *dmaverify_gone_start(struct module *mod);
+void dmaverify_gone_note(struct dmaverify_gone *g, struct module *mod,
+			 unsigned long handle);
+void dmaverify_gone_end(struct dmaverify_gone *g);
+bool dmaverify_frame_gone(unsigned long ip, u32 when, char *buf, size_t size);
 
 /*
  * In an ops callback (not in a function it calls): the stack slot holding
@@ -583,9 +590,13 @@ void dmaverify_violation_found(struct dmaverify_dev *ctx,
 			       const char *fmt, ...) __printf(4, 5);
 const char *dmaverify_dir_name(int dir);
 void dmaverify_print_obj(struct seq_file *seq, const struct dmaverify_obj *obj);
-void dmaverify_print_stack(struct seq_file *seq, unsigned long handle);
-void dmaverify_print_creator(struct seq_file *seq, unsigned long handle);
+void dmaverify_print_stack(struct seq_file *seq, unsigned long handle,
+			   u32 when);
+void dmaverify_print_creator(struct seq_file *seq, unsigned long handle,
+			     u32 when);
 int dmaverify_violations_show(struct seq_file *seq);
+int dmaverify_reports_show(struct seq_file *seq);
+void dmaverify_reports_exit(void);
 void dmaverify_reports_reset(void);
 void dmaverify_unverifiable(struct dmaverify_dev *ctx, long n);
 void dmaverify_reports_init(void);
@@ -648,6 +659,7 @@ int dmaverify_rebind_selected(const char *only);
 void dmaverify_selection_feedback(const char *name);
 void dmaverify_selection_show(struct seq_file *seq);
 void dmaverify_check_leaks(struct dmaverify_dev *ctx);
+void dmaverify_gone_objects(struct dmaverify_gone *g, struct module *mod);
 
 /* Attach a device directly (KUnit; the bus notifier does it otherwise). */
 int dmaverify_attach_device(struct device *dev);

@@ -42,6 +42,7 @@ bool dmaverify_rebind;
 unsigned int dmaverify_leak_report_max = 10;
 unsigned int dmaverify_fail_every;
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_fail_every);
+unsigned int dmaverify_report_ring = 8;
 
 /* === Driver selection === */
 
@@ -535,6 +536,10 @@ MODULE_PARM_DESC(leak_report_max, "Leak reports printed per device at release, o
 static struct ranged fail_every_range = { &dmaverify_fail_every, 0, INT_MAX };
 module_param_cb(fail_every, &ranged_ops, &fail_every_range, 0644);
 MODULE_PARM_DESC(fail_every, "Fault injection: fail every Nth streaming map of verified devices, to expose unchecked mapping errors (default 0: never)");
+
+static struct ranged report_ring_range = { &dmaverify_report_ring, 0, 64 };
+module_param_cb(report_ring, &ranged_ops, &report_ring_range, 0444);
+MODULE_PARM_DESC(report_ring, "Complete reports kept for debugfs \"reports\" (dmaverify violations --json), the last N, 8 KiB each, allocated at load; 0-64 (default 8)");
 
 module_param_named(enabled, dmaverify_enabled, bool, 0644);
 MODULE_PARM_DESC(enabled, "Verify (Y, default) or only forward (N); objects mapped while N are never reported");

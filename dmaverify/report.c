@@ -27,6 +27,7 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/utsname.h>
+#include <linux/vmalloc.h>
 
 #include "dmaverify.h"
 
@@ -194,32 +195,60 @@ static __printf(2, 3) void out(struct seq_file *seq, const char *fmt, ...)
 	va_end(args);
 }
 
-/* Frames to skip so that a stack starts at the caller of the DMA API. */
-static unsigned int skipnr(const unsigned long *entries, unsigned int nr)
+/*
+ * Frames to skip so that a stack starts at the caller of the DMA API.
+ * @when: when a saved stack was taken, or NULL for the running one.  A
+ * frame of a module unloaded since is the driver's: it has no symbol left,
+ * which dmaverify_own_frame() would take for a trampoline of its own.
+ */
+static unsigned int skipnr(const unsigned long *entries, unsigned int nr,
+			   const u32 *when)
 {
 	unsigned int i;
 
 	for (i = 0; i < nr; i++)
-		if (!dmaverify_own_frame(entries[i]))
+		if ((when && dmaverify_frame_gone(entries[i], *when, NULL, 0)) ||
+		    !dmaverify_own_frame(entries[i]))
 			return i;
 	return 0;
 }
 
+/* Scratch for a frame of an unloaded module; guarded by report_lock. */
+static char gone_sym[KSYM_SYMBOL_LEN];
+
+/*
+ * A frame: "%pS", or for a saved stack (@when not NULL) whose module was
+ * unloaded since, the symbol it had then (stack.c).  Only the report being
+ * built (@seq NULL, report_lock held) and the process-context dumps print
+ * saved stacks.
+ */
+static void print_frame(struct seq_file *seq, unsigned long ip, const u32 *when)
+{
+	char buf[KSYM_SYMBOL_LEN], *sym = seq ? buf : gone_sym;
+
+	if (when && dmaverify_frame_gone(ip, *when, sym, KSYM_SYMBOL_LEN))
+		out(seq, " %s\n", sym);
+	else
+		out(seq, " %pS\n", (void *)ip);
+}
+
 static void print_stack(struct seq_file *seq, const unsigned long *entries,
-			unsigned int nr)
+			unsigned int nr, const u32 *when)
 {
 	unsigned int i;
 
-	for (i = skipnr(entries, nr); i < nr; i++)
-		out(seq, " %pS\n", (void *)entries[i]);
+	for (i = skipnr(entries, nr, when); i < nr; i++)
+		print_frame(seq, entries[i], when);
 }
 
 /**
  * dmaverify_print_stack() - print a saved stack without dmaverify's frames
  * @seq: a seq_file, or NULL for the report being built
  * @handle: from dmaverify_save_stack()
+ * @when: jiffies when it was saved (a frame of a module unloaded since
+ *	prints as it was resolved at the unload)
  */
-void dmaverify_print_stack(struct seq_file *seq, unsigned long handle)
+void dmaverify_print_stack(struct seq_file *seq, unsigned long handle, u32 when)
 {
 	unsigned long entries[32];
 	unsigned int nr = dmaverify_fetch_stack(handle, entries, ARRAY_SIZE(entries));
@@ -227,7 +256,7 @@ void dmaverify_print_stack(struct seq_file *seq, unsigned long handle)
 	if (!nr)
 		out(seq, " (no stack recorded)\n");
 	else
-		print_stack(seq, entries, nr);
+		print_stack(seq, entries, nr, &when);
 }
 
 /*
@@ -257,23 +286,25 @@ static void print_task(struct seq_file *seq, int pid, int cpu)
  * dmaverify_print_creator() - print the stack that created an object
  * @seq: a seq_file, or NULL for the report being built
  * @handle: the object's stack, from dmaverify_creator_stack()
+ * @when: jiffies at the object's creation
  *
  * A full stack, or (by default) the object's caller followed by the stack
  * its call site keeps: one earlier creation from the same place, with the
  * task, CPU and time of that creation.
  */
-void dmaverify_print_creator(struct seq_file *seq, unsigned long handle)
+void dmaverify_print_creator(struct seq_file *seq, unsigned long handle,
+			     u32 when)
 {
 	struct dmaverify_site site;
 
-	dmaverify_print_stack(seq, handle);
+	dmaverify_print_stack(seq, handle, when);
 	if (!dmaverify_site_stack(handle, &site))
 		return;
 	out(seq, "a mapping from this call site was created");
 	print_task(seq, site.pid, site.cpu);
 	print_when(seq, site.when);
 	out(seq, ":\n");
-	dmaverify_print_stack(seq, site.stack);
+	dmaverify_print_stack(seq, site.stack, site.when);
 }
 
 /**
@@ -344,15 +375,32 @@ static struct dmaverify_vlog {
 	char dev[32];		/* Device name. */
 	char drv[24];		/* Driver name. */
 	unsigned long addr;	/* Address passed by the call. */
-	unsigned long ip;	/* Call site. */
+	char site[96];		/* Call site, resolved when it was logged. */
+	u64 report;		/* Its number in the report ring; 0: none. */
 	u8 v;			/* Violation. */
 	bool shown;		/* Printed (not rate-limited). */
 } vlog[VLOG_SIZE];
 static unsigned int vlog_head;
 static unsigned long vlog_total;
 
+/*
+ * "%pS" of a call site, or (@ip_when: when the stack holding it was saved)
+ * its symbol when its module was unloaded since.
+ */
+static void site_name(char *buf, size_t size, unsigned long ip,
+		      const u32 *ip_when)
+{
+	if (!ip_when || !dmaverify_frame_gone(ip, *ip_when, buf, size))
+		snprintf(buf, size, "%pS", (void *)ip);
+}
+
+/*
+ * @ip_when: when the stack holding @ip was saved, NULL for the running one.
+ * The site is resolved now, not when the log is read: its module may be
+ * gone by then, and another one loaded at its address.
+ */
 static void log_violation(const struct dmaverify_report *r, unsigned long ip,
-			  bool shown)
+			  const u32 *ip_when, bool shown)
 {
 	struct dmaverify_vlog *l = &vlog[vlog_head];
 
@@ -360,11 +408,18 @@ static void log_violation(const struct dmaverify_report *r, unsigned long ip,
 	strscpy(l->dev, dev_name(dmaverify_ctx_dev(r->ctx)), sizeof(l->dev));
 	strscpy(l->drv, r->ctx->driver, sizeof(l->drv));
 	l->addr = r->addr;
-	l->ip = ip;
+	site_name(l->site, sizeof(l->site), ip, ip_when);
 	l->v = r->v;
 	l->shown = shown;
+	l->report = 0;
 	vlog_head = (vlog_head + 1) % VLOG_SIZE;
 	vlog_total++;
+}
+
+/* The report just printed was kept in the ring as number @n. */
+static void log_report(u64 n)
+{
+	vlog[(vlog_head + VLOG_SIZE - 1) % VLOG_SIZE].report = n;
 }
 
 /**
@@ -394,10 +449,105 @@ int dmaverify_violations_show(struct seq_file *seq)
 		const struct dmaverify_code *c = &dmaverify_codes[l->v];
 
 		/* Hashed (%p): the key may be a CPU address (an S/G list). */
-		seq_printf(seq, "%llu.%06llu device=%s driver=%s code=0x%02x sub=0x%02x slug=%s addr=%p site=%pS shown=%d\n",
+		seq_printf(seq, "%llu.%06llu device=%s driver=%s code=0x%02x sub=0x%02x slug=%s addr=%p site=%s shown=%d report=%llu\n",
 			   l->ns / NSEC_PER_SEC, (l->ns % NSEC_PER_SEC) / 1000,
 			   l->dev, l->drv, c->code, c->sub, c->slug,
-			   (void *)l->addr, (void *)l->ip, l->shown);
+			   (void *)l->addr, l->site, l->shown, l->report);
+	}
+	kfree(copy);
+	return 0;
+}
+
+/* === Report ring (debugfs "reports") === */
+
+/*
+ * The last report_ring reports, whole, as printed, for tools (dmaverify
+ * violations --json): a slot per report, allocated at load (report_ring
+ * times 8 KiB) so that a report in any context can be kept.  Each carries
+ * the number of its line in the violation log ("report=N"); numbers grow
+ * from 1 for the module's life, a reset included, so that a reader polling
+ * the file sees each report once.
+ */
+struct dmaverify_ring_slot {
+	u64 seq;		/* 0: empty. */
+	u64 ns;			/* Boot time of the report. */
+	char dev[32];		/* Device name. */
+	char drv[24];		/* Driver name. */
+	u8 v;			/* Violation. */
+	size_t len;		/* Of @text. */
+	char text[REPORT_BUF];	/* The report, as printed. */
+};
+
+/* Guarded by report_lock (the pointer and size are set at load). */
+static struct dmaverify_ring_slot *ring;
+static unsigned int ring_size;
+static u64 ring_seq;
+
+/* Precondition: report_lock is held; the report is in report_buf. */
+static u64 ring_keep(const struct dmaverify_report *r)
+{
+	struct dmaverify_ring_slot *slot;
+
+	if (!ring_size)
+		return 0;
+	slot = &ring[ring_seq % ring_size];
+	slot->seq = ++ring_seq;
+	/* The time of its line in the violation log (log_violation()). */
+	slot->ns = vlog[(vlog_head + VLOG_SIZE - 1) % VLOG_SIZE].ns;
+	strscpy(slot->dev, dev_name(dmaverify_ctx_dev(r->ctx)), sizeof(slot->dev));
+	strscpy(slot->drv, r->ctx->driver, sizeof(slot->drv));
+	slot->v = r->v;
+	slot->len = min_t(size_t, report_len, REPORT_BUF - 1);
+	memcpy(slot->text, report_buf, slot->len);
+	slot->text[slot->len] = '\0';
+	return slot->seq;
+}
+
+/**
+ * dmaverify_reports_show() - print the kept reports, oldest first
+ * @seq: the debugfs file
+ *
+ * Each as "report N time=S.US device=D driver=R code=C sub=S slug=G", its
+ * lines as printed, then "end N".
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int dmaverify_reports_show(struct seq_file *seq)
+{
+	struct dmaverify_ring_slot *copy;
+	unsigned long flags;
+	u64 next = 0, last;
+
+	if (!ring_size)
+		return 0;
+	copy = kmalloc(sizeof(*copy), GFP_KERNEL);
+	if (!copy)
+		return -ENOMEM;
+	for (;;) {
+		const struct dmaverify_code *c;
+		unsigned int i, oldest;
+
+		/* The oldest slot numbered above @next, one copy at a time. */
+		raw_spin_lock_irqsave(&report_lock, flags);
+		last = ring_seq;
+		for (i = 0, oldest = ring_size; i < ring_size; i++)
+			if (ring[i].seq > next &&
+			    (oldest == ring_size || ring[i].seq < ring[oldest].seq))
+				oldest = i;
+		copy->seq = 0;
+		if (oldest < ring_size)
+			memcpy(copy, &ring[oldest], sizeof(*copy));
+		raw_spin_unlock_irqrestore(&report_lock, flags);
+		if (!copy->seq || copy->seq > last)
+			break;
+		next = copy->seq;
+		c = &dmaverify_codes[copy->v];
+		seq_printf(seq, "report %llu time=%llu.%06llu device=%s driver=%s code=0x%02x sub=0x%02x slug=%s\n",
+			   copy->seq, copy->ns / NSEC_PER_SEC,
+			   (copy->ns % NSEC_PER_SEC) / 1000, copy->dev, copy->drv,
+			   c->code, c->sub, c->slug);
+		seq_write(seq, copy->text, copy->len);
+		seq_printf(seq, "end %llu\n", copy->seq);
 	}
 	kfree(copy);
 	return 0;
@@ -427,6 +577,8 @@ void dmaverify_reports_reset(void)
 	nr_seen = 0;
 	vlog_head = 0;
 	vlog_total = 0;
+	for (i = 0; i < ring_size; i++)
+		ring[i].seq = 0;
 	raw_spin_unlock_irqrestore(&report_lock, flags);
 }
 
@@ -453,7 +605,7 @@ static void print_freed(const struct dmaverify_freed *f)
 		return;
 	}
 	out(NULL, ":\n");
-	dmaverify_print_stack(NULL, f->free_stack);
+	dmaverify_print_stack(NULL, f->free_stack, f->free_when);
 }
 
 /*
@@ -502,10 +654,13 @@ static void print_context(void)
  * reports by title (syzkaller, whose function pattern also stops at the
  * '.') see one bug.  The stack below the title has the full symbol.
  */
-static void title_function(char *buf, size_t size, unsigned long ip)
+static void title_function(char *buf, size_t size, unsigned long ip,
+			   const u32 *when)
 {
-	snprintf(buf, size, "%ps", (void *)ip);
-	buf[strcspn(buf, " .")] = '\0';
+	/* A module unloaded since: the name its symbol had then. */
+	if (!when || !dmaverify_frame_gone(ip, *when, buf, size))
+		snprintf(buf, size, "%ps", (void *)ip);
+	buf[strcspn(buf, " .+")] = '\0';
 }
 
 /* === panic_on_warn and warn_limit === */
@@ -556,12 +711,21 @@ static bool indirect_call_ok(unsigned long addr)
 #endif
 
 /**
- * dmaverify_reports_init() - find check_panic_on_warn() for action=warn
+ * dmaverify_reports_init() - allocate the report ring, and find
+ *	check_panic_on_warn() for action=warn
  *
  * Without it, action=warn only reports and taints; the log says so.
  */
 void dmaverify_reports_init(void)
 {
+	unsigned int n = min(READ_ONCE(dmaverify_report_ring), 64U);
+
+	ring = n ? vzalloc(array_size(n, sizeof(*ring))) : NULL;
+	if (n && !ring)
+		pr_warn("dmaverify: report_ring=%u: no memory, no report is kept\n",
+			n);
+	ring_size = ring ? n : 0;
+
 #ifdef CONFIG_KPROBES
 	unsigned long addr = lookup_function("check_panic_on_warn");
 
@@ -571,6 +735,18 @@ void dmaverify_reports_init(void)
 	}
 #endif
 	pr_info("dmaverify: action=warn cannot honour panic_on_warn and warn_limit on this kernel (check_panic_on_warn() not callable)\n");
+}
+
+/**
+ * dmaverify_reports_exit() - free the report ring
+ *
+ * Context: at unload, when no device is verified any more.
+ */
+void dmaverify_reports_exit(void)
+{
+	vfree(ring);
+	ring = NULL;
+	ring_size = 0;
 }
 
 /**
@@ -587,6 +763,7 @@ void dmaverify_report(const struct dmaverify_report *r)
 {
 	const struct dmaverify_code *c = &dmaverify_codes[r->v];
 	unsigned long entries[32], flags, ip;
+	const u32 *ip_when = NULL;
 	unsigned int nr, skip;
 	dmaverify_report_hook_t hook;
 	int action = READ_ONCE(dmaverify_action);
@@ -605,19 +782,26 @@ void dmaverify_report(const struct dmaverify_report *r)
 		unsigned int n = dmaverify_fetch_stack(r->obj->stack, created,
 						       ARRAY_SIZE(created));
 
-		if (n)
-			ip = created[skipnr(created, n)];
+		if (n) {
+			ip = created[skipnr(created, n, &r->obj->when)];
+			ip_when = &r->obj->when;
+		}
 	} else if (r->leak && r->stack) {
 		unsigned long created[32];
 		unsigned int n = dmaverify_fetch_stack(r->stack, created,
 						       ARRAY_SIZE(created));
 
 		if (n)
-			ip = created[skipnr(created, n)];
+			ip = created[skipnr(created, n, NULL)];
 	}
 	/* The site of the report's title; the address hashed, as in the log. */
-	trace_violation(r->ctx->dev, r->ctx->driver, c->code, c->sub, c->slug,
-			r->addr, ip);
+	if (trace_violation_enabled()) {
+		char site[96];
+
+		site_name(site, sizeof(site), ip, ip_when);
+		trace_violation(r->ctx->dev, r->ctx->driver, c->code, c->sub,
+				c->slug, r->addr, ip, site);
+	}
 
 	/*
 	 * Printing can take locks that lockdep would see nested in whatever
@@ -637,11 +821,11 @@ void dmaverify_report(const struct dmaverify_report *r)
 		raw_spin_lock_irqsave(&report_lock, flags);
 	}
 	shown = r->leak || !already_reported(r->v, ip);
-	log_violation(r, ip, shown);
+	log_violation(r, ip, ip_when, shown);
 	if (!shown)
 		goto unlock;
 
-	title_function(title_fn, sizeof(title_fn), ip);
+	title_function(title_fn, sizeof(title_fn), ip, ip_when);
 	report_len = 0;
 	out(NULL, "==================================================================\n");
 	out(NULL, "BUG: dmaverify: %s in %s\n\n", c->slug, title_fn);
@@ -649,7 +833,7 @@ void dmaverify_report(const struct dmaverify_report *r)
 	if (r->detail)
 		out(NULL, ": %s", r->detail);
 	out(NULL, "\n");
-	print_stack(NULL, entries + skip, nr - skip);
+	print_stack(NULL, entries + skip, nr - skip, NULL);
 	if (r->obj) {
 		/*
 		 * An object records the time of its creation, not the task
@@ -660,13 +844,13 @@ void dmaverify_report(const struct dmaverify_report *r)
 		out(NULL, " created");
 		print_when(NULL, r->obj->when);
 		out(NULL, ":\n");
-		dmaverify_print_creator(NULL, r->obj->stack);
+		dmaverify_print_creator(NULL, r->obj->stack, r->obj->when);
 	}
 	if (r->freed)
 		print_freed(r->freed);
 	if (r->stack) {
 		out(NULL, "\n%s:\n", r->stack_what ? r->stack_what : "stack");
-		dmaverify_print_creator(NULL, r->stack);
+		dmaverify_print_creator(NULL, r->stack, (u32)jiffies);
 	}
 	if (r->ctx->port)
 		out(NULL, "\ndriver %s on %s, DMA through %s %s: ", r->ctx->driver,
@@ -684,6 +868,7 @@ void dmaverify_report(const struct dmaverify_report *r)
 	print_context();
 	out(NULL, "==================================================================\n");
 
+	log_report(ring_keep(r));
 	hook = READ_ONCE(report_hook);
 	if (hook)
 		hook(r, report_buf);

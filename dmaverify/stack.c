@@ -26,6 +26,7 @@
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
 #include <linux/stackdepot.h>
 #include <linux/stacktrace.h>
 
@@ -653,6 +654,182 @@ unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 }
 
 /*
+ * === Frames of unloaded modules ===
+ *
+ * An object outlives the module that created it when that module leaves
+ * it on another driver's device (a dmaengine client's mapping on the
+ * provider's device): the leak is reported at the provider's unbind, after
+ * the creator's text was freed.  Its saved return addresses then point to
+ * nothing, or into whatever module was loaded there since: printed with
+ * %pS they would name a function that did not create the object.  So when
+ * a module goes, while its symbols can still be looked up, every frame of
+ * it that a tracked object or a call site holds is resolved and kept here,
+ * with the time of the unload; a frame of a stack taken before that time
+ * prints as it was resolved then (dmaverify_frame_gone()).  The last
+ * GONE_MODULES unloads are kept, GONE_FRAMES frames each; a frame not kept
+ * prints as its address in the module, never as a symbol.
+ */
+#define GONE_MODULES	8
+#define GONE_FRAMES	64
+#define GONE_SYM	96
+
+struct dmaverify_gone {
+	char name[MODULE_NAME_LEN];
+	u32 when;			/* jiffies at the unload. */
+	unsigned int nr;
+	struct {
+		unsigned long ip;
+		char sym[GONE_SYM];	/* "dvc_map+0x2a/0x90 [dma_client_sample]" */
+	} frames[GONE_FRAMES];
+};
+
+/* The last unloads, in a ring by gone_head; guarded by gone_lock. */
+static struct dmaverify_gone *gone[GONE_MODULES];
+static unsigned int gone_head;
+static DEFINE_RAW_SPINLOCK(gone_lock);
+
+/**
+ * dmaverify_gone_note() - keep the frames of a going module in a stack
+ * @g: from the going module's notifier
+ * @mod: the going module
+ * @handle: a saved stack (dmaverify_save_stack(), dmaverify_creator_stack())
+ *
+ * Context: the module's MODULE_STATE_GOING notifier (its symbols are
+ * still there).
+ */
+void dmaverify_gone_note(struct dmaverify_gone *g, struct module *mod,
+			 unsigned long handle)
+{
+	unsigned long entries[DV_MAX_STACK];
+	unsigned int nr = dmaverify_fetch_stack(handle, entries, DV_MAX_STACK);
+	unsigned int i, j;
+
+	for (i = 0; g && i < nr; i++) {
+		if (!within_module(entries[i], mod))
+			continue;
+		for (j = 0; j < g->nr && g->frames[j].ip != entries[i]; j++)
+			;
+		if (j < g->nr || g->nr == GONE_FRAMES)
+			continue;
+		g->frames[j].ip = entries[i];
+		snprintf(g->frames[j].sym, GONE_SYM, "%pS", (void *)entries[i]);
+		g->nr++;
+	}
+}
+
+/*
+ * Called with gone_lock held: the unload that freed @ip's text after a
+ * stack holding it was taken at @when, or NULL.
+ */
+static const struct dmaverify_gone *gone_find(unsigned long ip, u32 when,
+					      unsigned int *frame)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < GONE_MODULES; i++) {
+		const struct dmaverify_gone *g = gone[i];
+
+		if (!g || (s32)(g->when - when) < 0)
+			continue;
+		for (j = 0; j < g->nr; j++) {
+			if (g->frames[j].ip == ip) {
+				*frame = j;
+				return g;
+			}
+		}
+	}
+	return NULL;
+}
+
+/**
+ * dmaverify_frame_gone() - a frame as it was when its module was unloaded
+ * @ip: a frame of a saved stack
+ * @when: jiffies when the stack was taken
+ * @buf: where to write the frame
+ * @size: size of @buf
+ *
+ * Return: true if @ip is in the text of a module unloaded since @when;
+ * @buf then holds the symbol it had, "dvc_map+0x2a/0x90
+ * [dma_client_sample] (unloaded)".  False: @ip can be printed with %pS.
+ * Context: any; in NMI a frame is looked up only if no unload is being
+ * recorded at that moment.
+ */
+bool dmaverify_frame_gone(unsigned long ip, u32 when, char *buf, size_t size)
+{
+	const struct dmaverify_gone *g;
+	unsigned long flags;
+	unsigned int j;
+	bool found = false;
+
+	if (!READ_ONCE(gone_head))	/* No module was unloaded. */
+		return false;
+	/* In NMI the lock may be held by the code interrupted. */
+	if (in_nmi()) {
+		if (!raw_spin_trylock_irqsave(&gone_lock, flags))
+			return false;
+	} else {
+		raw_spin_lock_irqsave(&gone_lock, flags);
+	}
+	g = gone_find(ip, when, &j);
+	if (g) {
+		snprintf(buf, size, "%s (unloaded)", g->frames[j].sym);
+		found = true;
+	}
+	raw_spin_unlock_irqrestore(&gone_lock, flags);
+	return found;
+}
+
+/**
+ * dmaverify_gone_start() - begin recording a going module's frames
+ * @mod: the module
+ *
+ * Return: the record for dmaverify_gone_note() and dmaverify_gone_end(),
+ * or NULL (no memory: its frames are not kept).
+ */
+struct dmaverify_gone *dmaverify_gone_start(struct module *mod)
+{
+	struct dmaverify_gone *g = kzalloc(sizeof(*g), GFP_KERNEL);
+	unsigned int i;
+
+	if (!g)
+		return NULL;
+	strscpy(g->name, module_name(mod), sizeof(g->name));
+	g->when = jiffies;
+	/* The call sites first: they are the reports' titles. */
+	for (i = 0; i < ARRAY_SIZE(sites); i++) {
+		unsigned long ip = READ_ONCE(sites[i].ip);
+
+		if (ip && within_module(ip, mod))
+			dmaverify_gone_note(g, mod, raw_ip(ip));
+	}
+	return g;
+}
+
+/**
+ * dmaverify_gone_end() - keep a going module's frames
+ * @g: from dmaverify_gone_start(), or NULL
+ */
+void dmaverify_gone_end(struct dmaverify_gone *g)
+{
+	struct dmaverify_gone *old;
+	unsigned long flags;
+
+	if (!g)
+		return;
+	if (!g->nr) {
+		kfree(g);
+		return;
+	}
+	raw_spin_lock_irqsave(&gone_lock, flags);
+	old = gone[gone_head % GONE_MODULES];
+	gone[gone_head % GONE_MODULES] = g;
+	/* Unloads recorded; not 0 once one is (dmaverify_frame_gone()). */
+	WRITE_ONCE(gone_head, gone_head + 1 ?: GONE_MODULES);
+	raw_spin_unlock_irqrestore(&gone_lock, flags);
+	kfree(old);
+}
+
+/*
  * A module going away takes its text with it: forget its return sites,
  * its call sites' stacks and its frames in the own-frame cache, so that a
  * module loaded at the same address later starts afresh.
@@ -661,10 +838,14 @@ static int forget_module(struct notifier_block *nb, unsigned long action,
 			 void *data)
 {
 	struct module *mod = data;
+	struct dmaverify_gone *g;
 	unsigned int i;
 
 	if (action != MODULE_STATE_GOING)
 		return NOTIFY_DONE;
+	g = dmaverify_gone_start(mod);
+	dmaverify_gone_objects(g, mod);
+	dmaverify_gone_end(g);
 	for (i = 0; i < ARRAY_SIZE(ret_sites); i++)
 		if (within_module(READ_ONCE(ret_sites[i].key), mod))
 			WRITE_ONCE(ret_sites[i].off, 0);
@@ -699,5 +880,12 @@ int dmaverify_stack_init(void)
 
 void dmaverify_stack_exit(void)
 {
+	unsigned int i;
+
 	unregister_module_notifier(&module_nb);
+	for (i = 0; i < GONE_MODULES; i++) {
+		kfree(gone[i]);
+		gone[i] = NULL;
+	}
+	gone_head = 0;
 }

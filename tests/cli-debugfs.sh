@@ -374,17 +374,33 @@ echo "=== (e) dmaverify violations"
 if cli 0 violations --json; then
 	cat /tmp/o
 	t "violations --json: one line, slug double-unmap" eval '[ "$(wc -l < /tmp/o)" = 1 ] && grep -q "\"slug\":\"double-unmap\"" /tmp/o'
-	t "violations --json: keys time device driver code sub slug addr site shown" \
-		grep -qE '^\{"time":[0-9]+\.[0-9]+,"device":"'$EDU'","driver":"edu_sample","code":"0x05","sub":"0x00","slug":"double-unmap","addr":"[0-9a-f]+","site":"[^"]+","shown":(true|false)\}$' /tmp/o
+	t "violations --json: keys time device driver code sub slug addr site shown report" \
+		grep -qE '^\{"time":[0-9]+\.[0-9]+,"device":"'$EDU'","driver":"edu_sample","code":"0x05","sub":"0x00","slug":"double-unmap","addr":"[0-9a-f]+","site":"[^"]+","shown":true,"report":\{' /tmp/o
+	# The whole report from debugfs "reports": title, codes, device, the
+	# offending stack in edu_probe with the report's task and CPU, the
+	# creating stack, the text as printed.
+	t "violations --json: the report's title, bug check parameters, device" \
+		grep -qE '"report":\{"number":[1-9][0-9]*,"time":[0-9.]+,"title":"BUG: dmaverify: double-unmap in edu_probe","slug":"double-unmap","bugcheck":"0xE6","parameter1":"0x05","parameter2":"0x00","device":"'$EDU'","driver":"edu_sample",' /tmp/o
+	t "violations --json: the first stack is the call in edu_probe, with task and cpu" \
+		grep -qE '"stacks":\[\{"what":"unmap of an address that is not mapped[^"]*","task":[0-9]+,"cpu":[0-9]+,"time":[0-9.]+,"frames":\["edu_probe\+0x[0-9a-f]+/0x[0-9a-f]+ \[edu_sample\]"' /tmp/o
+	t "violations --json: the text has the CPU: line and the fix pointer" \
+		eval 'grep -q "\\\\nCPU: [0-9]* UID: 0 PID: [0-9]* Comm: modprobe " /tmp/o && grep -q "dmaverify explain double-unmap" /tmp/o'
+	json violations "$(cat /tmp/o)"
 else
 	bad "dmaverify violations --json failed"
 fi
-t "dmaverify violations: the raw line" eval 'cli 0 violations && grep -q "slug=double-unmap" /tmp/o'
+t "dmaverify violations: the raw line" eval 'cli 0 violations && grep -q "slug=double-unmap .* report=[1-9]" /tmp/o'
+t "debugfs reports: the report whole, between report N and end N" \
+	eval 'n=$(sed -n "s/.* report=\([0-9]*\)\$/\1/p" $DV/violations) && sed -n "/^report $n time=[0-9.]* device=$EDU driver=edu_sample code=0x05 sub=0x00 slug=double-unmap\$/,/^end $n\$/p" $DV/reports > /tmp/r && grep -q "^BUG: dmaverify: double-unmap in edu_probe\$" /tmp/r && grep -q "^ edu_probe+0x" /tmp/r && grep -q "^CPU: " /tmp/r'
+t "dmaverify violations --full: the report as dmesg has it" \
+	eval 'cli 0 violations --full && grep -q "^BUG: dmaverify: double-unmap in edu_probe\$" /tmp/o && dmesg | grep -q "BUG: dmaverify: double-unmap in edu_probe\$" && [ "$(grep -c "^ edu_probe+" /tmp/o)" -ge 1 ]'
+t "dmaverify violations --json --full: usage error, exit 2" cli 2 violations --json --full
 t "control reset" wrote reset
 t "reset: violations 0, log empty, no device count" \
 	eval '[ "$(violations)" = 0 ] && [ -z "$(cat $DV/violations)" ] && ! grep -q "  violation " $DV/stats'
 t "dmaverify violations after reset: no violations" eval 'cli 0 violations && grep -q "no violations" /tmp/o'
 t "dmaverify violations --json after reset: nothing" eval 'cli 0 violations --json && [ ! -s /tmp/o ]'
+t "reset empties debugfs reports" eval '[ ! -s $DV/reports ]'
 rmmod edu_sample
 
 echo "=== (b) control commands, bad input"
@@ -452,7 +468,7 @@ for args in "bogus" "action" "action log warn" "checks" "add" "add edu_sample --
 	"load --driver" "load --bogus" "load --param nonsense" "load --ko" \
 	"set" "set stack_depth" "set a b c" "set bogus 1" "set hash_bits 8" "set mode ops" "set ../x 1" \
 	"explain" "explain bogus" "explain a b" "explain 0x99" "watch --count" "watch --count 0" \
-	"watch --interval x" "watch --frob" "gate --frob" "reset --frob" "reset --all now" "query --xml" \
+	"watch --interval x" "watch --frob" "watch --json --full" "violations --full x" "gate --frob" "reset --frob" "reset --all now" "query --xml" \
 	"query a b" "--version now" "attach" "detach"; do
 	before=$(snap)
 	if cli 2 $args; then
@@ -602,6 +618,9 @@ else
 	bad "dmaverify gate --json after a planted bug: not exit 3"
 fi
 # watch --json, stopped by SIGTERM: exit 0; it prints only new violations.
+# (multishot: the same call site again is printed, not rate-limited, so its
+# report is kept whole.)
+echo "multishot on" > $DV/control
 dmaverify watch --json --interval 0.2 > /tmp/watch 2> /tmp/watch.err &
 wpid=$!
 sleep 1
@@ -615,6 +634,25 @@ cat /tmp/watch
 json watch "$(cat /tmp/watch)"
 t "dmaverify watch --json: the new violation only, exit 0 on SIGTERM" \
 	eval '[ $wrc = 0 ] && [ "$(wc -l < /tmp/watch)" = 1 ] && grep -q "\"slug\":\"double-unmap\"" /tmp/watch'
+t "dmaverify watch --json: with the whole report and its stacks" \
+	grep -q '"title":"BUG: dmaverify: double-unmap in edu_probe".*"frames":\["edu_probe+' /tmp/watch
+# watch --full: the printed report whole, as it happens.
+dmaverify watch --full --count 1 --interval 0.2 > /tmp/watch 2> /tmp/watch.err &
+wpid=$!
+sleep 1
+rmmod edu_sample
+modprobe edu_sample bug=double-unmap transfers=1
+i=0
+while kill -0 $wpid 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill $wpid 2>/dev/null
+wait $wpid
+wrc=$?
+echo "multishot off" > $DV/control
+t "dmaverify watch --full --count 1: exit 0, the report whole" \
+	eval '[ $wrc = 0 ] && grep -q "^BUG: dmaverify: double-unmap in edu_probe\$" /tmp/watch && grep -q "^ edu_probe+0x" /tmp/watch && grep -q "DRIVER_VERIFIER_DMA_VIOLATION (0xE6), parameter 1 0x05" /tmp/watch && [ "$(grep -c "^BUG: " /tmp/watch)" = 1 ]'
 rmmod edu_sample
 t "dmaverify set stack_depth 8" eval 'cli 0 set stack_depth 8 && [ "$(cat $P/stack_depth)" = 8 ]'
 t "dmaverify set bounce on" eval 'cli 0 set bounce on && [ "$(cat $P/bounce)" = Y ]'
@@ -752,6 +790,37 @@ if cli 0 load --driver edu_sample --param mode=observe; then
 else
 	bad "dmaverify load --param mode=observe failed"
 fi
+echo "=== (i) the titles, the report ring's bound"
+# Every title printed so far parses as syzkaller's KASAN/KFENCE titles do.
+titles=$(dmesg | sed -n 's/^\[[^]]*\] //; /^BUG: dmaverify: /p')
+t "every title printed ($(printf '%s\n' "$titles" | grep -c .)) matches syzkaller's title shape (the tool, the slug, in function)" \
+	eval '[ -n "$titles" ] && ! printf "%s\n" "$titles" | grep -vE "^BUG: [A-Za-z0-9_-]+: [a-z0-9-]+ in [A-Za-z0-9_.]+\$"'
+loaded && rmmod dmaverify
+t "report_ring=65 refused (0-64)" eval '! modprobe dmaverify report_ring=65 2>/dev/null'
+if modprobe dmaverify driver=edu_sample action=log multishot=1 report_ring=1; then
+	for i in 1 2; do
+		modprobe edu_sample bug=double-unmap transfers=1
+		rmmod edu_sample
+	done
+	last=$(sed -n '$s/.* report=\([0-9]*\)$/\1/p' $DV/violations)
+	t "report_ring=1: debugfs reports keeps the last report only" \
+		eval '[ "$(grep -c "^report [0-9]* time=" $DV/reports)" = 1 ] && grep -q "^report $last time=" $DV/reports && [ "$last" -ge 2 ]'
+	t "report_ring=1: violations --json: the older report null, the last one whole" \
+		eval 'cli 0 violations --json && head -1 /tmp/o | grep -q "\"shown\":true,\"report\":null}$" && tail -1 /tmp/o | grep -q "\"report\":{\"number\":$last,"'
+	rmmod dmaverify
+else
+	bad "modprobe dmaverify report_ring=1 failed"
+fi
+if modprobe dmaverify driver=edu_sample action=log report_ring=0; then
+	modprobe edu_sample bug=double-unmap transfers=1
+	rmmod edu_sample
+	t "report_ring=0: no report kept, the log says report=0, --json report null" \
+		eval '[ ! -s $DV/reports ] && grep -q "slug=double-unmap .* shown=1 report=0$" $DV/violations && cli 0 violations --json && grep -q "\"report\":null}$" /tmp/o'
+	rmmod dmaverify
+else
+	bad "modprobe dmaverify report_ring=0 failed"
+fi
+
 echo "=== (f) selection by driver or module name"
 loaded && rmmod dmaverify
 modprobe usb_storage || bad "modprobe usb_storage failed"
@@ -813,7 +882,7 @@ if command -v python3 > /dev/null; then
 elif command -v jq > /dev/null; then
 	jsoncheck='jq .'
 fi
-for name in query gate watch; do
+for name in query gate watch violations; do
 	lines=$(tr -d '\r' < "$log" | sed -n "s/^JSON-$name: //p")
 	if [ -z "$jsoncheck" ]; then
 		hostres+="ok   host: $name JSON not checked (neither python3 nor jq here)"$'\n'

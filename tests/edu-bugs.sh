@@ -78,7 +78,7 @@ run() {
 		sleep 2
 	fi
 	# Unbound (the leak check) before it is unloaded: the events name
-	# its functions, which the trace resolves when it is read.
+	# its functions (the events carry them resolved at the event).
 	[ -e /sys/bus/pci/drivers/edu_sample/0000:00:02.0 ] &&
 		echo 0000:00:02.0 > /sys/bus/pci/drivers/edu_sample/unbind
 	found=$(dmesg | sed -n "s/.*BUG: dmaverify: \([a-z-]*\) .*/\1/p" | tr "\n" " ")

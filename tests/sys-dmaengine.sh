@@ -24,6 +24,10 @@ cases=(
 	"terminate-no-sync:dma_client_sample::terminate-without-synchronize"
 	"double-submit:dma_client_sample::dma-descriptor-double-submit"
 	"leak-mapping:dma_client_sample::leak-map"
+	# The client unloaded before the provider reports its leak: the title
+	# and the frames still name the client's function (resolved when the
+	# client went), never what lives at that address now.
+	"leak-mapping-unloaded:dma_client_sample::leak-map"
 	# The provider's device observed through kprobes, not interposed.
 	"none:dma_client_sample:mode=observe:-"
 	"unmap-in-flight:dma_client_sample:mode=observe:dma-buffer-in-flight"
@@ -74,12 +78,14 @@ run() {
 		modprobe dmaverify driver=$drv,dma_provider_sample action=log $params
 		modprobe dma_provider_sample
 		mode=$(dmesg | sed -n "s/.*verifying DMA of driver dma_provider_sample (mode: \([a-z_]*\).*/\1/p" | tail -1)
-		modprobe dma_client_sample driver=$drv bug=$bug
+		modprobe dma_client_sample driver=$drv bug=${bug%-unloaded}
 		ok=$(dmesg | grep -c "DMA copies verified")
 		cat $DV/devices/$drv/objects > /tmp/dump
 		# Unbound, not unloaded yet: reports at the unbind of the
 		# provider name functions of the client.
 		echo $drv > /sys/bus/platform/drivers/$drv/unbind
+		# Unloaded: its text is gone when the provider reports.
+		[ "$bug" = leak-mapping-unloaded ] && rmmod dma_client_sample
 	fi
 	sleep 1
 	rmmod dma_provider_sample
@@ -87,7 +93,8 @@ run() {
 	found=$(dmesg | sed -n "s/.*BUG: dmaverify: \([a-z-]*\) in \([A-Za-z0-9_]*\).*/\1@\2/p" | tr "\n" " ")
 	devs=$(dmesg | sed -n "s/.*\] device \([^,]*\), driver .*DRIVER_VERIFIER_DMA_VIOLATION.*/\1/p" | sort -u | tr "\n" ",")
 	chan=$(grep -c "^dmaengine channel .* provider dma_provider_sample client ${drv:-dmatest} held" /tmp/dump)
-	echo "CASE $n found=[$found] ok=$ok chan=$chan mode=$mode devs=$devs"
+	unl=$(dmesg | grep -c " dvc_[a-z_]*+0x[0-9a-f]*/0x[0-9a-f]* \[dma_client_sample\] (unloaded)$")
+	echo "CASE $n found=[$found] ok=$ok chan=$chan mode=$mode devs=$devs unl=$unl"
 	dmesg | grep -A30 "BUG: dmaverify" | head -40
 	grep -q "^dmaverify " /proc/modules && rmmod dmaverify
 }
@@ -141,6 +148,12 @@ for c in "${cases[@]}"; do
 	mode=$(sed -n 's/.* mode=\([a-z_]*\).*/\1/p' <<< "$line")
 	need_mode=${params#mode=}
 	[ -z "$params" ] && need_mode=$mode
+	# The client unloaded first: its frames printed as resolved then.
+	unl=$(sed -n 's/.* unl=\([0-9]*\).*/\1/p' <<< "$line")
+	[ "$bug" != leak-mapping-unloaded ] || [ "${unl:-0}" -gt 0 ] ||
+		others="no frame of the unloaded client as '[dma_client_sample] (unloaded)'"
+	[ "$bug" = leak-mapping-unloaded ] || [ "${unl:-0}" = 0 ] ||
+		others="a frame marked unloaded while the client was loaded"
 	if [ -n "$line" ] && [ "$found" = "$want" ] && [ -z "$others" ] &&
 	   [ "${ok:-0}" -ge $need_ok ] && [ "${chan:-0}" = $need_chan ] &&
 	   [ "$mode" = "$need_mode" ]; then
