@@ -2400,7 +2400,7 @@ static int observe_init(struct kunit *test)
 		kunit_skip(test, "no kretprobes in this kernel");
 	/* arm64 6.12: fprobes need WITH_REGS, kprobes are BRK traps. */
 	if (!IS_ENABLED(CONFIG_FPROBE) && !IS_ENABLED(CONFIG_KPROBES_ON_FTRACE))
-		kunit_skip(test, "no fprobes nor ftrace-based kprobes: observe mode is not available");
+		kunit_skip(test, "no fprobes nor ftrace-based kprobes: no observe mode");
 	reset_observed();
 	WRITE_ONCE(dmaverify_enabled, true);
 	WRITE_ONCE(dmaverify_checks, ~0UL);
