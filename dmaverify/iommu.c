@@ -19,8 +19,13 @@
  *    dmar_fault_do_one() is used where the symbol exists (untested: no
  *    kernel at hand has it).  dmar_fault() skips dmar_fault_do_one() for
  *    faults beyond its rate limit (10 per 5 s): those are not seen either.
+ *  - arm-smmu-v3 (6.1, 6.12) passes only the events of stalling masters on
+ *    (iommu_report_device_fault(), for I/O page faults); a PCI device's
+ *    translation or permission fault is logged as "event 0x10 received:"
+ *    and four raw event words.  No hook: its devices' faults are not seen
+ *    (the log says so when such a device is attached).
  *  - IOMMU drivers that call report_iommu_fault() (amd-iommu up to 6.18 or
- *    so, arm-smmu, ...): its "iommu:io_page_fault" tracepoint fires for every
+ *    so, arm-smmu (v2), ...): its "iommu:io_page_fault" tracepoint fires for every
  *    fault, whether a domain fault handler is installed or not.  dmaverify
  *    attaches a probe to it.  It does not use iommu_set_fault_handler(): the
  *    handler is per domain (shared by the group), its return value changes
@@ -84,6 +89,7 @@ enum {
 	TEXT_NO_IOMMU,
 	TEXT_IDENTITY,
 	TEXT_NO_DMAR_PROBE,
+	TEXT_SMMU_V3,
 };
 
 static const char *const texts[] = {
@@ -95,6 +101,8 @@ static const char *const texts[] = {
 	"the IOMMU does not translate the device's DMA (identity or blocked domain): no fault to see",
 	[TEXT_NO_DMAR_PROBE] =
 	"intel-iommu only logs its faults: dmar_fault_do_one() cannot be probed here (inlined or renamed by the compiler), and there is no printk:console tracepoint",
+	[TEXT_SMMU_V3] =
+	"arm-smmu-v3 only logs the events of devices that do not stall (\"event 0x.. received\"), without report_iommu_fault()",
 };
 
 /* Objects whose faults were reported already, and how many each drew. */
@@ -618,6 +626,18 @@ EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_iommu_flush);
 
 /* === Devices === */
 
+/*
+ * The driver of the IOMMU that translates @dev's DMA: the parent of the
+ * IOMMU's sysfs device is the hardware device ("" when not known).
+ */
+static const char *iommu_hw_driver(struct device *dev)
+{
+	struct device *idev = dev->iommu->iommu_dev->dev;
+
+	return idev && idev->parent && idev->parent->driver ?
+		idev->parent->driver->name : "";
+}
+
 /* How @dev's faults can reach dmaverify; sets @im's source and why. */
 static void find_source(struct dmaverify_iommu *im, struct device *dev)
 {
@@ -644,6 +664,16 @@ static void find_source(struct dmaverify_iommu *im, struct device *dev)
 			im->source = DV_FAULTS_INTEL;
 		else
 			im->why = texts[TEXT_NO_DMAR_PROBE];
+		return;
+	}
+	/*
+	 * arm-smmu-v3 (6.1 to 6.12 at least) passes only stalled events on
+	 * (iommu_report_device_fault(), for I/O page faults); a PCI device's
+	 * faults are logged as raw event words.  Its ops are named
+	 * arm_smmu_ops as arm-smmu's (v2, which calls report_iommu_fault()).
+	 */
+	if (!strcmp(iommu_hw_driver(dev), "arm-smmu-v3")) {
+		im->why = texts[TEXT_SMMU_V3];
 		return;
 	}
 	if (!strcmp(im->iommu, "amd_iommu_ops") && !tp_registered) {

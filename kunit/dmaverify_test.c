@@ -253,6 +253,28 @@ struct dv_test {
 };
 
 /* A KUnit device with DMA parameters, not yet verified. */
+/*
+ * Architectures with DMA cache maintenance (arm64, riscv, ...) have a
+ * per-device dma_coherent flag; a device without firmware description is
+ * non-coherent there.  The suite's devices are coherent, as PCI devices on
+ * x86 and on QEMU's arm64 virt board are; test_noncoherent() makes one
+ * that is not.
+ */
+#if defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_DEVICE) || \
+	defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU) || \
+	defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU_ALL)
+#define DV_TEST_NONCOHERENT 1
+static void set_coherent(struct device *dev, bool coherent)
+{
+	dev->dma_coherent = coherent;
+}
+#else
+#define DV_TEST_NONCOHERENT 0
+static void set_coherent(struct device *dev, bool coherent)
+{
+}
+#endif
+
 static struct device *new_dev(struct kunit *test, const char *name, bool fake)
 {
 	struct dv_test *t = test->priv;
@@ -265,6 +287,7 @@ static struct device *new_dev(struct kunit *test, const char *name, bool fake)
 	t->parms.max_segment_size = SZ_64K;
 	t->parms.segment_boundary_mask = ULONG_MAX;
 	dev->dma_parms = &t->parms;
+	set_coherent(dev, true);
 	if (fake)
 		set_dma_ops(dev, &fake_ops);
 	KUNIT_ASSERT_EQ(test, dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)), 0);
@@ -807,8 +830,11 @@ static void test_map_stack(struct kunit *test)
 static void test_map_rodata(struct kunit *test)
 {
 	struct device *dev = fake_dev(test);
-	/* Kernel text: a function of the kernel image, mapped for reading. */
-	struct page *page = virt_to_page((void *)&sprint_symbol);
+	/*
+	 * Kernel text: a function of the kernel image, mapped for reading
+	 * (through its linear-map alias: arm64's image is outside it).
+	 */
+	struct page *page = virt_to_page(lm_alias(&sprint_symbol));
 	dma_addr_t a;
 
 	a = dma_map_page(dev, page, 0, 64, DMA_TO_DEVICE);
@@ -1033,9 +1059,10 @@ static void test_alloc_in_atomic(struct kunit *test)
 	spin_unlock(&test_lock);
 	if (IS_ENABLED(CONFIG_PREEMPT_COUNT))
 		EXPECT_REPORT(test, DV_ALLOC_ATOMIC, test_alloc_in_atomic);
-	else
-		kunit_skip(test, "no CONFIG_PREEMPT_COUNT: a spinlock is invisible");
+	/* Freed before a skip, which ends the case (and checks for leaks). */
 	dma_free_coherent(dev, 256, cpu, a);
+	if (!IS_ENABLED(CONFIG_PREEMPT_COUNT))
+		kunit_skip(test, "no CONFIG_PREEMPT_COUNT: a spinlock is invisible");
 }
 
 static void test_alloc_atomic_ok(struct kunit *test)
@@ -1394,6 +1421,55 @@ static void test_stale_to_device(struct kunit *test)
 	dma_unmap_single(dev, a, 128, DMA_TO_DEVICE);
 	bounce_exit();
 	EXPECT_REPORT(test, DV_STALE_TO_DEVICE, test_stale_to_device);
+}
+
+/*
+ * A non-coherent device (arm64 SoCs): dma-direct remaps its coherent
+ * buffers uncached (a vmalloc address), which dmaverify leaves without
+ * redzones, and does cache maintenance at map, unmap and sync.  The rules
+ * hold there as on coherent devices: a wrong-size free, and with bounce
+ * buffers a missing sync for the device.
+ */
+static void test_noncoherent(struct kunit *test)
+{
+	struct dv_test *t = test->priv;
+	struct device *dev;
+	u8 *buf, *cpu;
+	dma_addr_t a, c;
+
+	if (!DV_TEST_NONCOHERENT)
+		kunit_skip(test, "no per-device DMA coherence on this architecture");
+	dev = new_dev(test, "dmaverify-test", false);
+	set_coherent(dev, false);
+	KUNIT_ASSERT_EQ(test, dmaverify_attach_device(dev), 0);
+	t->dev = dev;
+
+	cpu = dma_alloc_coherent(dev, 256, &c, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cpu);
+	/* Remapped: no redzone around it (see dmaverify_redzone_alloc()). */
+	KUNIT_EXPECT_TRUE(test, is_vmalloc_addr(cpu));
+	memset(cpu, 0x5a, 256);
+	dma_free_coherent(dev, 128, cpu, c);
+	EXPECT_REPORT(test, DV_WRONG_SIZE, test_noncoherent);
+
+	WRITE_ONCE(dmaverify_bounce, true);
+	buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	a = dma_map_single(dev, buf, 128, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	buf[3] = 1;	/* Not cleaned to memory: the device reads the old byte. */
+	dma_unmap_single(dev, a, 128, DMA_TO_DEVICE);
+	bounce_exit();
+	EXPECT_REPORT(test, DV_STALE_TO_DEVICE, test_noncoherent);
+
+	/* Synced for the device after the write: silent. */
+	WRITE_ONCE(dmaverify_bounce, true);
+	a = dma_map_single(dev, buf, 128, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	buf[4] = 2;
+	dma_sync_single_for_device(dev, a, 128, DMA_TO_DEVICE);
+	dma_unmap_single(dev, a, 128, DMA_TO_DEVICE);
+	bounce_exit();
+	EXPECT_NO_REPORT(test);
 }
 
 static void test_cpu_write_lost(struct kunit *test)
@@ -2080,6 +2156,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_sampled_double_unmap),
 	KUNIT_CASE(test_sampled_skip_and_sg),
 	KUNIT_CASE(test_stale_to_device),
+	KUNIT_CASE(test_noncoherent),
 	KUNIT_CASE(test_cpu_write_lost),
 	KUNIT_CASE(test_bounce_device_wrote),
 	KUNIT_CASE(test_fault_released),
@@ -2405,6 +2482,9 @@ static int observe_init(struct kunit *test)
 	test->priv = t;
 	if (!IS_ENABLED(CONFIG_KRETPROBES))
 		kunit_skip(test, "no kretprobes in this kernel");
+	/* arm64 6.12: fprobes need WITH_REGS, kprobes are BRK traps. */
+	if (!IS_ENABLED(CONFIG_FPROBE) && !IS_ENABLED(CONFIG_KPROBES_ON_FTRACE))
+		kunit_skip(test, "no fprobes nor ftrace-based kprobes: no observe mode");
 	reset_observed();
 	WRITE_ONCE(dmaverify_enabled, true);
 	WRITE_ONCE(dmaverify_checks, ~0UL);

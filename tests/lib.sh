@@ -61,7 +61,8 @@ t_environment()
 
 case "$T_KERNEL" in
 test | test-debug | test-noops | debian-6.1 | debian-6.12 | debian-7) ;;
-*) t_fail "usage: $0 KERNEL (test, test-noops, debian-6.1, debian-6.12, debian-7)" ;;
+test-arm64 | debian-6.1-arm64 | debian-6.12-arm64) ;;
+*) t_fail "usage: $0 KERNEL (test, test-noops, debian-6.1, debian-6.12, debian-7, test-arm64, debian-6.1-arm64, debian-6.12-arm64)" ;;
 esac
 
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dmaverify-$T_NAME.XXXXXX")
@@ -113,8 +114,8 @@ t_result()
 	# From the command's start on (as vmrun: the kernel's own boot is not
 	# the test's business).
 	bad=$(t_console | sed -n '/vmrun: guest up/,$p' |
-		grep -aE 'Oops|Kernel panic|BUG: |WARNING: |general protection|UBSAN:|KASAN|^qemu-system-x86_64: ' |
-		grep -av '^qemu-system-x86_64: warning: ' | head -3 || true)
+		grep -aE 'Oops|Kernel panic|BUG: |WARNING: |general protection|UBSAN:|KASAN|^qemu-system-(x86_64|aarch64): ' |
+		grep -avE '^qemu-system-(x86_64|aarch64): warning: ' | head -3 || true)
 	# Not grep -q: with pipefail, tr would die of SIGPIPE on a long log and
 	# the test would fail at random.
 	if ! t_console | grep -a 'vmrun: guest up' > /dev/null; then
