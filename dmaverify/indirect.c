@@ -1058,10 +1058,13 @@ struct dmaverify_dev *dmaverify_indirect_ctx(struct dmaverify_dev *port,
 	return READ_ONCE(port->whole);
 }
 
+/* Without USB a port is one driver's (virtio, mmc): no probe can miss. */
 bool dmaverify_indirect_released(struct dmaverify_dev *ctx, unsigned long key,
 				 bool sg)
 {
-	return false;
+	struct dmaverify_freed freed;
+
+	return dmaverify_find_freed(ctx, key, sg, &freed);
 }
 
 struct dmaverify_dev *dmaverify_indirect_owner(struct dmaverify_dev *port,
