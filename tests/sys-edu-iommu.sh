@@ -7,11 +7,48 @@
 # released) the buffer; the correct driver none.  The IOMMU's own fault line
 # (DMAR: ... fault addr) must be there too: the report is about a real fault.
 #
-# Usage: tests/sys-edu-iommu.sh KERNEL
+# With DV_IOMMU=amd (tests/sys-edu-amd-iommu.sh), the same behind QEMU's
+# AMD IOMMU.  QEMU's amd-iommu translates the edu device's DMA (with pt=off)
+# but raises no IO_PAGE_FAULT event for an IOVA without a mapping (QEMU
+# 10.0 returns from its page walk on a zero PTE without an event; later
+# QEMUs removed the event from the walk altogether): then a bug case must
+# draw no report (nothing faulted that dmaverify could attribute) and is
+# said to be unverifiable; should the IOMMU log a fault, the case is
+# checked as on intel-iommu.
+#
+# Usage: [DV_IOMMU=amd] tests/sys-edu-iommu.sh KERNEL
 # kernels: test debian-6.12 debian-6.1 debian-7
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:?usage: $0 KERNEL}
+iommu=${DV_IOMMU:-intel}
+case $iommu in
+intel)
+	name=sys-edu-iommu
+	# The IOMMU comes first: QEMU wants it before the devices it translates.
+	qemu='-device intel-iommu,intremap=off'
+	append='intel_iommu=on iommu.strict=1'
+	ops=intel_iommu_ops
+	source=intel-iommu
+	fault_re='DMAR: \[DMA .*fault addr'
+	;;
+amd)
+	name=sys-edu-amd-iommu
+	# pt=off: with QEMU's default (pt=on) emulated devices' DMA bypasses
+	# the translation (the edu round trip reads back wrong data).
+	# amd_iommu=on is no option of amd-iommu: it is on when ACPI's IVRS
+	# table is there.
+	qemu='-device amd-iommu,intremap=off,pt=off'
+	append='iommu.strict=1'
+	ops=amd_iommu_ops
+	source=iommu:io_page_fault
+	fault_re='IO_PAGE_FAULT'
+	;;
+*)
+	echo "FAIL sys-edu-iommu: DV_IOMMU must be intel or amd, not '$iommu'"
+	exit 1
+	;;
+esac
 
 # bug : expected report slug ("-" for none) : function that created the
 # buffer : 1 if the report must show the stack that released it
@@ -23,7 +60,8 @@ cases=(
 	"write-to-device:device-wrong-direction:edu_bug_write_to_device:0"
 )
 
-script='set +e
+script="fault_re='$fault_re'; ops=$ops"'
+set +e
 run() {
 	n=$1; bug=$2
 	modprobe dmaverify driver=edu_sample action=log free_stacks=1 || { echo "CASE $n load-failed"; return; }
@@ -38,8 +76,8 @@ run() {
 	dmesg
 	found=$(dmesg | sed -n "s/.*BUG: dmaverify: \([a-z-]*\) .*/\1/p" | tr "\n" " ")
 	rt=$(dmesg | grep -c "DMA round trips verified")
-	dmar=$(dmesg | grep -c "DMAR: \[DMA .*fault addr")
-	verified=$(dmesg | grep -c "dmaverify: device faults verified (IOMMU intel_iommu_ops")
+	dmar=$(dmesg | grep -c "$fault_re")
+	verified=$(dmesg | grep -c "dmaverify: device faults verified (IOMMU $ops")
 	# For the record: whether the kprobe could be used (or the log line).
 	kp=$(grep -c " dmar_fault_do_one$" /proc/kallsyms)
 	echo "CASE $n found=[$found] roundtrips=$rt dmar=$dmar verified=$verified source=$src kallsyms_dmar_fault_do_one=$kp"
@@ -55,15 +93,14 @@ done
 
 logdir=${DMAVERIFY_TEST_LOGS:-${TMPDIR:-/tmp}/dmaverify-tests}
 mkdir -p "$logdir"
-log=$logdir/sys-edu-iommu-$kernel.log
-# The IOMMU comes first: QEMU wants it before the devices it translates.
+log=$logdir/$name-$kernel.log
 "$TOP/scripts/vmrun" --kernel "$kernel" \
-	--qemu '-device intel-iommu,intremap=off -device edu,dma_mask=0xffffffff' \
-	--append 'intel_iommu=on iommu.strict=1' \
+	--qemu "$qemu -device edu,dma_mask=0xffffffff" --append "$append" \
 	--allow 'BUG: dmaverify:' --timeout 300 --log "$log" -- "$script" > /dev/null 2>&1 || {
-	echo "FAIL sys-edu-iommu $kernel: the VM run failed (console: $log)"; tail -40 "$log"; exit 1; }
+	echo "FAIL $name $kernel: the VM run failed (console: $log)"; tail -40 "$log"; exit 1; }
 
 fail=0
+unverifiable=0
 n=0
 for c in "${cases[@]}"; do
 	IFS=: read -r bug want creator released <<< "$c"
@@ -74,12 +111,27 @@ for c in "${cases[@]}"; do
 	found=$(sed -n 's/.*found=\[\(.*\)\].*/\1/p' <<< "$line" | tr ' ' '\n' | sort -u | xargs)
 	[ "$want" = - ] && want=
 	why=
+	# amd-iommu under QEMU: no fault logged, nothing to attribute.
+	nofault=0
+	[ -n "$want" ] && [ "$iommu" = amd ] && grep -q 'dmar=0' <<< "$line" && nofault=1
 	[ -n "$line" ] || why="no result"
-	[ "$found" = "$want" ] || why="expected [$want], got [$found]"
+	[ $nofault = 1 ] || [ "$found" = "$want" ] || why="expected [$want], got [$found]"
 	grep -q 'roundtrips=[1-9]' <<< "$line" || why="$why; the round trips failed"
-	grep -q 'verified=1' <<< "$line" || why="$why; no 'device faults verified' line"
-	grep -q 'source=intel-iommu' <<< "$line" || why="$why; debugfs faults does not name intel-iommu"
-	if [ -n "$want" ]; then
+	grep -q 'verified=1' <<< "$line" || why="$why; no 'device faults verified' line for $ops"
+	grep -q "source=$source" <<< "$line" || why="$why; debugfs faults does not name $source"
+	if [ $nofault = 1 ]; then
+		# A report would be made up.
+		[ -z "$found" ] || why="$why; reports [$found] without an IOMMU fault"
+		if [ -z "$why" ]; then
+			echo "ok   $bug -> no report: the IOMMU logged no fault (unverifiable with this QEMU)"
+			unverifiable=$((unverifiable + 1))
+		else
+			echo "FAIL $bug: ${why#; } (${line:-no result})"
+			fail=1
+		fi
+		n=$((n + 1))
+		continue
+	elif [ -n "$want" ]; then
 		grep -q 'dmar=[1-9]' <<< "$line" || why="$why; the IOMMU logged no fault"
 		# The object's creation stack names the buggy function.
 		sed -n '/created .*ago)\{0,1\}:$/,/^ *$/p' <<< "$block" | grep -q "$creator" ||
@@ -100,8 +152,10 @@ for c in "${cases[@]}"; do
 	n=$((n + 1))
 done
 if [ $fail = 0 ]; then
-	echo "PASS sys-edu-iommu $kernel"
+	note=
+	[ $unverifiable = 0 ] || note=" ($unverifiable bug cases unverifiable: the IOMMU logged no fault)"
+	echo "PASS $name $kernel$note"
 else
-	echo "FAIL sys-edu-iommu $kernel"
+	echo "FAIL $name $kernel"
 fi
 exit $fail
