@@ -8,5 +8,6 @@
 # kernel has no AMD IOMMU driver.
 #
 # Usage: tests/sys-edu-amd-iommu.sh KERNEL
-# kernels: debian-6.12 debian-6.1 debian-7
+# kernels: debian-6.12
+# kernels, tier 2: debian-6.1 debian-7
 DV_IOMMU=amd exec "$(dirname "$0")/sys-edu-iommu.sh" "$@"
