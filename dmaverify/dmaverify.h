@@ -1003,6 +1003,25 @@ void dmaverify_iommu_fault(struct device *dev, u16 source_id, u64 iova,
 			   unsigned int access);
 void dmaverify_iommu_flush(void);
 
+/**
+ * struct dmaverify_fault_line - a fault read from an IOMMU driver's log line
+ * @iova: the faulting address
+ * @sid: the PCI requester id (bus << 8 | devfn)
+ * @seg: its PCI segment, or -1 if the line does not say
+ * @access: DV_FAULT_READ or DV_FAULT_WRITE
+ * @amd: amd-iommu's line (else intel-iommu's)
+ */
+struct dmaverify_fault_line {
+	u64 iova;
+	u16 sid;
+	int seg;
+	unsigned int access;
+	bool amd;
+};
+
+bool dmaverify_iommu_parse_line(const char *text, size_t len,
+				struct dmaverify_fault_line *fl);
+
 /* === Observe-only mode (observe.c) === */
 
 enum dmaverify_mode {

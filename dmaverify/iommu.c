@@ -24,13 +24,20 @@
  *    translation or permission fault is logged as "event 0x10 received:"
  *    and four raw event words.  No hook: its devices' faults are not seen
  *    (the log says so when such a device is attached).
- *  - IOMMU drivers that call report_iommu_fault() (amd-iommu up to 6.18 or
- *    so, arm-smmu (v2), ...): its "iommu:io_page_fault" tracepoint fires for every
- *    fault, whether a domain fault handler is installed or not.  dmaverify
- *    attaches a probe to it.  It does not use iommu_set_fault_handler(): the
- *    handler is per domain (shared by the group), its return value changes
- *    what the IOMMU driver logs, and since 6.15 a DMA domain's handler shares
- *    its storage with the IOVA cookie (the call WARNs).
+ *  - IOMMU drivers that call report_iommu_fault() (amd-iommu in Debian's
+ *    6.1, 6.12 and 7.3, arm-smmu (v2), ...): its "iommu:io_page_fault"
+ *    tracepoint fires for every fault, whether a domain fault handler is
+ *    installed or not.  dmaverify attaches a probe to it.  It does not use
+ *    iommu_set_fault_handler(): the handler is per domain (shared by the
+ *    group), its return value changes what the IOMMU driver logs, and since
+ *    6.15 a DMA domain's handler shares its storage with the IOVA cookie
+ *    (the call WARNs).
+ *  - amd-iommu also logs each DMA fault ("AMD-Vi: Event logged
+ *    [IO_PAGE_FAULT ...]") when no handler took it, right after the
+ *    tracepoint.  A 2025 patch ("iommu/amd: Don't call report_iommu_fault()")
+ *    leaves only that line.  dmaverify reads amd-iommu's lines too, until
+ *    the tracepoint fires for an amd-iommu device: from then on the line
+ *    repeats a fault already queued and is ignored.
  *
  * Both hooks run only when a fault happens: the cost without faults is nil.
  * A hook queues the fault in a small ring (it runs in hard interrupt
@@ -74,6 +81,7 @@ enum dmaverify_fault_source {
 	DV_FAULTS_INTEL,	/* kprobe on intel-iommu's dmar_fault_do_one(). */
 	DV_FAULTS_INTEL_LOG,	/* intel-iommu's log line (printk:console). */
 	DV_FAULTS_TRACEPOINT,	/* iommu:io_page_fault (report_iommu_fault()). */
+	DV_FAULTS_AMD,		/* The tracepoint, or amd-iommu's log line. */
 };
 
 static const char *const source_names[] = {
@@ -81,6 +89,7 @@ static const char *const source_names[] = {
 	[DV_FAULTS_INTEL] = "intel-iommu (kprobe on dmar_fault_do_one)",
 	[DV_FAULTS_INTEL_LOG] = "intel-iommu (its fault lines, printk:console tracepoint)",
 	[DV_FAULTS_TRACEPOINT] = "iommu:io_page_fault tracepoint (report_iommu_fault)",
+	[DV_FAULTS_AMD] = "amd-iommu (iommu:io_page_fault tracepoint, or its fault lines)",
 };
 
 /* Long texts of reports and of the log. */
@@ -260,13 +269,22 @@ static struct kprobe dmar_kp = {
 
 static int dmar_kp_err = -ENODEV;
 
+/* amd-iommu's iommu_ops, once a device behind it is verified. */
+static const void *amd_ops;
+/* amd-iommu calls report_iommu_fault(): its fault lines repeat the tracepoint. */
+static bool amd_tracepoint_seen;
+
 static void io_page_fault_probe(void *data, struct device *dev,
 				unsigned long iova, int flags)
 {
+	const void *ops = READ_ONCE(amd_ops);
 	unsigned int access = 0;
 
 	if (!dev)
 		return;
+	if (ops && dev->iommu && dev->iommu->iommu_dev &&
+	    dev->iommu->iommu_dev->ops == ops && !READ_ONCE(amd_tracepoint_seen))
+		WRITE_ONCE(amd_tracepoint_seen, true);
 	if (flags & IOMMU_FAULT_WRITE)
 		access = DV_FAULT_WRITE;
 	else if (flags & IOMMU_FAULT_READ)
@@ -284,36 +302,126 @@ static void io_page_fault_probe(void *data, struct device *dev,
  * names the device with its PCI segment ([0000:00:03.0]).
  * Interrupt-remapping faults say "[INTR-REMAP]".
  */
-static void console_probe(void *data, const char *text, size_t len)
+static bool parse_intel(const char *text, const char *end,
+			struct dmaverify_fault_line *fl)
 {
 	unsigned int seg, bus, slot, fn;
-	int fields;
 	unsigned long long addr;
-	const char *p, *end = text + len;
-	bool write;
+	const char *p;
 
-	if (len < 40 || strncmp(text, "DMAR: [DMA ", 11) || in_nmi())
-		return;
 	if (!strncmp(text + 11, "Write", 5))
-		write = true;
+		fl->access = DV_FAULT_WRITE;
 	else if (!strncmp(text + 11, "Read", 4))
-		write = false;
+		fl->access = DV_FAULT_READ;
 	else
-		return;
-	p = strnstr(text, "] Request device [", len);
+		return false;
+	p = strnstr(text, "] Request device [", end - text);
 	if (!p)
-		return;
-	fields = sscanf(p + 18, "%x:%x:%x.%x", &seg, &bus, &slot, &fn);
-	if (fields != 4) {
-		seg = -1;
+		return false;
+	if (sscanf(p + 18, "%x:%x:%x.%x", &seg, &bus, &slot, &fn) == 4) {
+		fl->seg = seg;
+	} else {
+		fl->seg = -1;
 		if (sscanf(p + 18, "%x:%x.%x", &bus, &slot, &fn) != 3)
-			return;
+			return false;
 	}
 	p = strnstr(p, " fault addr ", end - p);
 	if (!p || sscanf(p + 12, "%llx", &addr) != 1)
+		return false;
+	fl->sid = (bus << 8) | PCI_DEVFN(slot, fn);
+	fl->iova = addr;
+	return true;
+}
+
+/*
+ * amd-iommu's line for a DMA fault of a device it knows (dev_err(), with
+ * the driver's name and the device's first; 6.1 to 7.3):
+ *
+ *   nvme 0000:00:03.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x000b
+ *   address=0xfffff000 flags=0x0020]
+ *
+ * (one line)
+ *
+ * flags is the event's: 0x020 (RW) a write, 0x008 (I) an interrupt request
+ * (not DMA).
+ */
+static bool parse_amd(const char *text, const char *end, const char *p,
+		      struct dmaverify_fault_line *fl)
+{
+	unsigned int seg, bus, slot, fn, flags;
+	unsigned long long addr;
+	const char *q = p;
+
+	/* The device's name is the word before ": AMD-Vi: ". */
+	while (q > text && q[-1] != ' ')
+		q--;
+	if (sscanf(q, "%x:%x:%x.%x:", &seg, &bus, &slot, &fn) != 4)
+		return false;
+	p = strnstr(p, " address=", end - p);
+	if (!p || sscanf(p + 9, "%llx", &addr) != 1)
+		return false;
+	p = strnstr(p, " flags=", end - p);
+	if (!p || sscanf(p + 7, "%x", &flags) != 1 || (flags & 0x008))
+		return false;
+	fl->access = flags & 0x020 ? DV_FAULT_WRITE : DV_FAULT_READ;
+	fl->seg = seg;
+	fl->sid = (bus << 8) | PCI_DEVFN(slot, fn);
+	fl->iova = addr;
+	fl->amd = true;
+	return true;
+}
+
+/**
+ * dmaverify_iommu_parse_line() - read an IOMMU driver's fault line
+ * @text: a kernel log line (without its level), not NUL-terminated
+ * @len: its length
+ * @fl: the fault, if it is one
+ *
+ * Return: true if @text is intel-iommu's or amd-iommu's line for a DMA
+ * fault (not an interrupt-remapping one).  Context: any but NMI.
+ */
+bool dmaverify_iommu_parse_line(const char *text, size_t len,
+				struct dmaverify_fault_line *fl)
+{
+	char buf[192];
+	const char *p;
+
+	memset(fl, 0, sizeof(*fl));
+	if (len < 40)
+		return false;
+	if (!strncmp(text, "DMAR: [DMA ", 11)) {
+		/* A copy that ends: sscanf() must not read past the line. */
+		len = min(len, sizeof(buf) - 1);
+		memcpy(buf, text, len);
+		buf[len] = '\0';
+		return parse_intel(buf, buf + len, fl);
+	}
+	p = strnstr(text, ": AMD-Vi: Event logged [IO_PAGE_FAULT domain=", len);
+	if (!p)
+		return false;
+	len = min(len, sizeof(buf) - 1);
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	return parse_amd(buf, buf + len, buf + (p - text), fl);
+}
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_iommu_parse_line);
+
+static void console_probe(void *data, const char *text, size_t len)
+{
+	struct dmaverify_fault_line fl;
+
+	if (in_nmi() || len < 40)
 		return;
-	queue_fault(NULL, (bus << 8) | PCI_DEVFN(slot, fn), (int)seg, addr,
-		    write ? DV_FAULT_WRITE : DV_FAULT_READ);
+	/* amd-iommu's lines are searched for only while they may be needed. */
+	if (strncmp(text, "DMAR: [DMA ", 11) &&
+	    (!READ_ONCE(amd_ops) || READ_ONCE(amd_tracepoint_seen)))
+		return;
+	if (!dmaverify_iommu_parse_line(text, len, &fl))
+		return;
+	/* The tracepoint had this one (see the top of the file). */
+	if (fl.amd && (!READ_ONCE(amd_ops) || READ_ONCE(amd_tracepoint_seen)))
+		return;
+	queue_fault(NULL, fl.sid, fl.seg, fl.iova, fl.access);
 }
 
 static struct tracepoint *io_page_fault_tp, *console_tp;
@@ -329,7 +437,7 @@ static void find_tracepoint(struct tracepoint *tp, void *priv)
 		console_tp = tp;
 }
 
-/* Listen to intel-iommu's fault lines once a device needs it: a test per printk. */
+/* Listen to the IOMMUs' fault lines once a device needs it: a test per printk. */
 static bool console_hook(void)
 {
 	mutex_lock(&console_lock);
@@ -569,7 +677,8 @@ static bool fault_of(struct dmaverify_dev *ctx, const struct fault_rec *f)
 	if (f->dev)
 		return ctx->dev == f->dev;
 	if ((ctx->iommu->source != DV_FAULTS_INTEL &&
-	     ctx->iommu->source != DV_FAULTS_INTEL_LOG) || !dev_is_pci(ctx->dev))
+	     ctx->iommu->source != DV_FAULTS_INTEL_LOG &&
+	     ctx->iommu->source != DV_FAULTS_AMD) || !dev_is_pci(ctx->dev))
 		return false;
 	if (f->seg >= 0 && f->seg != pci_domain_nr(to_pci_dev(ctx->dev)->bus))
 		return false;
@@ -676,8 +785,13 @@ static void find_source(struct dmaverify_iommu *im, struct device *dev)
 		im->why = texts[TEXT_SMMU_V3];
 		return;
 	}
-	if (!strcmp(im->iommu, "amd_iommu_ops") && !tp_registered) {
-		im->why = "no iommu:io_page_fault tracepoint to see amd-iommu's faults";
+	if (!strcmp(im->iommu, "amd_iommu_ops")) {
+		/* Its lines, for a kernel that does not call report_iommu_fault(). */
+		WRITE_ONCE(amd_ops, dev->iommu->iommu_dev->ops);
+		if (console_hook() || tp_registered)
+			im->source = DV_FAULTS_AMD;
+		else
+			im->why = "no tracepoint to see amd-iommu's faults";
 		return;
 	}
 	if (tp_registered) {
@@ -759,9 +873,11 @@ static int faults_show(struct seq_file *seq, void *unused)
 	dropped = ring_dropped;
 	unverified = faults_unverified;
 	raw_spin_unlock_irqrestore(&ring_lock, flags);
-	seq_printf(seq, "# hooks: intel-iommu kprobe %s, console %s, io_page_fault tracepoint %s; faults seen %lu (of unverified devices %lu, dropped %lu)\n",
+	seq_printf(seq, "# hooks: intel-iommu kprobe %s, console %s, io_page_fault tracepoint %s%s; faults seen %lu (of unverified devices %lu, dropped %lu)\n",
 		   dmar_kp_err ? "absent" : "on", console_registered ? "on" : "off",
-		   tp_registered ? "on" : "absent", total, unverified, dropped);
+		   tp_registered ? "on" : "absent",
+		   READ_ONCE(amd_tracepoint_seen) ? " (amd-iommu calls it)" : "",
+		   total, unverified, dropped);
 	mutex_lock(&dmaverify_devices_lock);
 	list_for_each_entry(ctx, &dmaverify_devices, list) {
 		struct dmaverify_iommu *im = ctx->iommu;
@@ -842,6 +958,8 @@ void dmaverify_iommu_exit(void)
 	tracepoint_synchronize_unregister();
 	dmar_kp_err = -ENODEV;
 	tp_registered = false;
+	WRITE_ONCE(amd_ops, NULL);
+	WRITE_ONCE(amd_tracepoint_seen, false);
 	/* Every fault queued is attributed before the devices go. */
 	flush_work(&fault_work);
 }

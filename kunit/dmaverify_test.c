@@ -1765,6 +1765,57 @@ static void test_fault_ram(struct kunit *test)
 	reset_observed();
 }
 
+/* The IOMMU drivers' fault lines, as dmaverify reads them (iommu.c). */
+static const char *const fault_lines[] = {
+	/* intel-iommu, 6.1 and 6.12: no PCI segment; 7.3: with it. */
+	"DMAR: [DMA Write NO_PASID] Request device [00:03.0] fault addr 0xfffff000 [fault reason 0x05] PTE Write access is not set",
+	"DMAR: [DMA Read NO_PASID] Request device [0001:02:1f.7] fault addr 0x3fe6a000 [fault reason 0x06] PTE Read access is not set",
+	"DMAR: [INTR-REMAP] Request device [00:03.0] fault index 0x4 [fault reason 0x25] Blocked a compatibility format interrupt request",
+	/* amd-iommu (dev_err(): the driver's and the device's names first). */
+	"nvme 0000:00:04.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x000b address=0xffffd000 flags=0x0020]",
+	"edu_sample 0000:00:03.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x0002 address=0x12345678 flags=0x0010]",
+	/* An interrupt request (flag I); a device amd-iommu does not know. */
+	"nvme 0000:00:04.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x000b address=0xfee00000 flags=0x0008]",
+	"AMD-Vi: Event logged [IO_PAGE_FAULT device=0000:00:04.0 domain=0x000b address=0xffffd000 flags=0x0020]",
+	"nvme 0000:00:04.0: 1/0/0 default/read/poll queues, and enough words to be long",
+};
+
+static bool parse(unsigned int i, struct dmaverify_fault_line *fl)
+{
+	return dmaverify_iommu_parse_line(fault_lines[i], strlen(fault_lines[i]), fl);
+}
+
+static void test_fault_lines(struct kunit *test)
+{
+	struct dmaverify_fault_line fl;
+
+	KUNIT_ASSERT_TRUE(test, parse(0, &fl));
+	KUNIT_EXPECT_FALSE(test, fl.amd);
+	KUNIT_EXPECT_EQ(test, fl.iova, 0xfffff000ULL);
+	KUNIT_EXPECT_EQ(test, fl.sid, 0x18);
+	KUNIT_EXPECT_EQ(test, fl.seg, -1);
+	KUNIT_EXPECT_EQ(test, fl.access, DV_FAULT_WRITE);
+	KUNIT_ASSERT_TRUE(test, parse(1, &fl));
+	KUNIT_EXPECT_EQ(test, fl.iova, 0x3fe6a000ULL);
+	KUNIT_EXPECT_EQ(test, fl.sid, (2 << 8) | (0x1f << 3) | 7);
+	KUNIT_EXPECT_EQ(test, fl.seg, 1);
+	KUNIT_EXPECT_EQ(test, fl.access, DV_FAULT_READ);
+	KUNIT_EXPECT_FALSE(test, parse(2, &fl));
+	KUNIT_ASSERT_TRUE(test, parse(3, &fl));
+	KUNIT_EXPECT_TRUE(test, fl.amd);
+	KUNIT_EXPECT_EQ(test, fl.iova, 0xffffd000ULL);
+	KUNIT_EXPECT_EQ(test, fl.sid, 0x20);
+	KUNIT_EXPECT_EQ(test, fl.seg, 0);
+	KUNIT_EXPECT_EQ(test, fl.access, DV_FAULT_WRITE);
+	KUNIT_ASSERT_TRUE(test, parse(4, &fl));
+	KUNIT_EXPECT_EQ(test, fl.iova, 0x12345678ULL);
+	KUNIT_EXPECT_EQ(test, fl.sid, 0x18);
+	KUNIT_EXPECT_EQ(test, fl.access, DV_FAULT_READ);
+	KUNIT_EXPECT_FALSE(test, parse(5, &fl));
+	KUNIT_EXPECT_FALSE(test, parse(6, &fl));
+	KUNIT_EXPECT_FALSE(test, parse(7, &fl));
+}
+
 static void test_bounce_sg(struct kunit *test)
 {
 	struct device *dev = bounce_dev(test);
@@ -2163,6 +2214,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_fault_wrong_direction),
 	KUNIT_CASE(test_fault_phys),
 	KUNIT_CASE(test_fault_ram),
+	KUNIT_CASE(test_fault_lines),
 	KUNIT_CASE(test_bounce_sg),
 	KUNIT_CASE(test_bounce_sync_races_unmap),
 	KUNIT_CASE(test_overlap_races_map),

@@ -345,6 +345,16 @@ static int edu_bug_device_overrun(struct edu *edu)
 	return 0;
 }
 
+/*
+ * The address a device-side bug has the device access, in the log: a test
+ * can then show dmaverify the fault line of an IOMMU that raises none
+ * (tests/sys-edu-iommu.sh, QEMU's amd-iommu).
+ */
+static void edu_say_addr(struct edu *edu, u64 addr)
+{
+	dev_info(&edu->pdev->dev, "bug '%s': the device writes at %#llx\n", bug, addr);
+}
+
 /* Not inlined: reports name it. */
 static noinline int edu_bug_write_after_unmap(struct edu *edu)
 {
@@ -358,6 +368,7 @@ static noinline int edu_bug_write_after_unmap(struct edu *edu)
 	if (!dma_mapping_error(dev, a)) {
 		dma_unmap_single(dev, a, 256, DMA_FROM_DEVICE);
 		/* BUG: the device still has the address and writes to it. */
+		edu_say_addr(edu, a);
 		edu_dma(edu, a, EDU_BUF, 256, true);
 	}
 	kfree(buf);
@@ -376,6 +387,7 @@ static noinline int edu_bug_write_after_free(struct edu *edu)
 		return -ENOMEM;
 	dma_free_coherent(dev, 4096, cpu, a);
 	/* BUG: the device still has the buffer's address and writes to it. */
+	edu_say_addr(edu, a);
 	edu_dma(edu, a, EDU_BUF, 256, true);
 	return 0;
 }
@@ -392,6 +404,7 @@ static noinline int edu_bug_virt_to_phys(struct edu *edu)
 	a = dma_map_single(dev, buf, 256, DMA_FROM_DEVICE);
 	if (!dma_mapping_error(dev, a)) {
 		/* BUG: a CPU physical address, not the DMA address @a. */
+		edu_say_addr(edu, virt_to_phys(buf));
 		edu_dma(edu, virt_to_phys(buf), EDU_BUF, 256, true);
 		dma_unmap_single(dev, a, 256, DMA_FROM_DEVICE);
 	}
@@ -413,6 +426,7 @@ static noinline int edu_bug_write_to_device(struct edu *edu)
 	a = dma_map_single(dev, buf, 256, DMA_TO_DEVICE);
 	if (!dma_mapping_error(dev, a)) {
 		/* BUG: the device may only read this mapping, and writes it. */
+		edu_say_addr(edu, a);
 		edu_dma(edu, a, EDU_BUF, 256, true);
 		dma_unmap_single(dev, a, 256, DMA_TO_DEVICE);
 	}

@@ -110,6 +110,34 @@ dv_check()
 	step "driver $1: $n attach(es), path $PATHS, $OPS DMA operations, 0 violations"
 }
 
+# iommu_check DRIVER: with DV_IOMMU (tests/lib.sh), every device of DRIVER
+# is translated by that IOMMU (a DMA domain, strict invalidation) and
+# dmaverify listens to its faults.  Nothing without DV_IOMMU.
+iommu_check()
+{
+	local want ops pci group gtype n=0
+	want=$(cat /root/dv-iommu 2>/dev/null)
+	[ -n "$want" ] || return 0
+	case $want in
+	intel) ops=intel_iommu_ops ;;
+	amd) ops=amd_iommu_ops ;;
+	*) fail "unknown IOMMU '$want'" ;;
+	esac
+	dmesg | grep -q 'iommu: DMA domain TLB invalidation policy: strict' ||
+		fail "the IOMMU does not invalidate strictly: $(dmesg | grep 'TLB invalidation policy' | head -1)"
+	for pci in $(ls /sys/bus/pci/drivers/$1 | grep :); do
+		group=$(readlink /sys/bus/pci/devices/$pci/iommu_group) || fail "$pci has no IOMMU group"
+		gtype=$(cat /sys/kernel/iommu_groups/${group##*/}/type 2>/dev/null)
+		case $gtype in DMA*) ;; *) fail "the IOMMU group of $pci has type '$gtype', not DMA translation" ;; esac
+		dmesg | grep -q "$pci: dmaverify: device faults verified (IOMMU $ops," ||
+			fail "dmaverify does not verify $pci's device faults on $ops: $(dmesg | grep "$pci: dmaverify: device faults" | tail -1)"
+		n=$((n + 1))
+	done
+	[ $n -gt 0 ] || fail "no device bound to $1"
+	step "$n device(s) of $1 behind $want-iommu (group type DMA, strict invalidation), device faults verified"
+	NOTE="${NOTE:+$NOTE; }$want-iommu, strict"
+}
+
 # dv_rebind DRIVER [BEFORE AFTER]: unbind every device of DRIVER (BEFORE
 # runs first, to stop using them), check that dmaverify released those it
 # verified with no report (the leak check runs at release), and bind them

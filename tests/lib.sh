@@ -77,6 +77,21 @@ t_disk()
 	echo "$img"
 }
 
+# DV_IOMMU=intel or amd: the devices behind that QEMU IOMMU, with strict
+# invalidation (iommu.strict=1: an unmapped IOVA faults at once).  It must
+# come before the devices it translates on QEMU's command line: t_vm puts
+# it first.  amd-iommu needs pt=off (with pt=on, QEMU's default, emulated
+# devices' DMA bypasses the translation); amd_iommu=on is no option (the
+# driver starts when ACPI's IVRS table is there).  The guest checks the
+# devices' IOMMU groups with iommu_check (guest-lib.sh).
+T_IOMMU_ARGS=()
+case "${DV_IOMMU:-}" in
+"") ;;
+intel) T_IOMMU_ARGS=(--qemu "-device intel-iommu,intremap=off" --append "intel_iommu=on iommu.strict=1") ;;
+amd) T_IOMMU_ARGS=(--qemu "-device amd-iommu,intremap=off,pt=off" --append "iommu.strict=1") ;;
+*) t_fail "DV_IOMMU must be intel or amd, not '$DV_IOMMU'" ;;
+esac
+
 # t_vm [vmrun options...]: run $T_TMP/guest.sh in a VM; sets T_RC.
 t_vm()
 {
@@ -85,9 +100,11 @@ t_vm()
 	set +e
 	# DV_PARAMS (e.g. "bounce=1") is added to every dmaverify load.
 	echo "${DV_PARAMS:-}" > "$T_TMP/dv-params"
+	echo "${DV_IOMMU:-}" > "$T_TMP/dv-iommu"
 	"$T_TOP/scripts/vmrun" --kernel "$T_KERNEL" --timeout "${T_TIMEOUT:-200}" \
 		--log "$T_LOG" --file "$T_TOP/tests/guest-lib.sh" --file "$T_TMP/dv-params" \
-		--file "$T_TMP/guest.sh" "$@" -- sh guest.sh > "$T_LOG.out" 2>&1
+		--file "$T_TMP/dv-iommu" --file "$T_TMP/guest.sh" "${T_IOMMU_ARGS[@]}" "$@" \
+		-- sh guest.sh > "$T_LOG.out" 2>&1
 	T_RC=$?
 	set -e
 	# vmrun's console copy is written only when QEMU ran at all.

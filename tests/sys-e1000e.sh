@@ -6,8 +6,9 @@
 # goes into a network namespace, so traffic between 10.99.0.1 and 10.99.0.2
 # really crosses both NICs' DMA rings.  Pings (small and fragmented), then a
 # few MB each way with busybox nc, checked by sha256; then rmmod dmaverify
-# and the same again.
-. "$(dirname "$0")/lib.sh"
+# and the same again.  DV_IOMMU=intel or amd: the NICs behind that IOMMU
+# (tests/lib.sh).
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cat > "$T_TMP/guest.sh" <<'GUEST'
 . ./guest-lib.sh
@@ -53,6 +54,9 @@ for pci in $(ls /sys/bus/pci/drivers/e1000e | grep :); do
 	[ -d $DV/devices/$pci ] || fail "no $DV/devices/$pci"
 done
 step "path $(dv_path e1000e)"
+# With DV_IOMMU (sys-e1000e-iommu.sh, sys-e1000e-amd-iommu.sh): both NICs
+# behind that IOMMU.
+iommu_check e1000e
 
 # net_check TAG MB: pings and a transfer each way.
 net_check()
