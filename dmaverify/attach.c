@@ -661,6 +661,23 @@ struct dmaverify_dev *dmaverify_attach_port(struct device *dev)
 		return ERR_PTR(-EBUSY);
 	return ctx;
 }
+
+/**
+ * dmaverify_port_refused() - say why a driver above a port is not verified
+ * @dev: the selected driver's device
+ * @port: the device dmaverify_attach_port() refused
+ * @busy: the reason when @port is verified as a whole (-EBUSY)
+ * @err: the error dmaverify_attach_port() gave
+ */
+void dmaverify_port_refused(struct device *dev, struct device *port,
+			    const char *busy, long err)
+{
+	dev_warn(dev, "dmaverify: driver %s does its DMA through %s %s, which cannot be verified for it (%s): not verified\n",
+		 dev->driver->name, dev_driver_string(port), dev_name(port),
+		 err == -EBUSY ? busy :
+		 err == -EOPNOTSUPP ? "no per-device dma_map_ops in this kernel" :
+		 "out of memory");
+}
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_attach_port);
 
 /**
@@ -1186,6 +1203,27 @@ static int collect(struct device *dev, void *data)
 }
 
 /**
+ * dmaverify_reprobe() - reprobe the devices a rebind walk collected
+ * @devs: the devices, each with a reference, which is dropped
+ * @n: how many
+ *
+ * Return: @n.
+ */
+int dmaverify_reprobe(struct device **devs, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		dev_info(devs[i], "dmaverify: rebinding driver %s\n",
+			 devs[i]->driver ? devs[i]->driver->name : "?");
+		if (device_reprobe(devs[i]))
+			dev_warn(devs[i], "dmaverify: reprobe failed\n");
+		put_device(devs[i]);
+	}
+	return n;
+}
+
+/**
  * dmaverify_rebind_selected() - reprobe devices already bound
  * @only: a driver name, or NULL for every selected driver
  *
@@ -1198,7 +1236,6 @@ int dmaverify_rebind_selected(const char *only)
 {
 	struct rebind_walk *w = kzalloc(sizeof(*w), GFP_KERNEL);
 	struct dmaverify_port_bus *pb;
-	unsigned int i;
 	int n;
 
 	if (!w)
@@ -1208,14 +1245,7 @@ int dmaverify_rebind_selected(const char *only)
 	bus_for_each_dev(&pci_bus_type, NULL, w, collect);
 #endif
 	bus_for_each_dev(&platform_bus_type, NULL, w, collect);
-	for (i = 0; i < w->n; i++) {
-		dev_info(w->devs[i], "dmaverify: rebinding driver %s\n",
-			 w->devs[i]->driver ? w->devs[i]->driver->name : "?");
-		if (device_reprobe(w->devs[i]))
-			dev_warn(w->devs[i], "dmaverify: reprobe failed\n");
-		put_device(w->devs[i]);
-	}
-	n = w->n;
+	n = dmaverify_reprobe(w->devs, w->n);
 	kfree(w);
 	mutex_lock(&port_buses_lock);
 	list_for_each_entry(pb, &port_buses, node)

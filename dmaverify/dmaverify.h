@@ -13,6 +13,7 @@
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/fault-inject.h>
 #include <linux/hash.h>
 #include <linux/list.h>
 #include <linux/module.h>
@@ -656,6 +657,7 @@ void dmaverify_detach_all(void);
 int dmaverify_bus_init(void);
 void dmaverify_bus_exit(void);
 int dmaverify_rebind_selected(const char *only);
+int dmaverify_reprobe(struct device **devs, unsigned int n);
 void dmaverify_selection_feedback(const char *name);
 void dmaverify_selection_show(struct seq_file *seq);
 void dmaverify_check_leaks(struct dmaverify_dev *ctx);
@@ -669,6 +671,8 @@ void dmaverify_release_device(struct device *dev);
 extern atomic_t dmaverify_test_fail_allocs;
 
 struct dmaverify_dev *dmaverify_attach_port(struct device *dev);
+void dmaverify_port_refused(struct device *dev, struct device *port,
+			    const char *busy, long err);
 struct dmaverify_dev *dmaverify_ctx_create(struct device *dev);
 void dmaverify_ctx_destroy(struct dmaverify_dev *ctx);
 
@@ -903,6 +907,21 @@ void dmaverify_debugfs_exit(void);
 extern struct fault_attr dmaverify_fail_track;
 extern struct fault_attr dmaverify_fail_bounce;
 extern struct fault_attr dmaverify_fail_map;
+
+/*
+ * Whether fault attribute @attr fails this call (@size: its weight).  No
+ * should_fail() call unless @attr is armed or, with @nth, the task has a
+ * fail-nth: it was 8% of a forwarded map+unmap.  A task's fail-nth counts
+ * the driver's maps (fail_map), not dmaverify's own allocations.
+ */
+static inline bool dmaverify_should_fail(struct fault_attr *attr, size_t size,
+					 bool nth)
+{
+	if (likely(!READ_ONCE(attr->probability) &&
+		   (!nth || !in_task() || !READ_ONCE(current->fail_nth))))
+		return false;
+	return should_fail(attr, size);
+}
 #endif
 
 /* === Object life (objects.c) === */

@@ -749,11 +749,8 @@ static void select_intf(struct device *dev)
 		goto out;
 	port = dmaverify_attach_port(ctrl);
 	if (IS_ERR(port)) {
-		dev_warn(dev, "dmaverify: driver %s does its DMA through %s %s, which cannot be verified for it (%s): not verified\n",
-			 dev->driver->name, dev_driver_string(ctrl), dev_name(ctrl),
-			 PTR_ERR(port) == -EBUSY ? "the controller is verified as a whole" :
-			 PTR_ERR(port) == -EOPNOTSUPP ? "no per-device dma_map_ops in this kernel" :
-			 "out of memory");
+		dmaverify_port_refused(dev, ctrl, "the controller is verified as a whole",
+				       PTR_ERR(port));
 		goto out;
 	}
 	probe_hcd(hcd);
@@ -932,7 +929,6 @@ static int collect(struct usb_device *udev, void *data)
 static int usb_rebind(struct dmaverify_port_bus *pb, const char *only)
 {
 	struct rebind_walk *w;
-	unsigned int i;
 	int n;
 
 	if (!READ_ONCE(usb_bus))
@@ -942,14 +938,7 @@ static int usb_rebind(struct dmaverify_port_bus *pb, const char *only)
 		return -ENOMEM;
 	w->only = only;
 	usb_for_each_dev(w, collect);
-	for (i = 0; i < w->n; i++) {
-		dev_info(w->devs[i], "dmaverify: rebinding driver %s\n",
-			 w->devs[i]->driver ? w->devs[i]->driver->name : "?");
-		if (device_reprobe(w->devs[i]))
-			dev_warn(w->devs[i], "dmaverify: reprobe failed\n");
-		put_device(w->devs[i]);
-	}
-	n = w->n;
+	n = dmaverify_reprobe(w->devs, w->n);
 	kfree(w);
 	return n;
 }

@@ -201,11 +201,7 @@ static bool inject_failure(size_t size)
 	if (every && (atomic_inc_return(&calls) % every) == 0)
 		return true;
 #ifdef CONFIG_FAULT_INJECTION
-	/* Not armed, no fail-nth: no call (should_fail() was 8% of a forward). */
-	if (likely(!READ_ONCE(dmaverify_fail_map.probability) &&
-		   (!in_task() || !READ_ONCE(current->fail_nth))))
-		return false;
-	return should_fail(&dmaverify_fail_map, size);
+	return dmaverify_should_fail(&dmaverify_fail_map, size, true);
 #else
 	return false;
 #endif

@@ -452,9 +452,7 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 	struct dmaverify_bounce *b;
 
 #ifdef CONFIG_FAULT_INJECTION
-	/* Armed only: a task's fail-nth is meant for the driver's maps (fail_map). */
-	if (READ_ONCE(dmaverify_fail_bounce.probability) &&
-	    should_fail(&dmaverify_fail_bounce, size))
+	if (dmaverify_should_fail(&dmaverify_fail_bounce, size, false))
 		goto failed;
 #endif
 	/* A sample goes through a slot, or not at all (the caller counts it). */

@@ -69,9 +69,7 @@ static bool alloc_fails(void)
 	    atomic_add_unless(&dmaverify_test_fail_allocs, -1, 0))
 		return true;
 #ifdef CONFIG_FAULT_INJECTION
-	/* Armed only: a task's fail-nth is meant for the driver's maps (fail_map). */
-	if (READ_ONCE(dmaverify_fail_track.probability) &&
-	    should_fail(&dmaverify_fail_track, 1))
+	if (dmaverify_should_fail(&dmaverify_fail_track, 1, false))
 		return true;
 #endif
 	return false;

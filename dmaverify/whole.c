@@ -120,11 +120,8 @@ static void select_dev(struct dmaverify_whole_bus *wb, struct device *dev)
 		goto out;
 	port = dmaverify_attach_port(pdev);
 	if (IS_ERR(port)) {
-		dev_warn(dev, "dmaverify: driver %s does its DMA through %s %s, which cannot be verified for it (%s): not verified\n",
-			 dev->driver->name, dev_driver_string(pdev), dev_name(pdev),
-			 PTR_ERR(port) == -EBUSY ? "the port is verified as a whole" :
-			 PTR_ERR(port) == -EOPNOTSUPP ? "no per-device dma_map_ops in this kernel" :
-			 "out of memory");
+		dmaverify_port_refused(dev, pdev, "the port is verified as a whole",
+				       PTR_ERR(port));
 		goto out;
 	}
 	w = kzalloc(sizeof(*w), GFP_KERNEL);
@@ -260,7 +257,6 @@ static int whole_rebind(struct dmaverify_port_bus *pb, const char *only)
 {
 	struct dmaverify_whole_bus *wb = container_of(pb, struct dmaverify_whole_bus, pb);
 	struct whole_walk *walk = kzalloc(sizeof(*walk), GFP_KERNEL);
-	unsigned int i;
 	int n;
 
 	if (!walk)
@@ -268,14 +264,7 @@ static int whole_rebind(struct dmaverify_port_bus *pb, const char *only)
 	walk->wb = wb;
 	walk->only = only;
 	bus_for_each_dev(wb->bus, NULL, walk, collect);
-	for (i = 0; i < walk->n; i++) {
-		dev_info(walk->devs[i], "dmaverify: rebinding driver %s\n",
-			 walk->devs[i]->driver ? walk->devs[i]->driver->name : "?");
-		if (device_reprobe(walk->devs[i]))
-			dev_warn(walk->devs[i], "dmaverify: reprobe failed\n");
-		put_device(walk->devs[i]);
-	}
-	n = walk->n;
+	n = dmaverify_reprobe(walk->devs, walk->n);
 	kfree(walk);
 	return n;
 }
