@@ -451,6 +451,7 @@ static int interpose(struct dmaverify_dev *ctx)
 	ctx->twin = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
 	if (!ctx->twin)
 		return -ENOMEM;
+	ctx->direct = dmaverify_twin_direct(ctx->twin);
 	ctx->max_map = dma_max_mapping_size(ctx->twin);
 	ctx->probe = dmaverify_twin_create(dev, ctx->orig_ops, ctx->orig_iommu);
 	if (!ctx->probe) {

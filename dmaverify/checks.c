@@ -191,6 +191,26 @@ bool dmaverify_check_map_buffer(struct dmaverify_dev *ctx, phys_addr_t phys,
 	return ok;
 }
 
+/* Out of line: its object on the stack is zeroed at every call. */
+static noinline void find_overlap(struct dmaverify_dev *ctx, phys_addr_t phys,
+				  size_t size, int dir,
+				  const struct dmaverify_obj *self)
+{
+	struct dmaverify_obj other;
+
+	if (!dmaverify_find_overlap(&ctx->tracker, phys, size, self, &other))
+		return;
+	/* A missed unmap would leave a stale mapping to overlap with. */
+	if (dmaverify_observe_stale(ctx, &other))
+		dmaverify_unverifiable(ctx, 1);
+	else
+		dmaverify_violation(ctx, DV_OVERLAP, &other, phys, size, dir,
+				    "%zu bytes %s at physical %pa overlap a mapping the device may also write%s",
+				    size, dmaverify_dir_name(dir), &phys,
+				    other.flags & DV_OBJ_RESERVED ?
+				    " (being made by another call right now)" : "");
+}
+
 /**
  * dmaverify_check_overlap() - a device-writable map overlaps another
  * @ctx: device context
@@ -207,21 +227,8 @@ void dmaverify_check_overlap(struct dmaverify_dev *ctx, phys_addr_t phys,
 			     size_t size, int dir,
 			     const struct dmaverify_obj *self)
 {
-	struct dmaverify_obj other;
-
-	if (dir == DMA_TO_DEVICE || !size || !dmaverify_check_on(DV_OVERLAP))
-		return;
-	if (!dmaverify_find_overlap(&ctx->tracker, phys, size, self, &other))
-		return;
-	/* A missed unmap would leave a stale mapping to overlap with. */
-	if (dmaverify_observe_stale(ctx, &other))
-		dmaverify_unverifiable(ctx, 1);
-	else
-		dmaverify_violation(ctx, DV_OVERLAP, &other, phys, size, dir,
-				    "%zu bytes %s at physical %pa overlap a mapping the device may also write%s",
-				    size, dmaverify_dir_name(dir), &phys,
-				    other.flags & DV_OBJ_RESERVED ?
-				    " (being made by another call right now)" : "");
+	if (dir != DMA_TO_DEVICE && size && dmaverify_check_on(DV_OVERLAP))
+		find_overlap(ctx, phys, size, dir, self);
 }
 
 /* The mask a DMA address must fit: the device's, within its bus limit. */

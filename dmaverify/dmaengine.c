@@ -819,17 +819,9 @@ static void unregister_probes(void)
 
 /* === Hooks from the rest of dmaverify === */
 
-/**
- * dmaverify_dmaengine_unmapped() - a mapping of a verified device is released
- * @ctx: the device
- * @obj: the mapping
- *
- * Reports the release of a buffer that a submitted descriptor of a selected
- * client still uses: in flight (no completion, no terminate), or terminated
- * without dmaengine_synchronize().
- */
-void dmaverify_dmaengine_unmapped(struct dmaverify_dev *ctx,
-				  const struct dmaverify_obj *obj)
+/* The release of an object while selected clients have channels. */
+static noinline void unmapped_in_flight(struct dmaverify_dev *ctx,
+					const struct dmaverify_obj *obj)
 {
 	struct dv_finding f = { .ctx = NULL };
 	dma_addr_t lo = obj->dma, hi = obj->dma + obj->size;
@@ -837,8 +829,6 @@ void dmaverify_dmaengine_unmapped(struct dmaverify_dev *ctx,
 	struct dv_desc *d;
 	struct dv_chan *c;
 
-	if (list_empty_careful(&dv_chans) || dmaverify_obj_is_sg(obj))
-		return;
 	raw_spin_lock_irqsave(&dv_lock, flags);
 	list_for_each_entry(c, &dv_chans, node) {
 		if (c->dma_dev != ctx->dev || c->released)
@@ -877,6 +867,23 @@ out:
 	raw_spin_unlock_irqrestore(&dv_lock, flags);
 	if (f.ctx)
 		report(&f);
+}
+
+/**
+ * dmaverify_dmaengine_unmapped() - a mapping of a verified device is released
+ * @ctx: the device
+ * @obj: the mapping
+ *
+ * Reports the release of a buffer that a submitted descriptor of a selected
+ * client still uses: in flight (no completion, no terminate), or terminated
+ * without dmaengine_synchronize().
+ */
+void dmaverify_dmaengine_unmapped(struct dmaverify_dev *ctx,
+				  const struct dmaverify_obj *obj)
+{
+	/* Every release comes here: nothing more while no channel is watched. */
+	if (!list_empty_careful(&dv_chans) && !dmaverify_obj_is_sg(obj))
+		unmapped_in_flight(ctx, obj);
 }
 
 /**

@@ -316,6 +316,9 @@ struct dmaverify_pcpu {
  *	(the only public way is to set it): @twin's masks never change under
  *	an allocation
  * @orig_ops: @dev's dma_ops before attach
+ * @direct: @twin maps by plain dma-direct (dmaverify_twin_direct()): the
+ *	forward of a streaming call is done in place when it needs nothing
+ *	more than phys_to_dma() (ops.c)
  * @max_map: dma_max_mapping_size() of @twin, taken when @twin's masks are
  *	set; used when @orig_ops is NULL (dma-direct's answer depends on the
  *	masks alone), so that a map need not ask
@@ -376,6 +379,7 @@ struct dmaverify_dev {
 	struct device *twin;
 	struct device *probe;
 	const struct dma_map_ops *orig_ops;
+	bool direct;
 	size_t max_map;
 	bool orig_iommu;
 	int state;
@@ -754,6 +758,7 @@ void dmaverify_init_ops(struct dma_map_ops *ops);
 struct device *dmaverify_twin_create(struct device *dev,
 				     const struct dma_map_ops *orig_ops,
 				     bool orig_iommu);
+bool dmaverify_twin_direct(struct device *twin);
 void dmaverify_twin_refresh(struct device *twin, struct device *dev);
 void dmaverify_twin_release(struct device *twin);
 void dmaverify_twin_destroy(struct device *twin);
@@ -914,8 +919,8 @@ extern struct fault_attr dmaverify_fail_map;
  * fail-nth: it was 8% of a forwarded map+unmap.  A task's fail-nth counts
  * the driver's maps (fail_map), not dmaverify's own allocations.
  */
-static inline bool dmaverify_should_fail(struct fault_attr *attr, size_t size,
-					 bool nth)
+static __always_inline bool dmaverify_should_fail(struct fault_attr *attr,
+						  size_t size, bool nth)
 {
 	if (likely(!READ_ONCE(attr->probability) &&
 		   (!nth || !in_task() || !READ_ONCE(current->fail_nth))))
@@ -938,11 +943,72 @@ static __always_inline bool dmaverify_verifying(void)
 
 int dmaverify_objects_init(struct dmaverify_dev *ctx);
 void dmaverify_objects_destroy(struct dmaverify_dev *ctx);
-void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size);
-void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size);
+void dmaverify_stats_peak(struct dmaverify_dev *ctx, int kind);
 void dmaverify_kind_stats(struct dmaverify_dev *ctx, int kind,
 			  struct dmaverify_kind_stats *out);
-void dmaverify_untracked_new(struct dmaverify_dev *ctx, int kind, size_t size);
+
+/* Creations per CPU between two samples of the peaks. */
+#define DV_PEAK_SAMPLE	64
+
+/*
+ * Statistics are counted on this CPU only: no shared cache line on the
+ * hot path.
+ */
+static __always_inline void dmaverify_stats_add(struct dmaverify_dev *ctx,
+						int kind, size_t size)
+{
+	this_cpu_inc(ctx->pcpu->allocated[kind]);
+	this_cpu_add(ctx->pcpu->bytes[kind], size);
+	if (unlikely(!(this_cpu_inc_return(ctx->pcpu->peak_tick) % DV_PEAK_SAMPLE)))
+		dmaverify_stats_peak(ctx, kind);
+}
+
+static __always_inline void dmaverify_stats_sub(struct dmaverify_dev *ctx,
+						int kind, size_t size)
+{
+	this_cpu_inc(ctx->pcpu->released[kind]);
+	this_cpu_sub(ctx->pcpu->bytes[kind], size);
+}
+
+/**
+ * dmaverify_untracked_new() - count an object that is not tracked
+ * @ctx: device context
+ * @kind: &enum dmaverify_kind
+ * @size: its size
+ *
+ * Verification is off (or no entry could be allocated): the object is
+ * counted on this CPU, and its release will be let through unreported
+ * (dmaverify_untracked_release()).
+ */
+static __always_inline void dmaverify_untracked_new(struct dmaverify_dev *ctx,
+						    int kind, size_t size)
+{
+	dmaverify_stats_add(ctx, kind, size);
+	atomic_long_inc(raw_cpu_ptr(&ctx->pcpu->untracked));
+	this_cpu_inc(ctx->pcpu->untracked_total);
+}
+
+/**
+ * dmaverify_untracked_release() - a release nothing tracked can name
+ * @ctx: device context
+ * @kind: &enum dmaverify_kind the release function handles
+ * @size: the size it names
+ *
+ * The forwarding-only path's release: while nothing was ever tracked, a
+ * release of an object this CPU counted untracked needs no lookup.
+ *
+ * Return: true if one was taken back (and counted released); else the
+ * caller goes through dmaverify_find_release().
+ */
+static __always_inline bool dmaverify_untracked_release(struct dmaverify_dev *ctx,
+							int kind, size_t size)
+{
+	if (!atomic_long_add_unless(raw_cpu_ptr(&ctx->pcpu->untracked), -1, 0))
+		return false;
+	dmaverify_stats_sub(ctx, kind, size);
+	return true;
+}
+
 long dmaverify_untracked(struct dmaverify_dev *ctx);
 long dmaverify_untracked_total(struct dmaverify_dev *ctx);
 bool dmaverify_find_freed(struct dmaverify_dev *ctx, unsigned long key, bool sg,

@@ -69,6 +69,7 @@ struct dmaverify_dev *dmaverify_indirect_new(struct dmaverify_dev *port,
 	ctx->probe = port->probe;
 	ctx->orig_ops = port->orig_ops;
 	ctx->orig_iommu = port->orig_iommu;
+	ctx->direct = port->direct;
 	ctx->max_map = port->max_map;
 	ctx->on = get_device(dev);
 	strscpy(ctx->driver, dev_driver_string(dev), sizeof(ctx->driver));

@@ -66,9 +66,6 @@ void dmaverify_objects_destroy(struct dmaverify_dev *ctx)
 	ctx->pcpu = NULL;
 }
 
-/* Creations per CPU between two samples of the peaks. */
-#define PEAK_SAMPLE	64
-
 static long outstanding(struct dmaverify_dev *ctx, int kind)
 {
 	long n = 0;
@@ -90,23 +87,17 @@ static void sample_peak(struct dmaverify_dev *ctx, int kind, long now)
 		;
 }
 
-/*
- * The hot path touches only this CPU's counters: no shared cache line.
- * The peak is sampled (every PEAK_SAMPLE creations on a CPU, and whenever
- * the statistics are read), so it may miss a short burst.
+/**
+ * dmaverify_stats_peak() - sample a device's peak of outstanding objects
+ * @ctx: device context
+ * @kind: &enum dmaverify_kind
+ *
+ * Called every DV_PEAK_SAMPLE creations on a CPU (dmaverify_stats_add())
+ * and whenever the statistics are read, so it may miss a short burst.
  */
-void dmaverify_stats_add(struct dmaverify_dev *ctx, int kind, size_t size)
+void dmaverify_stats_peak(struct dmaverify_dev *ctx, int kind)
 {
-	this_cpu_inc(ctx->pcpu->allocated[kind]);
-	this_cpu_add(ctx->pcpu->bytes[kind], size);
-	if (unlikely(!(this_cpu_inc_return(ctx->pcpu->peak_tick) % PEAK_SAMPLE)))
-		sample_peak(ctx, kind, outstanding(ctx, kind));
-}
-
-void dmaverify_stats_sub(struct dmaverify_dev *ctx, int kind, size_t size)
-{
-	this_cpu_inc(ctx->pcpu->released[kind]);
-	this_cpu_sub(ctx->pcpu->bytes[kind], size);
+	sample_peak(ctx, kind, outstanding(ctx, kind));
 }
 
 /**
@@ -135,17 +126,11 @@ void dmaverify_kind_stats(struct dmaverify_dev *ctx, int kind,
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_kind_stats);
 
 /*
- * Untracked objects are counted on the CPU that created them; a release
- * takes one back from its own CPU, else from any other, never below zero,
- * so an unknown release is let through exactly as many times as objects
- * went untracked.
+ * Untracked objects are counted on the CPU that created them
+ * (dmaverify_untracked_new()); a release takes one back from its own CPU,
+ * else from any other, never below zero, so an unknown release is let
+ * through exactly as many times as objects went untracked.
  */
-static void add_untracked(struct dmaverify_dev *ctx)
-{
-	atomic_long_inc(raw_cpu_ptr(&ctx->pcpu->untracked));
-	this_cpu_inc(ctx->pcpu->untracked_total);
-}
-
 static bool take_untracked(struct dmaverify_dev *ctx)
 {
 	int cpu;
@@ -157,21 +142,6 @@ static bool take_untracked(struct dmaverify_dev *ctx)
 					   -1, 0))
 			return true;
 	return false;
-}
-
-/**
- * dmaverify_untracked_new() - count an object that is not tracked
- * @ctx: device context
- * @kind: &enum dmaverify_kind
- * @size: its size
- *
- * Verification is off (or no entry could be allocated): the object is
- * counted, and its release will be let through unreported.
- */
-void dmaverify_untracked_new(struct dmaverify_dev *ctx, int kind, size_t size)
-{
-	dmaverify_stats_add(ctx, kind, size);
-	add_untracked(ctx);
 }
 
 /**

@@ -13,12 +13,14 @@
 
 #define pr_fmt(fmt) "dmaverify: " fmt
 
+#include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/fault-inject.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/scatterlist.h>
+#include <linux/swiotlb.h>
 #include <linux/wait_bit.h>
 
 #include "dmaverify.h"
@@ -193,15 +195,15 @@ EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_fail_map);
  * the maps fail_map picks.  A driver that does not check for the failure
  * then passes DMA_MAPPING_ERROR on (dmaverify_used_failed_mapping()).
  */
-static bool inject_failure(size_t size)
+static __always_inline bool inject_failure(size_t size)
 {
 	static atomic_t calls = ATOMIC_INIT(0);
 	unsigned int every = READ_ONCE(dmaverify_fail_every);
 
-	if (every && (atomic_inc_return(&calls) % every) == 0)
+	if (unlikely(every) && (atomic_inc_return(&calls) % every) == 0)
 		return true;
 #ifdef CONFIG_FAULT_INJECTION
-	return dmaverify_should_fail(&dmaverify_fail_map, size, true);
+	return unlikely(dmaverify_should_fail(&dmaverify_fail_map, size, true));
 #else
 	return false;
 #endif
@@ -231,9 +233,68 @@ static void owned_obj_fail(struct dmaverify_obj *obj)
 	module_put(THIS_MODULE);
 }
 
-/* === Sampled mode (sample.c) === */
+/* === Forwarding to the twin === */
 
-/* Forward a streaming map to the twin, as it is. */
+/*
+ * What the twin does with a streaming call is what the device would have
+ * done.  When the twin is plain dma-direct (ctx->direct, see
+ * dmaverify_twin_direct()) that is so little that the public DMA API's second
+ * pass costs more than the work: a map of memory the device reaches is
+ * phys_to_dma(), an unmap or sync of an address outside the swiotlb does
+ * nothing.  These are done here; every other case (a mask the address
+ * exceeds, a swiotlb buffer, an IOMMU, other dma_map_ops) takes the public
+ * API on the twin.  The device's own dma-debug entries and tracepoints are
+ * made by the DMA core around dmaverify's callback either way: the second
+ * pass only made them again for the twin.
+ */
+
+/* Attributes under which dma-direct maps RAM by phys_to_dma() alone. */
+#define DIRECT_ATTRS	(DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_WEAK_ORDERING | \
+			 DMA_ATTR_NO_WARN)
+
+/*
+ * Whether @dev reaches @size bytes of RAM at @dma unbounced: dma_capable()
+ * for a twin dmaverify_twin_direct() accepted (64-bit DMA addresses, no
+ * memory encryption), asked of the device itself, whose masks the driver
+ * may have changed since the twin last copied them (refresh()).
+ */
+static __always_inline bool direct_reaches(struct device *dev, dma_addr_t dma,
+					   size_t size)
+{
+	dma_addr_t end = dma + size - 1;
+
+	if (unlikely(!dev->dma_mask || dma == DMA_MAPPING_ERROR || end < dma))
+		return false;
+	return end <= min_not_zero(*dev->dma_mask, dev->bus_dma_limit);
+}
+
+/*
+ * Whether @addr may be a swiotlb buffer of the twin.  With dynamic swiotlb
+ * pools the lookup is not exported: any use of the swiotlb by the device
+ * sends its releases the public way.
+ */
+static __always_inline bool direct_bounced(struct device *twin, dma_addr_t addr)
+{
+#if !IS_ENABLED(CONFIG_SWIOTLB)
+	return false;
+#elif IS_ENABLED(CONFIG_SWIOTLB_DYNAMIC)
+	smp_rmb();	/* Pairs with swiotlb_find_slots(), as swiotlb_find_pool(). */
+	return READ_ONCE(twin->dma_uses_io_tlb);
+#elif defined(DMAVERIFY_HAVE_SWIOTLB_FIND_POOL)
+	return swiotlb_find_pool(twin, dma_to_phys(twin, addr));
+#else
+	return is_swiotlb_buffer(twin, dma_to_phys(twin, addr));
+#endif
+}
+
+/* Whether a release or sync of @addr needs nothing done below dmaverify. */
+static __always_inline bool direct_nothing(struct dmaverify_dev *ctx,
+					   dma_addr_t addr)
+{
+	return ctx->direct && !direct_bounced(ctx->twin, addr);
+}
+
+/* Forward a streaming map to the twin, as it is.  Return: its address or DMA_MAPPING_ERROR. */
 static __always_inline dma_addr_t forward_map(struct dmaverify_dev *ctx,
 					      phys_addr_t phys,
 					      struct page *page,
@@ -241,24 +302,125 @@ static __always_inline dma_addr_t forward_map(struct dmaverify_dev *ctx,
 					      int dir, unsigned long attrs,
 					      int kind)
 {
+	dma_addr_t addr;
+
+	if (likely(ctx->direct) && kind == DV_KIND_MAP &&
+	    !(attrs & ~DIRECT_ATTRS)) {
+		dma_addr_t dma = phys_to_dma(ctx->twin, phys);
+
+		if (likely(direct_reaches(ctx->dev, dma, size)))
+			return dma;
+	}
+	refresh(ctx);
 #ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
-	return dma_map_phys(ctx->twin, phys, size, dir, attrs);
+	addr = dma_map_phys(ctx->twin, phys, size, dir, attrs);
 #else
 	if (kind == DV_KIND_RESOURCE)
-		return dma_map_resource(ctx->twin, phys, size, dir, attrs);
-	return dma_map_page_attrs(ctx->twin, page, offset, size, dir, attrs);
+		addr = dma_map_resource(ctx->twin, phys, size, dir, attrs);
+	else
+		addr = dma_map_page_attrs(ctx->twin, page, offset, size, dir,
+					  attrs);
+#endif
+	/* Checked for the twin too: dma-debug watches both. */
+	return dma_mapping_error(ctx->twin, addr) ? DMA_MAPPING_ERROR : addr;
+}
+
+/* Forward a streaming unmap to the twin, with the mapping's own size and direction. */
+static __always_inline void forward_unmap(struct dmaverify_dev *ctx,
+					  dma_addr_t addr, size_t size, int dir,
+					  unsigned long attrs, int kind)
+{
+	if (likely(kind == DV_KIND_MAP) && direct_nothing(ctx, addr))
+		return;
+#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
+	dma_unmap_phys(ctx->twin, addr, size, dir,
+		       kind == DV_KIND_RESOURCE ? attrs | DMA_ATTR_MMIO : attrs);
+#else
+	if (kind == DV_KIND_RESOURCE)
+		dma_unmap_resource(ctx->twin, addr, size, dir, attrs);
+	else
+		dma_unmap_page_attrs(ctx->twin, addr, size, dir, attrs);
 #endif
 }
 
-/* Forward an S/G map to the twin (through an sg_table: its error survives). */
+static __always_inline void forward_sync_single(struct dmaverify_dev *ctx,
+						dma_addr_t addr, size_t size,
+						int dir, bool for_cpu)
+{
+	if (direct_nothing(ctx, addr))
+		return;
+	if (for_cpu)
+		dma_sync_single_for_cpu(ctx->twin, addr, size, dir);
+	else
+		dma_sync_single_for_device(ctx->twin, addr, size, dir);
+}
+
+/*
+ * Forward an S/G map to the twin (through an sg_table: its error survives).
+ * dma-direct maps a list entry by entry, never merging: each entry of RAM
+ * the device reaches gets phys_to_dma(), or the whole list goes the public
+ * way (ZONE_DEVICE pages, PCI peer-to-peer among them, always do).
+ */
 static int forward_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		      int nents, int dir, unsigned long attrs)
 {
 	struct sg_table sgt = { .sgl = sgl, .orig_nents = nents };
-	int ret = dma_map_sgtable(ctx->twin, &sgt, dir, attrs);
+	struct scatterlist *s;
+	int i, ret;
 
+	if (likely(ctx->direct) && !(attrs & ~DIRECT_ATTRS)) {
+		for_each_sg(sgl, s, nents, i) {
+			dma_addr_t dma = phys_to_dma(ctx->twin, sg_phys(s));
+
+			if (unlikely(is_zone_device_page(sg_page(s)) ||
+				     !direct_reaches(ctx->dev, dma, s->length)))
+				goto public;
+			s->dma_address = dma;
+			sg_dma_len(s) = s->length;
+		}
+		return nents;
+	}
+public:
+	refresh(ctx);
+	ret = dma_map_sgtable(ctx->twin, &sgt, dir, attrs);
 	return ret ? ret : sgt.nents;
 }
+
+/* Whether the entries of a mapped list need nothing done below dmaverify. */
+static bool direct_nothing_sg(struct dmaverify_dev *ctx,
+			      struct scatterlist *sgl, int nents)
+{
+	struct scatterlist *s;
+	int i;
+
+	if (!ctx->direct)
+		return false;
+	for_each_sg(sgl, s, nents, i)
+		if (unlikely(is_zone_device_page(sg_page(s)) ||
+			     direct_bounced(ctx->twin, sg_dma_address(s))))
+			return false;
+	return true;
+}
+
+static void forward_unmap_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
+			     int nents, int dir, unsigned long attrs)
+{
+	if (!direct_nothing_sg(ctx, sgl, nents))
+		dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
+}
+
+static void forward_sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
+			    int nents, int dir, bool for_cpu)
+{
+	if (direct_nothing_sg(ctx, sgl, nents))
+		return;
+	if (for_cpu)
+		dma_sync_sg_for_cpu(ctx->twin, sgl, nents, dir);
+	else
+		dma_sync_sg_for_device(ctx->twin, sgl, nents, dir);
+}
+
+/* === Sampled mode (sample.c) === */
 
 /*
  * Whether a release or sync of a sampled device must be looked up: only
@@ -311,9 +473,9 @@ static dma_addr_t sampled_map(struct dmaverify_dev *ctx, phys_addr_t phys,
 {
 	struct dmaverify_obj *obj;
 
-	refresh(ctx);
 	if (likely(!dmaverify_sample_due(&dmaverify_sample_gate)))
 		return forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
+	refresh(ctx);
 	/* Not one a slot can take: the next map takes the sample. */
 	if (kind != DV_KIND_MAP || !size ||
 	    PAGE_ALIGN(PAGE_SIZE + offset_in_page(phys) + size) + PAGE_SIZE >
@@ -352,9 +514,9 @@ static int sampled_map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 	size_t total = 0;
 	int i;
 
-	refresh(ctx);
 	if (likely(!dmaverify_sample_due(&dmaverify_sample_gate)))
 		return forward_sg(ctx, sgl, nents, dir, attrs);
+	refresh(ctx);
 	for_each_sg(sgl, s, nents, i) {
 		if (!s->length ||
 		    PAGE_ALIGN(PAGE_SIZE + s->offset % PAGE_SIZE + s->length) +
@@ -456,10 +618,10 @@ static dma_addr_t map_forward(struct dmaverify_dev *ctx, phys_addr_t phys,
 
 	if (inject_failure(size))
 		return DMA_MAPPING_ERROR;
-	refresh(ctx);
 	if (kind == DV_KIND_MAP && READ_ONCE(dmaverify_bounce)) {
 		struct dmaverify_obj *obj = owned_obj();
 
+		refresh(ctx);
 		if (obj) {
 			obj->phys = phys;
 			obj->size = size;
@@ -477,7 +639,7 @@ static dma_addr_t map_forward(struct dmaverify_dev *ctx, phys_addr_t phys,
 		}
 	}
 	addr = forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
-	if (dma_mapping_error(ctx->twin, addr))
+	if (addr == DMA_MAPPING_ERROR)
 		return DMA_MAPPING_ERROR;
 	if (unlikely(!dmaverify_verifying())) {
 		/* Forwarding only: counted, not tracked (as dmaverify_track_new()). */
@@ -489,41 +651,58 @@ static dma_addr_t map_forward(struct dmaverify_dev *ctx, phys_addr_t phys,
 	return addr;
 }
 
-/* Check a map, forward it and track it; @ra as for map_forward(). */
-static dma_addr_t map_one(struct dmaverify_dev *ctx, phys_addr_t phys,
-			  struct page *page, unsigned long offset, size_t size,
-			  int dir, unsigned long attrs, int kind,
-			  const unsigned long *ra)
+/*
+ * A map under verification: checked, forwarded and tracked.  Out of line:
+ * the kernel zeroes every stack variable (CONFIG_INIT_STACK_ALL_ZERO), and
+ * the reservation below should cost that only where it is used.
+ */
+static noinline dma_addr_t map_checked(struct dmaverify_dev *ctx,
+				       phys_addr_t phys, struct page *page,
+				       unsigned long offset, size_t size,
+				       int dir, unsigned long attrs, int kind,
+				       const unsigned long *ra)
 {
-	struct dmaverify_obj resv = {};
+	struct dmaverify_obj resv = {
+		.phys = phys, .size = size, .kind = kind, .dir = dir,
+	};
+	bool reserved = false;
 	dma_addr_t addr;
 
-	if (ctx->sampled)
-		return sampled_map(ctx, phys, page, offset, size, dir, attrs,
-				   kind, ra);
-	if (kind == DV_KIND_MAP && dmaverify_verifying()) {
-		dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
-		/*
-		 * The overlap check runs before the forward, and the new map
-		 * is tracked after it: announce the range first, so that of
-		 * two overlapping maps racing on two CPUs at least one sees
-		 * the other (see dmaverify_phys_reserve()).
-		 */
-		if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && dir != DMA_TO_DEVICE &&
-		    size && dmaverify_check_on(DV_OVERLAP)) {
-			resv.phys = phys;
-			resv.size = size;
-			resv.kind = kind;
-			resv.dir = dir;
-			dmaverify_phys_reserve(&ctx->tracker, &resv);
-			dmaverify_check_overlap(ctx, phys, size, dir, &resv);
-		}
+	dmaverify_check_map_buffer(ctx, phys, NULL, size, dir);
+	/*
+	 * The overlap check runs before the forward, and the new map is
+	 * tracked after it: announce the range first, so that of two
+	 * overlapping maps racing on two CPUs at least one sees the other
+	 * (see dmaverify_phys_reserve()).
+	 */
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && dir != DMA_TO_DEVICE &&
+	    size && dmaverify_check_on(DV_OVERLAP)) {
+		dmaverify_phys_reserve(&ctx->tracker, &resv);
+		reserved = true;
+		dmaverify_check_overlap(ctx, phys, size, dir, &resv);
 	}
 	dmaverify_test_point(DV_TEST_MAP_CHECKED, ctx->dev, phys);
 	addr = map_forward(ctx, phys, page, offset, size, dir, attrs, kind, ra);
-	if (resv.flags)
+	if (reserved)
 		dmaverify_phys_unreserve(&ctx->tracker, &resv);
 	return addr;
+}
+
+/* Check a map, forward it and track it; @ra as for map_forward(). */
+static __always_inline dma_addr_t map_one(struct dmaverify_dev *ctx,
+					  phys_addr_t phys, struct page *page,
+					  unsigned long offset, size_t size,
+					  int dir, unsigned long attrs, int kind,
+					  const unsigned long *ra)
+{
+	if (ctx->sampled)
+		return sampled_map(ctx, phys, page, offset, size, dir, attrs,
+				   kind, ra);
+	if (kind == DV_KIND_MAP && dmaverify_verifying())
+		return map_checked(ctx, phys, page, offset, size, dir, attrs,
+				   kind, ra);
+	dmaverify_test_point(DV_TEST_MAP_CHECKED, ctx->dev, phys);
+	return map_forward(ctx, phys, page, offset, size, dir, attrs, kind, ra);
 }
 
 static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
@@ -542,6 +721,10 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 			goto forward;
 		return;
 	}
+	/* Nothing ever tracked (verification off): no lookup. */
+	if (!dmaverify_tracker_used(&ctx->tracker) &&
+	    dmaverify_untracked_release(ctx, kind, size))
+		goto forward;
 	/* From NMI: forwarded; the object stays tracked (and may be reported leaked). */
 	if (!in_nmi())
 		obj = dmaverify_find_release(ctx, DV_DOUBLE_UNMAP, kind, addr,
@@ -562,15 +745,7 @@ static void unmap_one(struct dmaverify_dev *ctx, dma_addr_t addr, size_t size,
 		}
 	}
 forward:
-#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
-	dma_unmap_phys(ctx->twin, addr, size, dir,
-		       kind == DV_KIND_RESOURCE ? attrs | DMA_ATTR_MMIO : attrs);
-#else
-	if (kind == DV_KIND_RESOURCE)
-		dma_unmap_resource(ctx->twin, addr, size, dir, attrs);
-	else
-		dma_unmap_page_attrs(ctx->twin, addr, size, dir, attrs);
-#endif
+	forward_unmap(ctx, addr, size, dir, attrs, kind);
 	if (obj)
 		dmaverify_released(ctx, obj);
 }
@@ -694,6 +869,21 @@ static size_t sg_total(struct scatterlist *sgl, int nents)
 	return total;
 }
 
+/* Track a mapped list (out of line: its template is zeroed at every entry). */
+static noinline void track_sg(struct dmaverify_dev *ctx,
+			      struct scatterlist *sgl, int nents, int mapped,
+			      size_t total, int dir, const unsigned long *ra)
+{
+	struct dmaverify_obj tmpl = {
+		.key = (unsigned long)sgl, .dma = sg_dma_address(sgl),
+		.size = total, .phys = (unsigned long)sgl, .kind = DV_KIND_SG,
+		.dir = dir, .nents = nents, .mapped = mapped,
+		.csum = dmaverify_sg_csum(sgl, nents),
+	};
+
+	dmaverify_track_new(ctx, &tmpl, ra);
+}
+
 /*
  * S/G lists are checked for overlaps with the streaming maps in the
  * physical index, but are not in it themselves: no check-then-insert
@@ -703,8 +893,6 @@ static int map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		  int nents, int dir, unsigned long attrs,
 		  const unsigned long *ra)
 {
-	struct sg_table sgt = { .sgl = sgl, .orig_nents = nents };
-	struct dmaverify_obj tmpl = {};
 	size_t total = sg_total(sgl, nents);
 	struct scatterlist *s;
 	int i, ret;
@@ -722,10 +910,10 @@ static int map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 	}
 	if (inject_failure(nents))
 		return -ENOMEM;
-	refresh(ctx);
 	if (READ_ONCE(dmaverify_bounce) && nents <= U16_MAX) {
 		struct dmaverify_obj *obj = owned_obj();
 
+		refresh(ctx);
 		if (obj) {
 			obj->key = (unsigned long)sgl;
 			obj->size = total;
@@ -745,24 +933,17 @@ static int map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 			owned_obj_fail(obj);
 		}
 	}
-	/* Through an sg_table, so that the error code survives. */
-	ret = dma_map_sgtable(ctx->twin, &sgt, dir, attrs);
-	if (ret)
+	ret = forward_sg(ctx, sgl, nents, dir, attrs);
+	if (ret <= 0)
 		return ret;
 
-	if (dmaverify_verifying())
-		dmaverify_check_sg_segments(ctx, sgl, sgt.nents);
-	tmpl.key = (unsigned long)sgl;
-	tmpl.dma = sg_dma_address(sgl);
-	tmpl.size = total;
-	tmpl.phys = (unsigned long)sgl;
-	tmpl.kind = DV_KIND_SG;
-	tmpl.dir = dir;
-	tmpl.nents = nents;
-	tmpl.mapped = sgt.nents;
-	tmpl.csum = dmaverify_sg_csum(sgl, nents);
-	dmaverify_track_new(ctx, &tmpl, ra);
-	return sgt.nents;
+	if (!dmaverify_verifying()) {
+		dmaverify_untracked_new(ctx, DV_KIND_SG, total);
+		return ret;
+	}
+	dmaverify_check_sg_segments(ctx, sgl, ret);
+	track_sg(ctx, sgl, nents, ret, total, dir, ra);
+	return ret;
 }
 
 static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
@@ -786,31 +967,45 @@ static int dmaverify_map_sg(struct device *dev, struct scatterlist *sgl,
 	return ret;
 }
 
+/*
+ * An S/G unmap of a list nothing tracks: a single mapping released as a
+ * list?  Return: true if so (reported).
+ */
+static noinline bool single_unmapped_as_sg(struct dmaverify_dev *ctx,
+					   struct scatterlist *sgl, int dir)
+{
+	struct dmaverify_obj other;
+
+	if (!dmaverify_tracker_used(&ctx->tracker) || ctx->sampled ||
+	    !dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) ||
+	    dmaverify_untracked(ctx))
+		return false;
+	if (dmaverify_check_on(DV_WRONG_FUNCTION))
+		dmaverify_violation(ctx, DV_WRONG_FUNCTION, &other,
+				    (unsigned long)sgl, 0, dir,
+				    "created as %s, released as sg",
+				    dmaverify_kind_names[other.kind]);
+	return true;
+}
+
 static void unmap_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		     int nents, int dir, unsigned long attrs)
 {
-	struct dmaverify_obj *obj, other;
+	struct dmaverify_obj *obj;
 
-	if (unlikely(in_nmi()) || sampled_idle(ctx)) {
-		dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
+	/* Nothing ever tracked (verification off), or not sampled: no lookup. */
+	if (unlikely(in_nmi()) || sampled_idle(ctx) ||
+	    (!dmaverify_tracker_used(&ctx->tracker) &&
+	     dmaverify_untracked_release(ctx, DV_KIND_SG, sg_total(sgl, nents)))) {
+		forward_unmap_sg(ctx, sgl, nents, dir, attrs);
 		return;
 	}
 	obj = dmaverify_tracker_used(&ctx->tracker) ?
 	      dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL) :
 	      NULL;
 	if (!obj) {
-		/* A single mapping released as a list? */
-		if (dmaverify_tracker_used(&ctx->tracker) &&
-		    !ctx->sampled &&
-		    dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
-		    !dmaverify_untracked(ctx)) {
-			if (dmaverify_check_on(DV_WRONG_FUNCTION))
-				dmaverify_violation(ctx, DV_WRONG_FUNCTION, &other,
-						    (unsigned long)sgl, 0, dir,
-						    "created as %s, released as sg",
-						    dmaverify_kind_names[other.kind]);
+		if (single_unmapped_as_sg(ctx, sgl, dir))
 			return;
-		}
 		if (!dmaverify_unknown_release(ctx, DV_DOUBLE_UNMAP_SG, DV_KIND_SG,
 					       (unsigned long)sgl,
 					       sg_total(sgl, nents), dir))
@@ -827,7 +1022,7 @@ static void unmap_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 		module_put(THIS_MODULE);
 		return;
 	}
-	dma_unmap_sg_attrs(ctx->twin, sgl, nents, dir, attrs);
+	forward_unmap_sg(ctx, sgl, nents, dir, attrs);
 	if (obj)
 		dmaverify_released(ctx, obj);
 }
@@ -868,18 +1063,14 @@ static void sync_lost_race(struct dmaverify_dev *ctx, enum dmaverify_violation v
  * preemption disabled) ends, and dmaverify_bounce_sync() checks under the
  * buffer's lock that no unmap came meanwhile (redzone.c).
  */
-static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
-			size_t *size, int dir, bool for_cpu)
+static noinline bool sync_lookup(struct dmaverify_dev *ctx, dma_addr_t addr,
+				 size_t *size, int dir, bool for_cpu)
 {
 	struct dmaverify_obj obj;
 
-	if (dmaverify_used_failed_mapping(ctx, addr, *size, dir))
-		return false;
-	if (sampled_idle(ctx) && likely(!dmaverify_sample_released(ctx, addr)))
-		return true;
 	if (!dmaverify_verifying()) {
 		/* Bounced data must still move, checks or not. */
-		if (!atomic_long_read(&ctx->bounced) || in_nmi() ||
+		if (in_nmi() ||
 		    (!dmaverify_lookup(&ctx->tracker, addr, false, &obj) &&
 		     !dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) ||
 		    !(obj.flags & DV_OBJ_BOUNCED))
@@ -914,6 +1105,24 @@ static bool sync_single(struct dmaverify_dev *ctx, dma_addr_t addr,
 	return true;
 }
 
+/*
+ * The lookup (out of line: its object on the stack is zeroed at every
+ * entry) only when there is something to find: a tracked mapping, or a
+ * bounced one whose data must move while verification is off.
+ */
+static __always_inline bool sync_single(struct dmaverify_dev *ctx,
+					dma_addr_t addr, size_t *size, int dir,
+					bool for_cpu)
+{
+	if (dmaverify_used_failed_mapping(ctx, addr, *size, dir))
+		return false;
+	if (sampled_idle(ctx) && likely(!dmaverify_sample_released(ctx, addr)))
+		return true;
+	if (!dmaverify_verifying() && !atomic_long_read(&ctx->bounced))
+		return true;
+	return sync_lookup(ctx, addr, size, dir, for_cpu);
+}
+
 static void dmaverify_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 					  size_t size,
 					  enum dma_data_direction dir)
@@ -924,7 +1133,7 @@ static void dmaverify_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 	ctx = enter(dev);
 	if (likely(ctx)) {
 		if (sync_single(ctx, addr, &size, dir, true))
-			dma_sync_single_for_cpu(ctx->twin, addr, size, dir);
+			forward_sync_single(ctx, addr, size, dir, true);
 	} else {
 		dma_sync_single_for_cpu(pass_dev(dev), addr, size, dir);
 	}
@@ -941,23 +1150,22 @@ static void dmaverify_sync_single_for_device(struct device *dev,
 	ctx = enter(dev);
 	if (likely(ctx)) {
 		if (sync_single(ctx, addr, &size, dir, false))
-			dma_sync_single_for_device(ctx->twin, addr, size, dir);
+			forward_sync_single(ctx, addr, size, dir, false);
 	} else {
 		dma_sync_single_for_device(pass_dev(dev), addr, size, dir);
 	}
 	preempt_enable();
 }
 
-/* As sync_single(), for S/G lists. */
-static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
-		    int nents, int dir, bool for_cpu)
+/* As sync_lookup(), for S/G lists. */
+static noinline bool sync_sg_lookup(struct dmaverify_dev *ctx,
+				    struct scatterlist *sgl, int nents, int dir,
+				    bool for_cpu)
 {
 	struct dmaverify_obj obj;
 
-	if (sampled_idle(ctx))
-		return true;
 	if (!dmaverify_verifying()) {
-		if (!atomic_long_read(&ctx->bounced) || in_nmi() ||
+		if (in_nmi() ||
 		    !dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj) ||
 		    !(obj.flags & DV_OBJ_BOUNCED))
 			return true;
@@ -984,6 +1192,18 @@ static bool sync_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 	return true;
 }
 
+/* As sync_single(), for S/G lists. */
+static __always_inline bool sync_sg(struct dmaverify_dev *ctx,
+				    struct scatterlist *sgl, int nents, int dir,
+				    bool for_cpu)
+{
+	if (sampled_idle(ctx))
+		return true;
+	if (!dmaverify_verifying() && !atomic_long_read(&ctx->bounced))
+		return true;
+	return sync_sg_lookup(ctx, sgl, nents, dir, for_cpu);
+}
+
 static void dmaverify_sync_sg_for_cpu(struct device *dev,
 				      struct scatterlist *sgl, int nents,
 				      enum dma_data_direction dir)
@@ -994,7 +1214,7 @@ static void dmaverify_sync_sg_for_cpu(struct device *dev,
 	ctx = enter(dev);
 	if (likely(ctx)) {
 		if (sync_sg(ctx, sgl, nents, dir, true))
-			dma_sync_sg_for_cpu(ctx->twin, sgl, nents, dir);
+			forward_sync_sg(ctx, sgl, nents, dir, true);
 	} else {
 		dma_sync_sg_for_cpu(pass_dev(dev), sgl, nents, dir);
 	}
@@ -1011,7 +1231,7 @@ static void dmaverify_sync_sg_for_device(struct device *dev,
 	ctx = enter(dev);
 	if (likely(ctx)) {
 		if (sync_sg(ctx, sgl, nents, dir, false))
-			dma_sync_sg_for_device(ctx->twin, sgl, nents, dir);
+			forward_sync_sg(ctx, sgl, nents, dir, false);
 	} else {
 		dma_sync_sg_for_device(pass_dev(dev), sgl, nents, dir);
 	}

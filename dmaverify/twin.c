@@ -18,9 +18,11 @@
 
 #define pr_fmt(fmt) "dmaverify: " fmt
 
+#include <linux/cc_platform.h>
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 
 #include "dmaverify.h"
 
@@ -95,6 +97,27 @@ struct device *dmaverify_twin_create(struct device *dev,
 	set_dma_ops(twin, orig_ops);
 	dv_set_dma_iommu(twin, orig_iommu);
 	return twin;
+}
+
+/**
+ * dmaverify_twin_direct() - whether a twin maps by plain dma-direct
+ * @twin: the twin, as dmaverify_twin_create() made it
+ *
+ * Plain: no dma_map_ops, no IOMMU, a cache-coherent device, no forced
+ * bouncing through the swiotlb and no memory encryption.  Such a device's
+ * streaming map of RAM it reaches is phys_to_dma() and nothing else, and
+ * an unmap or sync of it does nothing.  None of this changes while the
+ * twin lives (the masks, which may, are read at each map).
+ *
+ * Return: true if ops.c may forward such calls in place.
+ */
+bool dmaverify_twin_direct(struct device *twin)
+{
+	if (!IS_ENABLED(CONFIG_ARCH_DMA_ADDR_T_64BIT) || get_dma_ops(twin) ||
+	    dv_dma_iommu(twin) || !dev_is_dma_coherent(twin) ||
+	    is_swiotlb_force_bounce(twin) || cc_platform_has(CC_ATTR_MEM_ENCRYPT))
+		return false;
+	return true;
 }
 
 /**
