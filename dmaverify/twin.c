@@ -4,9 +4,10 @@
  *
  * dmaverify cannot call dma-direct or iommu-dma itself (neither is exported)
  * and must not guess which of them a device uses.  So at attach it gives the
- * device a twin: an unregistered struct device that carries the device's
- * original DMA personality (its dma_ops, iommu-dma flag, masks, DMA ranges,
- * parameters, swiotlb pool, IOMMU group).  The verified device gets
+ * device a twin: an unregistered struct device (inside a copy of its struct
+ * pci_dev, for a PCI device) that carries the device's original DMA
+ * personality (its dma_ops, iommu-dma flag, masks, DMA ranges, parameters,
+ * swiotlb pool, IOMMU group).  The verified device gets
  * dmaverify's ops, and every callback forwards through the public DMA API on
  * the twin, which dispatches exactly as the device would have.
  *
@@ -21,6 +22,7 @@
 #include <linux/cc_platform.h>
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
+#include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/swiotlb.h>
 
@@ -29,6 +31,50 @@
 static void twin_release(struct device *twin)
 {
 	kfree(twin);
+}
+
+#ifdef CONFIG_PCI
+static void pci_twin_release(struct device *twin)
+{
+	kfree(to_pci_dev(twin));
+}
+#endif
+
+/*
+ * A twin, initialised.  The twin of a PCI device is a PCI device too: DMA
+ * code asks dev_is_pci() and reads the struct pci_dev behind it.  iommu-dma
+ * before 6.5 tries a 32-bit IOVA first only for PCI devices (a twin that is
+ * not one gets IOVAs at the top of the IOMMU's aperture), dev_is_untrusted()
+ * reads pci_dev->untrusted, PCI peer-to-peer measures the distance between
+ * PCI devices.  So it is a copy of the device's struct pci_dev whose
+ * embedded struct device is made anew: read by that code, never registered,
+ * never on any of the PCI core's lists.
+ */
+static struct device *twin_alloc(struct device *dev)
+{
+	struct device *twin;
+
+#ifdef CONFIG_PCI
+	if (dev_is_pci(dev)) {
+		struct pci_dev *pdev = kmemdup(to_pci_dev(dev), sizeof(*pdev),
+					       GFP_KERNEL);
+
+		if (!pdev)
+			return NULL;
+		twin = &pdev->dev;
+		memset(twin, 0, sizeof(*twin));
+		device_initialize(twin);
+		twin->bus = &pci_bus_type;
+		twin->release = pci_twin_release;
+		return twin;
+	}
+#endif
+	twin = kzalloc(sizeof(*twin), GFP_KERNEL);
+	if (!twin)
+		return NULL;
+	device_initialize(twin);
+	twin->release = twin_release;
+	return twin;
 }
 
 /**
@@ -62,13 +108,11 @@ struct device *dmaverify_twin_create(struct device *dev,
 				     const struct dma_map_ops *orig_ops,
 				     bool orig_iommu)
 {
-	struct device *twin = kzalloc(sizeof(*twin), GFP_KERNEL);
+	/* Initialised: its own swiotlb pool list and lock, among others. */
+	struct device *twin = twin_alloc(dev);
 
 	if (!twin)
 		return NULL;
-	/* Initialises the twin's own swiotlb pool list and lock, among others. */
-	device_initialize(twin);
-	twin->release = twin_release;
 	/* Kernel messages about the twin (swiotlb, IOMMU) name the real device. */
 	if (dev_set_name(twin, "%s", dev_name(dev))) {
 		put_device(twin);
