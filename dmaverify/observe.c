@@ -200,32 +200,39 @@ static int map_resource_entry(void *data, const struct dmaverify_call *call)
 }
 #endif
 
+/*
+ * Track what a verified device mapped.  Out of line, as the other handlers'
+ * bodies below: the kernel zeroes every stack variable at entry
+ * (CONFIG_INIT_STACK_ALL_ZERO), and the probes run for every device's calls.
+ */
+static noinline void observed_map(struct dmaverify_dev *ctx,
+				  const struct call *c, dma_addr_t addr)
+{
+	struct dmaverify_obj tmpl = {
+		.key = addr, .dma = addr, .phys = c->a[0], .size = c->a[1],
+		.dir = c->a[2], .kind = c->a[3], .stack = c->stack,
+	};
+
+	/* Device-writable maps go in the physical index, for overlaps. */
+	if (tmpl.kind == DV_KIND_MAP && tmpl.dir != DMA_TO_DEVICE &&
+	    !(c->a[4] & DMA_ATTR_SKIP_CPU_SYNC))
+		tmpl.flags |= DV_OBJ_PHYS_INDEXED;
+	dmaverify_check_dma_addr(ctx, &tmpl, addr, tmpl.size, false);
+	dmaverify_track_new(ctx, &tmpl, NULL);
+}
+
 static void map_return(void *data, const struct dmaverify_call *call)
 {
 	struct call *c = data;
 	dma_addr_t addr = call->ret;
-	struct dmaverify_obj tmpl = {};
 	struct dmaverify_dev *ctx;
 
 	if (addr == DMA_MAPPING_ERROR)
 		return;
 	rcu_read_lock();
 	ctx = returning(c);
-	if (ctx) {
-		tmpl.key = addr;
-		tmpl.dma = addr;
-		tmpl.phys = c->a[0];
-		tmpl.size = c->a[1];
-		tmpl.dir = c->a[2];
-		tmpl.kind = c->a[3];
-		tmpl.stack = c->stack;
-		/* Device-writable maps go in the physical index, for overlaps. */
-		if (tmpl.kind == DV_KIND_MAP && tmpl.dir != DMA_TO_DEVICE &&
-		    !(c->a[4] & DMA_ATTR_SKIP_CPU_SYNC))
-			tmpl.flags |= DV_OBJ_PHYS_INDEXED;
-		dmaverify_check_dma_addr(ctx, &tmpl, addr, tmpl.size, false);
-		dmaverify_track_new(ctx, &tmpl, NULL);
-	}
+	if (ctx)
+		observed_map(ctx, c, addr);
 	rcu_read_unlock();
 }
 
@@ -327,63 +334,58 @@ static int map_sgtable_entry(void *data, const struct dmaverify_call *call)
 			    call->arg[3], sgt);
 }
 
+static noinline void observed_map_sg(struct dmaverify_dev *ctx,
+				     const struct call *c, int mapped)
+{
+	struct scatterlist *sgl = (struct scatterlist *)c->a[0];
+	int nents = c->a[1];
+	struct dmaverify_obj tmpl = {
+		.key = (unsigned long)sgl, .dma = sg_dma_address(sgl),
+		.phys = (unsigned long)sgl, .kind = DV_KIND_SG, .dir = c->a[2],
+		.nents = nents, .mapped = mapped, .stack = c->stack,
+	};
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sgl, s, nents, i)
+		tmpl.size += s->length;
+	if (dmaverify_verifying())
+		dmaverify_check_sg_segments(ctx, sgl, mapped);
+	tmpl.csum = dmaverify_sg_csum(sgl, nents);
+	dmaverify_track_new(ctx, &tmpl, NULL);
+}
+
 static void map_sg_return(void *data, const struct dmaverify_call *call)
 {
 	struct call *c = data;
 	struct sg_table *sgt = (struct sg_table *)c->a[3];
-	struct scatterlist *sgl = (struct scatterlist *)c->a[0];
 	long ret = (int)call->ret;
-	struct dmaverify_obj tmpl = {};
 	struct dmaverify_dev *ctx;
 	int mapped = sgt ? (ret ? 0 : sgt->nents) : ret;
-	int nents = c->a[1];
-	struct scatterlist *s;
-	size_t total = 0;
-	int i;
 
 	if (mapped <= 0)
 		return;
 	rcu_read_lock();
 	ctx = returning(c);
-	if (ctx) {
-		for_each_sg(sgl, s, nents, i)
-			total += s->length;
-		if (dmaverify_verifying())
-			dmaverify_check_sg_segments(ctx, sgl, mapped);
-		tmpl.key = (unsigned long)sgl;
-		tmpl.dma = sg_dma_address(sgl);
-		tmpl.size = total;
-		tmpl.phys = (unsigned long)sgl;
-		tmpl.kind = DV_KIND_SG;
-		tmpl.dir = c->a[2];
-		tmpl.nents = nents;
-		tmpl.mapped = mapped;
-		tmpl.csum = dmaverify_sg_csum(sgl, nents);
-		tmpl.stack = c->stack;
-		dmaverify_track_new(ctx, &tmpl, NULL);
-	}
+	if (ctx)
+		observed_map_sg(ctx, c, mapped);
 	rcu_read_unlock();
 }
 
 /* dma_unmap_sg_attrs(dev, sgl, nents, dir, attrs) */
-static void unmap_sg_pre(const struct dmaverify_call *call)
+static noinline void observed_unmap_sg(struct dmaverify_dev *ctx,
+				       struct scatterlist *sgl, int nents,
+				       int dir)
 {
-	struct scatterlist *sgl = (struct scatterlist *)call->arg[1];
-	int nents = call->arg[2], dir = call->arg[3];
 	struct dmaverify_obj *obj, other;
-	struct dmaverify_dev *ctx;
 
-	rcu_read_lock();
-	ctx = enter((struct device *)call->arg[0]);
-	if (!ctx || !dmaverify_verifying())
-		goto out;
 	obj = dmaverify_untrack(&ctx->tracker, (unsigned long)sgl, true, NULL, NULL);
 	if (obj) {
 		if (!dmaverify_observe_stale(ctx, obj))
 			dmaverify_check_release(ctx, obj, DV_KIND_SG, 0, dir,
 						(unsigned long)sgl, nents);
 		dmaverify_released(ctx, obj);
-		goto out;
+		return;
 	}
 	/* A single mapping released as a list? */
 	if (dmaverify_lookup(&ctx->tracker, sg_dma_address(sgl), false, &other) &&
@@ -393,7 +395,7 @@ static void unmap_sg_pre(const struct dmaverify_call *call)
 					    (unsigned long)sgl, 0, dir,
 					    "created as %s, released as sg",
 					    dmaverify_kind_names[other.kind]);
-		goto out;
+		return;
 	}
 	{
 		struct scatterlist *s;
@@ -405,7 +407,17 @@ static void unmap_sg_pre(const struct dmaverify_call *call)
 		dmaverify_unknown_release(ctx, DV_DOUBLE_UNMAP_SG, DV_KIND_SG,
 					  (unsigned long)sgl, total, dir);
 	}
-out:
+}
+
+static void unmap_sg_pre(const struct dmaverify_call *call)
+{
+	struct dmaverify_dev *ctx;
+
+	rcu_read_lock();
+	ctx = enter((struct device *)call->arg[0]);
+	if (ctx && dmaverify_verifying())
+		observed_unmap_sg(ctx, (struct scatterlist *)call->arg[1],
+				  call->arg[2], call->arg[3]);
 	rcu_read_unlock();
 }
 
@@ -438,25 +450,28 @@ out:
  * An allocation returned @dma and @phys (the CPU address of a coherent
  * buffer).
  */
+static noinline void observed_alloc(struct dmaverify_dev *ctx,
+				    const struct call *c, dma_addr_t dma,
+				    unsigned long phys, int kind)
+{
+	struct dmaverify_obj tmpl = {
+		.key = dma, .dma = dma, .size = c->a[0], .phys = phys,
+		.kind = kind, .dir = c->a[2], .stack = c->stack,
+	};
+
+	dmaverify_check_dma_addr(ctx, &tmpl, dma, tmpl.size, true);
+	dmaverify_track_new(ctx, &tmpl, NULL);
+}
+
 static void alloc_end(struct call *c, dma_addr_t dma, unsigned long phys,
 		      int kind)
 {
-	struct dmaverify_obj tmpl = {};
 	struct dmaverify_dev *ctx;
 
 	rcu_read_lock();
 	ctx = returning(c);
-	if (ctx) {
-		tmpl.key = dma;
-		tmpl.dma = dma;
-		tmpl.size = c->a[0];
-		tmpl.phys = phys;
-		tmpl.kind = kind;
-		tmpl.dir = c->a[2];
-		tmpl.stack = c->stack;
-		dmaverify_check_dma_addr(ctx, &tmpl, dma, tmpl.size, true);
-		dmaverify_track_new(ctx, &tmpl, NULL);
-	}
+	if (ctx)
+		observed_alloc(ctx, c, dma, phys, kind);
 	rcu_read_unlock();
 }
 
@@ -776,19 +791,11 @@ static void iova_destroy_return(void *data, const struct dmaverify_call *call)
  * the public names are inline wrappers that skip the call when the device
  * needs no sync; dmaverify clears dma_skip_sync on an observed device.
  */
-static void sync_single(const struct dmaverify_call *call, bool for_cpu)
+static noinline void observed_sync(struct dmaverify_dev *ctx, dma_addr_t addr,
+				   size_t size, int dir, bool for_cpu)
 {
-	dma_addr_t addr = call->arg[1];
-	size_t size = call->arg[2];
-	int dir = call->arg[3];
-	struct dmaverify_dev *ctx;
 	struct dmaverify_obj obj;
 
-	rcu_read_lock();
-	ctx = enter((struct device *)call->arg[0]);
-	if (!ctx || !dmaverify_verifying() ||
-	    dmaverify_used_failed_mapping(ctx, addr, size, dir))
-		goto out;
 	if (dmaverify_lookup(&ctx->tracker, addr, false, &obj) ||
 	    dmaverify_lookup_containing(&ctx->tracker, addr, &obj)) {
 		/* A stale object may hide the mapping the sync is about. */
@@ -800,7 +807,20 @@ static void sync_single(const struct dmaverify_call *call, bool for_cpu)
 		dmaverify_violation(ctx, DV_SYNC_UNMAPPED, NULL, addr, size, dir,
 				    "DMA address %pad, %zu bytes, %s", &addr, size,
 				    dmaverify_dir_name(dir));
-out:
+}
+
+static void sync_single(const struct dmaverify_call *call, bool for_cpu)
+{
+	dma_addr_t addr = call->arg[1];
+	size_t size = call->arg[2];
+	int dir = call->arg[3];
+	struct dmaverify_dev *ctx;
+
+	rcu_read_lock();
+	ctx = enter((struct device *)call->arg[0]);
+	if (ctx && dmaverify_verifying() &&
+	    !dmaverify_used_failed_mapping(ctx, addr, size, dir))
+		observed_sync(ctx, addr, size, dir, for_cpu);
 	rcu_read_unlock();
 }
 
@@ -815,17 +835,12 @@ static void sync_single_dev_pre(const struct dmaverify_call *call)
 }
 
 /* [__]dma_sync_sg_for_{cpu,device}(dev, sgl, nents, dir) */
-static void sync_sg(const struct dmaverify_call *call, bool for_cpu)
+static noinline void observed_sync_sg(struct dmaverify_dev *ctx,
+				      struct scatterlist *sgl, int nents,
+				      int dir, bool for_cpu)
 {
-	struct scatterlist *sgl = (struct scatterlist *)call->arg[1];
-	int nents = call->arg[2], dir = call->arg[3];
-	struct dmaverify_dev *ctx;
 	struct dmaverify_obj obj;
 
-	rcu_read_lock();
-	ctx = enter((struct device *)call->arg[0]);
-	if (!ctx || !dmaverify_verifying())
-		goto out;
 	if (dmaverify_lookup(&ctx->tracker, (unsigned long)sgl, true, &obj)) {
 		if (!dmaverify_observe_stale(ctx, &obj))
 			dmaverify_check_sync_sg(ctx, &obj, nents, dir, for_cpu);
@@ -836,7 +851,17 @@ static void sync_sg(const struct dmaverify_call *call, bool for_cpu)
 				    (unsigned long)sgl, 0, dir,
 				    "list %p, %d entries, %s", sgl, nents,
 				    dmaverify_dir_name(dir));
-out:
+}
+
+static void sync_sg(const struct dmaverify_call *call, bool for_cpu)
+{
+	struct dmaverify_dev *ctx;
+
+	rcu_read_lock();
+	ctx = enter((struct device *)call->arg[0]);
+	if (ctx && dmaverify_verifying())
+		observed_sync_sg(ctx, (struct scatterlist *)call->arg[1],
+				 call->arg[2], call->arg[3], for_cpu);
 	rcu_read_unlock();
 }
 
