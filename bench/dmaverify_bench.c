@@ -7,6 +7,10 @@
  * a platform device of its own with a 64-bit DMA mask.  Loaded after
  * `modprobe dmaverify driver=dvbench_hooked`, only the first device is
  * verified; the second one runs the same code unhooked, in the same boot.
+ * A third, "dvbench_ops", has dma_map_ops of its own that do for streaming
+ * calls exactly what dma-direct does on a coherent device and nothing more:
+ * the least any interposer through dma_map_ops costs (the DMA core's
+ * indirect call), the floor under dmaverify's forwarding path.
  *
  * Commands are written to /sys/kernel/debug/dvbench/cmd, one per write; the
  * write returns when the command is done.  Results go to the kernel log, one
@@ -23,7 +27,7 @@
  *	slab80 (kmem_cache_zalloc+free of 80 bytes, GFP_NOWAIT, what a
  *	tracker entry costs) and irqsave (an uncontended raw spinlock taken
  *	with local_irq_save and released).
- *	DEV is hooked or plain.  N threads, bound to the first N online
+ *	DEV is hooked, plain or ops (map_to, map_from, sg16 and sync only).  N threads, bound to the first N online
  *	CPUs, run R timed loops of I iterations each, all at the same time
  *	(I = 0: calibrated so that a loop takes about T ms).  Prints
  *	"DVB result op= dev= cpus= out= tag= iters= reps= med= min= max= frames= vals="
@@ -44,6 +48,8 @@
 #include <linux/completion.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
@@ -59,6 +65,11 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 
+/* scripts/bench copies dmaverify's Kbuild-time probes next to this file. */
+#if __has_include("compat-autoconf.h")
+#include "compat-autoconf.h"
+#endif
+
 #define BUF_SIZE	SZ_4K
 #define SG_NENTS	16
 #define MAX_THREADS	8
@@ -71,7 +82,7 @@ MODULE_PARM_DESC(hold_max, "Largest number of mappings 'hold' may keep on one de
 
 /* === Devices === */
 
-enum { DEV_HOOKED, DEV_PLAIN, NR_DEVS };
+enum { DEV_HOOKED, DEV_PLAIN, DEV_OPS, NR_DEVS };
 
 /* Mappings kept outstanding on a device ("hold"). */
 struct hold {
@@ -94,6 +105,74 @@ struct bdev {
 
 static int bench_probe(struct platform_device *pdev);
 
+/*
+ * The ops floor: dma-direct's streaming path on a coherent device whose
+ * masks reach everything (phys_to_dma(), nothing at unmap and sync).
+ */
+#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
+static dma_addr_t floor_map_phys(struct device *dev, phys_addr_t phys,
+				 size_t size, enum dma_data_direction dir,
+				 unsigned long attrs)
+{
+	return phys_to_dma(dev, phys);
+}
+
+static void floor_unmap_phys(struct device *dev, dma_addr_t addr, size_t size,
+			     enum dma_data_direction dir, unsigned long attrs)
+{
+}
+#else
+static dma_addr_t floor_map_page(struct device *dev, struct page *page,
+				 unsigned long offset, size_t size,
+				 enum dma_data_direction dir, unsigned long attrs)
+{
+	return phys_to_dma(dev, page_to_phys(page) + offset);
+}
+
+static void floor_unmap_page(struct device *dev, dma_addr_t addr, size_t size,
+			     enum dma_data_direction dir, unsigned long attrs)
+{
+}
+#endif
+
+static int floor_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
+			enum dma_data_direction dir, unsigned long attrs)
+{
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sgl, s, nents, i) {
+		s->dma_address = phys_to_dma(dev, sg_phys(s));
+		sg_dma_len(s) = s->length;
+	}
+	return nents;
+}
+
+static void floor_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			   int nents, enum dma_data_direction dir,
+			   unsigned long attrs)
+{
+}
+
+static void floor_sync_single(struct device *dev, dma_addr_t addr, size_t size,
+			      enum dma_data_direction dir)
+{
+}
+
+static const struct dma_map_ops floor_ops = {
+#ifdef DMAVERIFY_HAVE_OPS_MAP_PHYS
+	.map_phys = floor_map_phys,
+	.unmap_phys = floor_unmap_phys,
+#else
+	.map_page = floor_map_page,
+	.unmap_page = floor_unmap_page,
+#endif
+	.map_sg = floor_map_sg,
+	.unmap_sg = floor_unmap_sg,
+	.sync_single_for_cpu = floor_sync_single,
+	.sync_single_for_device = floor_sync_single,
+};
+
 static struct bdev bdevs[NR_DEVS] = {
 	[DEV_HOOKED] = {
 		.short_name = "hooked",
@@ -102,6 +181,10 @@ static struct bdev bdevs[NR_DEVS] = {
 	[DEV_PLAIN] = {
 		.short_name = "plain",
 		.drv = { .probe = bench_probe, .driver = { .name = "dvbench_plain" } },
+	},
+	[DEV_OPS] = {
+		.short_name = "ops",
+		.drv = { .probe = bench_probe, .driver = { .name = "dvbench_ops" } },
 	},
 };
 
@@ -114,6 +197,9 @@ static int bench_probe(struct platform_device *pdev)
 	ret = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
 	if (ret)
 		return ret;
+	/* A stub without per-device dma_ops: the device is then a plain one. */
+	if (b == &bdevs[DEV_OPS])
+		set_dma_ops(&pdev->dev, &floor_ops);
 	b->dev = &pdev->dev;
 	return 0;
 }

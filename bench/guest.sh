@@ -131,6 +131,7 @@ variants()
 {
 	local op
 	for op in $OPS; do
+		[ $op = coherent ] || run op=$op dev=ops tag=opsfloor
 		param enabled N
 		run op=$op dev=hooked tag=disabled
 		param enabled Y
