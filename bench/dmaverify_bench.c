@@ -27,8 +27,9 @@
  *	slab80 (kmem_cache_zalloc+free of 80 bytes, GFP_NOWAIT, what a
  *	tracker entry costs) and irqsave (an uncontended raw spinlock taken
  *	with local_irq_save and released).
- *	DEV is hooked, plain or ops (map_to, map_from, sg16 and sync only).  N threads, bound to the first N online
- *	CPUs, run R timed loops of I iterations each, all at the same time
+ *	DEV is hooked, plain or ops (map_to, map_from, sg16 and sync
+ *	only).  N threads, bound to the first N online CPUs, run R timed
+ *	loops of I iterations each, all at the same time
  *	(I = 0: calibrated so that a loop takes about T ms).  Prints
  *	"DVB result op= dev= cpus= out= tag= iters= reps= med= min= max= frames= vals="
  *	with nanoseconds per operation (and per thread), one decimal; out= is
