@@ -23,7 +23,12 @@
 
 #include "dmaverify.h"
 
-static struct kmem_cache *obj_cache;
+/*
+ * Objects without a tail (single maps, coherent buffers: the hot path) and
+ * with one (S/G lists, objects dmaverify owns the memory of); see struct
+ * dmaverify_obj.
+ */
+static struct kmem_cache *obj_cache, *tail_cache;
 
 static inline unsigned int key_hash(const struct dmaverify_tracker *t,
 				    unsigned long key, bool sg)
@@ -46,16 +51,45 @@ static inline raw_spinlock_t *phys_lock(struct dmaverify_tracker *t,
 	return &t->phys_locks[b & (DV_LOCKS - 1)];
 }
 
+/*
+ * Type-safe: double-free reports read released entries locklessly.  Such a
+ * cache keeps the allocator's free pointer outside the object, unless told
+ * where in it the pointer may go: in @next, which no lockless reader needs
+ * (without that, 8 more bytes per object).
+ */
+static struct kmem_cache *obj_cache_create(const char *name, size_t size)
+{
+#ifdef DMAVERIFY_HAVE_SLAB_FREEPTR
+	struct kmem_cache_args args = {
+		.align = __alignof__(struct dmaverify_obj),
+		.freeptr_offset = offsetof(struct dmaverify_obj, next),
+		.use_freeptr_offset = true,
+	};
+
+	return kmem_cache_create(name, size, &args, SLAB_TYPESAFE_BY_RCU);
+#else
+	return kmem_cache_create(name, size, __alignof__(struct dmaverify_obj),
+				 SLAB_TYPESAFE_BY_RCU, NULL);
+#endif
+}
+
 int dmaverify_tracker_cache_init(void)
 {
-	/* Type-safe: double-free reports read released entries locklessly. */
-	obj_cache = KMEM_CACHE(dmaverify_obj, SLAB_TYPESAFE_BY_RCU);
-	return obj_cache ? 0 : -ENOMEM;
+	obj_cache = obj_cache_create("dmaverify_obj", DV_OBJ_HEAD);
+	tail_cache = obj_cache_create("dmaverify_obj_tail",
+				      sizeof(struct dmaverify_obj));
+	if (!obj_cache || !tail_cache) {
+		kmem_cache_destroy(obj_cache);
+		kmem_cache_destroy(tail_cache);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void dmaverify_tracker_cache_exit(void)
 {
 	kmem_cache_destroy(obj_cache);
+	kmem_cache_destroy(tail_cache);
 }
 
 #ifdef CONFIG_FAULT_INJECTION
@@ -75,14 +109,28 @@ static bool alloc_fails(void)
 	return false;
 }
 
+static struct dmaverify_obj *obj_cache_alloc(bool tail)
+{
+	struct dmaverify_obj *obj;
+
+	obj = kmem_cache_alloc(tail ? tail_cache : obj_cache,
+			       GFP_NOWAIT | __GFP_NOWARN);
+	/* The same value every time this memory is allocated: see @tail. */
+	if (obj)
+		obj->tail = tail;
+	return obj;
+}
+
 /**
  * dmaverify_obj_take() - a tracker entry, not cleared, from any context
  * @pcpu: a device's per-CPU state, whose spare entry is reused if there is
- *	one; or NULL, to allocate
+ *	one (and has a tail if @tail); or NULL, to allocate
+ * @tail: the object needs the tail fields (S/G lists, bounce buffers)
  *
  * Return: the entry, or NULL (the caller counts the object untracked).
  */
-struct dmaverify_obj *dmaverify_obj_take(struct dmaverify_pcpu __percpu *pcpu)
+struct dmaverify_obj *dmaverify_obj_take(struct dmaverify_pcpu __percpu *pcpu,
+					 bool tail)
 {
 	struct dmaverify_obj *obj = NULL;
 
@@ -90,20 +138,40 @@ struct dmaverify_obj *dmaverify_obj_take(struct dmaverify_pcpu __percpu *pcpu)
 		return NULL;
 	if (pcpu)
 		obj = this_cpu_xchg(pcpu->spare, NULL);
-	return obj ?: kmem_cache_alloc(obj_cache, GFP_NOWAIT | __GFP_NOWARN);
+	if (obj && tail && !obj->tail) {
+		/* Too small: keep it for the next single map. */
+		if (this_cpu_cmpxchg(pcpu->spare, NULL, obj))
+			dmaverify_obj_free(obj);
+		obj = NULL;
+	}
+	return obj ?: obj_cache_alloc(tail);
+}
+
+/**
+ * dmaverify_obj_clear() - zero an entry, keeping what its memory is
+ * @obj: from dmaverify_obj_take()
+ */
+void dmaverify_obj_clear(struct dmaverify_obj *obj)
+{
+	bool tail = obj->tail;
+
+	memset(obj, 0, offsetof(struct dmaverify_obj, tail));
+	if (tail)
+		memset((char *)obj + DV_OBJ_HEAD, 0, sizeof(*obj) - DV_OBJ_HEAD);
 }
 
 /**
  * dmaverify_obj_alloc() - allocate a tracker entry, from any context
  *
- * Return: a zeroed entry, or NULL (the caller counts the object untracked).
+ * Return: a zeroed entry with the tail fields (for S/G lists, bounce
+ * buffers and redzones), or NULL (the caller counts the object untracked).
  */
 struct dmaverify_obj *dmaverify_obj_alloc(void)
 {
-	struct dmaverify_obj *obj = dmaverify_obj_take(NULL);
+	struct dmaverify_obj *obj = dmaverify_obj_take(NULL, true);
 
 	if (obj)
-		memset(obj, 0, sizeof(*obj));
+		dmaverify_obj_clear(obj);
 	return obj;
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_obj_alloc);
@@ -114,7 +182,7 @@ EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_test_fail_allocs);
 
 void dmaverify_obj_free(struct dmaverify_obj *obj)
 {
-	kmem_cache_free(obj_cache, obj);
+	kmem_cache_free(obj->tail ? tail_cache : obj_cache, obj);
 }
 EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_obj_free);
 
@@ -212,7 +280,8 @@ static void grow_max(unsigned long *max, unsigned long pages)
  */
 void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj)
 {
-	unsigned int b = key_hash(t, obj->key, dmaverify_obj_is_sg(obj));
+	unsigned int b = key_hash(t, dmaverify_obj_key(obj),
+				  dmaverify_obj_is_sg(obj));
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
@@ -353,7 +422,8 @@ struct dmaverify_obj *dmaverify_untrack(struct dmaverify_tracker *t,
 		return NULL;
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
 	for (pp = &t->keys[b]; *pp; pp = &(*pp)->next) {
-		if ((*pp)->key != key || dmaverify_obj_is_sg(*pp) != sg)
+		if (dmaverify_obj_key(*pp) != key ||
+		    dmaverify_obj_is_sg(*pp) != sg)
 			continue;
 		if (!found)
 			found = pp;
@@ -396,8 +466,8 @@ bool dmaverify_lookup(struct dmaverify_tracker *t, unsigned long key, bool sg,
 		return false;
 	raw_spin_lock_irqsave(key_lock(t, b), flags);
 	for (obj = t->keys[b]; obj; obj = obj->next) {
-		if (obj->key == key && dmaverify_obj_is_sg(obj) == sg) {
-			*copy = *obj;
+		if (dmaverify_obj_key(obj) == key && dmaverify_obj_is_sg(obj) == sg) {
+			dmaverify_obj_copy(copy, obj);
 			found = true;
 			break;
 		}
@@ -422,7 +492,7 @@ static bool containing_in(struct dmaverify_tracker *t, unsigned int b,
 		if (dmaverify_obj_is_sg(obj))
 			continue;
 		if (addr >= obj->dma && addr - obj->dma < max_t(size_t, obj->size, 1)) {
-			*copy = *obj;
+			dmaverify_obj_copy(copy, obj);
 			found = true;
 			break;
 		}
@@ -488,7 +558,7 @@ static bool overlap_in(struct dmaverify_tracker *t, unsigned int pb,
 	for (obj = t->phys[pb]; obj; obj = obj->pnext) {
 		if (obj != self && obj->phys < phys + max_t(size_t, size, 1) &&
 		    phys < obj->phys + max_t(size_t, obj->size, 1)) {
-			*copy = *obj;
+			dmaverify_obj_copy(copy, obj);
 			found = true;
 			break;
 		}
@@ -579,7 +649,7 @@ unsigned long dmaverify_tracker_for_each(struct dmaverify_tracker *t,
 			raw_spin_lock_irqsave(key_lock(t, b), flags);
 			for (obj = t->keys[b]; obj && k < ARRAY_SIZE(copy); obj = obj->next)
 				if (i++ >= done)
-					copy[k++] = *obj;
+					dmaverify_obj_copy(&copy[k++], obj);
 			raw_spin_unlock_irqrestore(key_lock(t, b), flags);
 			for (i = 0; i < k; i++)
 				fn(&copy[i], arg);
