@@ -692,6 +692,7 @@ unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 	return 0;
 #endif
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_fetch_stack);
 
 /*
  * === Frames of unloaded modules ===

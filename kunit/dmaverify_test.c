@@ -659,6 +659,57 @@ static void test_creator_call_site(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, report_says("s ago):\n"));
 }
 
+/*
+ * The tracker's objects are small (issue 14): a single map has no tail (48
+ * bytes on 64-bit), its creator is a u32 handle naming the caller; an S/G
+ * list has a tail, is keyed by its list and keeps its first segment's DMA
+ * address.
+ */
+static void test_obj_compact(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	struct scatterlist *sgl = make_sg(test, 3, 512);
+	struct dmaverify_obj copy;
+	unsigned long entries[1];
+	char sym[KSYM_SYMBOL_LEN];
+	dma_addr_t a;
+
+	if (IS_ENABLED(CONFIG_64BIT))
+		KUNIT_EXPECT_LE(test, DV_OBJ_HEAD, 48);
+	a = dma_map_single(dev, buf, 64, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_ASSERT_TRUE(test, dmaverify_lookup(&ctx->tracker, a, false, &copy));
+	KUNIT_EXPECT_EQ(test, copy.tail, 0);
+	KUNIT_EXPECT_EQ(test, copy.dma, a);
+	KUNIT_EXPECT_EQ(test, copy.size, 64);
+	KUNIT_EXPECT_EQ(test, copy.kind, DV_KIND_MAP);
+	KUNIT_EXPECT_TRUE(test, copy.flags & DV_OBJ_PHYS_INDEXED);
+	KUNIT_EXPECT_EQ(test, copy.nents, 0);
+	KUNIT_EXPECT_NULL(test, copy.bounce);
+	KUNIT_ASSERT_EQ(test, dmaverify_fetch_stack(copy.stack, entries, 1), 1);
+	snprintf(sym, sizeof(sym), "%ps", (void *)entries[0]);
+	KUNIT_EXPECT_STREQ(test, sym, "test_obj_compact");
+	dma_unmap_single(dev, a, 64, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_EQ(test, dma_map_sg(dev, sgl, 3, DMA_TO_DEVICE), 3);
+	KUNIT_ASSERT_TRUE(test, dmaverify_lookup(&ctx->tracker,
+						 (unsigned long)sgl, true, &copy));
+	KUNIT_EXPECT_EQ(test, copy.tail, 1);
+	KUNIT_EXPECT_EQ(test, copy.dma, sg_dma_address(sgl));
+	KUNIT_EXPECT_EQ(test, dmaverify_obj_key(&copy), (unsigned long)sgl);
+	KUNIT_EXPECT_EQ(test, copy.nents, 3);
+	KUNIT_EXPECT_EQ(test, copy.mapped, 3);
+	KUNIT_EXPECT_EQ(test, copy.size, 3 * 512);
+	/* Not found by its DMA address: S/G lists are keyed by their list. */
+	KUNIT_EXPECT_FALSE(test, dmaverify_lookup(&ctx->tracker,
+						  sg_dma_address(sgl), true, &copy));
+	dma_unmap_sg(dev, sgl, 3, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(&ctx->tracker), 0);
+	EXPECT_NO_REPORT(test);
+}
+
 /* object_stacks=1: the object's own full stack, no call-site stack. */
 static void test_object_stacks(struct kunit *test)
 {
@@ -2157,6 +2208,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_leak_sg),
 	KUNIT_CASE(test_leak_grouped),
 	KUNIT_CASE(test_creator_call_site),
+	KUNIT_CASE(test_obj_compact),
 	KUNIT_CASE(test_object_stacks),
 	KUNIT_CASE(test_no_leak),
 	KUNIT_CASE(test_use_after_release),
