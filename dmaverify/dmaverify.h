@@ -22,6 +22,7 @@
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 
 struct scatterlist;
 struct seq_file;
@@ -281,40 +282,74 @@ struct dmaverify_freed {
 
 #define DV_FREED_RING	64	/* Default of release_history (objects.c). */
 #define DV_FREED_RING_MAX 1024	/* Its maximum: a per-CPU allocation. */
-#define DV_LOCKS	64	/* Lock stripes per index. */
+#define DV_LOCK_BITS	6
+#define DV_LOCKS	(1 << DV_LOCK_BITS)	/* Lock stripes per index. */
+#define DV_STRIPE_LOAD	4	/* Objects per bucket before a stripe grows. */
+#define DV_STRIPE_MAX_BITS 20	/* Buckets of one stripe, at most: 2^20. */
 #define DV_COUNT_BATCH	64	/* Per-CPU drift of a tracker's count. */
+
+/* The buckets of one stripe (tracker.c): 2^@bits chains. */
+struct dmaverify_buckets {
+	unsigned int bits;
+	struct dmaverify_obj *b[];
+};
+
+/**
+ * struct dmaverify_stripe - one lock stripe of a tracker index
+ * @lock: guards @count, @tbl and the chains of its buckets
+ * @count: objects in the stripe
+ * @tbl: the stripe's buckets; read without @lock (under RCU) only to see
+ *	whether a bucket is empty; replaced by a larger table off the hot path
+ *	(tracker.c)
+ *
+ * An object's stripe is the top DV_LOCK_BITS bits of its hash, its bucket
+ * the next @tbl->bits bits: a stripe grows on its own, under its own lock,
+ * and the hot path touches no line the whole device shares.
+ */
+struct dmaverify_stripe {
+	raw_spinlock_t lock;
+	unsigned int count;
+	struct dmaverify_buckets __rcu *tbl;
+} ____cacheline_aligned_in_smp;
 
 /**
  * struct dmaverify_tracker - every outstanding DMA object of one device
- * @bits: log2 of the number of buckets of each index
- * @keys: buckets of the index by key (DMA address, or S/G list pointer)
- * @phys: buckets of the index by physical page (streaming maps), for overlaps
- * @key_locks: stripes guarding @keys; taken before @phys_locks
- * @phys_locks: stripes guarding @phys
+ * @keys: the index by key (DMA address, or S/G list pointer)
+ * @phys: the index by physical page (streaming maps the device may write),
+ *	for overlaps; a stripe's lock is taken after the key stripe's
  * @max_pages: largest page span (by DMA address) of any non-S/G object
  *	tracked, bounds containment lookups; only grows
  * @max_phys_pages: largest page span (by physical address) of any object in
  *	@phys, bounds overlap lookups; only grows
+ * @walk_all: buckets each index starts with: a lookup that would walk back
+ *	over more pages visits every bucket once instead
  * @count: objects tracked, per CPU (summed when read exactly: debugfs, leak
  *	checks; compared with a limit cheaply while far from it)
  * @used: set once anything was tracked: before, a release need not be
  *	looked up (the forwarding-only path stays close to the bare call)
+ * @walkers: walks of every object running (a stripe does not grow
+ *	meanwhile: a walk that drops the lock must find it as it left it)
+ * @grow: grows the stripes whose load passed DV_STRIPE_LOAD
+ * @dying: set at destroy: @grow is not queued again
  *
- * Lookups by exact key are O(1); a lookup of an address inside an object
- * walks back at most @max_pages buckets (@max_phys_pages for overlaps), and
- * never more than the table's size.  All locks are raw and taken with
- * interrupts off: DMA calls come from hardirq context.
+ * Lookups by exact key are O(1) at any load: a stripe whose objects
+ * outnumber DV_STRIPE_LOAD times its buckets is given twice as many from a
+ * work item.  A lookup of an address inside an object walks back at most
+ * @max_pages pages (@max_phys_pages for overlaps), and never more than
+ * every bucket once.  All locks are raw and taken with interrupts off: DMA
+ * calls come from hardirq context.
  */
 struct dmaverify_tracker {
-	unsigned int bits;
-	struct dmaverify_obj **keys;
-	struct dmaverify_obj **phys;
-	raw_spinlock_t key_locks[DV_LOCKS];
-	raw_spinlock_t phys_locks[DV_LOCKS];
+	struct dmaverify_stripe keys[DV_LOCKS];
+	struct dmaverify_stripe phys[DV_LOCKS];
 	unsigned long max_pages;
 	unsigned long max_phys_pages;
+	unsigned long walk_all;
 	struct percpu_counter count;
 	bool used;
+	bool dying;
+	atomic_t walkers;
+	struct work_struct grow;
 };
 
 /* Whether @t may hold objects (see @used): a release must be looked up. */
@@ -324,6 +359,7 @@ static inline bool dmaverify_tracker_used(const struct dmaverify_tracker *t)
 }
 
 long dmaverify_tracker_count(struct dmaverify_tracker *t);
+unsigned long dmaverify_tracker_buckets(struct dmaverify_tracker *t);
 
 /* === Devices under verification ("adapters") === */
 
