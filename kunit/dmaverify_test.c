@@ -689,7 +689,9 @@ static void test_obj_compact(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, copy.nents, 0);
 	KUNIT_EXPECT_NULL(test, copy.bounce);
 	KUNIT_ASSERT_EQ(test, dmaverify_fetch_stack(copy.stack, entries, 1), 1);
+	/* "test_obj_compact [dmaverify_test]": the function is enough. */
 	snprintf(sym, sizeof(sym), "%ps", (void *)entries[0]);
+	sym[strcspn(sym, " ")] = '\0';
 	KUNIT_EXPECT_STREQ(test, sym, "test_obj_compact");
 	dma_unmap_single(dev, a, 64, DMA_FROM_DEVICE);
 
@@ -2501,6 +2503,59 @@ static void test_tracker_many(struct kunit *test)
 	dmaverify_tracker_destroy(t);
 }
 
+static void count_obj(const struct dmaverify_obj *obj, void *arg)
+{
+	(*(unsigned long *)arg)++;
+}
+
+/*
+ * The indexes grow with their load (issue 14: flat cost from 1k to 1M
+ * objects), to about DV_STRIPE_LOAD objects per bucket and no further, and
+ * every object is still found, by key, by an address inside it and by its
+ * CPU range.
+ */
+static void test_tracker_grows(struct kunit *test)
+{
+	struct dmaverify_tracker *t = new_tracker(test);
+	struct dmaverify_obj copy, *o;
+	unsigned long buckets, seen = 0;
+	const unsigned long n = 40000;
+	unsigned long i;
+
+	/* 2^10 buckets per index to begin with (new_tracker()). */
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_buckets(t), 2 * 1024);
+	for (i = 0; i < n; i++)
+		dmaverify_track(t, new_obj(test, 0x200000000ULL + i * 4096, 4096,
+					   DV_KIND_MAP, 0x80000000ULL + i * 4096));
+	flush_work(&t->grow);
+	buckets = dmaverify_tracker_buckets(t);
+	/* Both indexes hold n objects: at most DV_STRIPE_LOAD per bucket ... */
+	KUNIT_EXPECT_GE(test, buckets, 2 * n / DV_STRIPE_LOAD);
+	/* ... and not much less: a stripe only doubles past its load. */
+	KUNIT_EXPECT_LE(test, buckets, 2 * 2 * n / DV_STRIPE_LOAD + 2 * 1024);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_for_each(t, count_obj, &seen), n);
+	KUNIT_EXPECT_EQ(test, seen, n);
+	for (i = 0; i < n; i += 13) {
+		KUNIT_EXPECT_TRUE(test, dmaverify_lookup(t, 0x200000000ULL + i * 4096,
+							 false, &copy));
+		KUNIT_EXPECT_TRUE(test, dmaverify_lookup_containing(t,
+					0x200000000ULL + i * 4096 + 100, &copy));
+		KUNIT_EXPECT_EQ(test, copy.dma, 0x200000000ULL + i * 4096);
+		KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t,
+					0x80000000ULL + i * 4096 + 100, 8, NULL, &copy));
+		KUNIT_EXPECT_EQ(test, copy.phys, 0x80000000ULL + i * 4096);
+	}
+	for (i = 0; i < n; i++) {
+		o = dmaverify_untrack(t, 0x200000000ULL + i * 4096, false, NULL, NULL);
+		KUNIT_ASSERT_NOT_NULL(test, o);
+		dmaverify_obj_free(o);
+	}
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(t), 0);
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x80000000ULL, n * 4096,
+							NULL, &copy));
+	dmaverify_tracker_destroy(t);
+}
+
 /*
  * An object larger than the table (1024 buckets here) must not blind the
  * overlap walk for the others.
@@ -2546,6 +2601,7 @@ static struct kunit_case dmaverify_tracker_cases[] = {
 	KUNIT_CASE(test_tracker_overlap),
 	KUNIT_CASE(test_tracker_duplicates),
 	KUNIT_CASE(test_tracker_many),
+	KUNIT_CASE(test_tracker_grows),
 	KUNIT_CASE(test_tracker_overlap_huge),
 	KUNIT_CASE(test_tracker_alloc_failure),
 	{}
