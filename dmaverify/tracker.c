@@ -458,8 +458,11 @@ unsigned long dmaverify_tracker_buckets(struct dmaverify_tracker *t)
 
 	rcu_read_lock();
 	for (i = 0; i < DV_LOCKS; i++) {
-		n += 1UL << rcu_dereference(t->keys[i].tbl)->bits;
-		n += 1UL << rcu_dereference(t->phys[i].tbl)->bits;
+		struct dmaverify_buckets *k = rcu_dereference(t->keys[i].tbl);
+		struct dmaverify_buckets *p = rcu_dereference(t->phys[i].tbl);
+
+		/* None once destroyed. */
+		n += (k ? 1UL << k->bits : 0) + (p ? 1UL << p->bits : 0);
 	}
 	rcu_read_unlock();
 	return n;
