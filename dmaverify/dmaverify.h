@@ -304,13 +304,15 @@ struct dmaverify_buckets {
  *
  * An object's stripe is the top DV_LOCK_BITS bits of its hash, its bucket
  * the next @tbl->bits bits: a stripe grows on its own, under its own lock,
- * and the hot path touches no line the whole device shares.
+ * and the hot path touches no line the whole device shares (but for the
+ * three other stripes on the line of its own: not aligned, so that the
+ * stripes of both indexes take 2 KiB, as packed locks did).
  */
 struct dmaverify_stripe {
 	raw_spinlock_t lock;
 	unsigned int count;
 	struct dmaverify_buckets __rcu *tbl;
-} ____cacheline_aligned_in_smp;
+};
 
 /**
  * struct dmaverify_tracker - every outstanding DMA object of one device

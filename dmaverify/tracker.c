@@ -234,9 +234,13 @@ static __always_inline bool bucket_empty(struct dmaverify_stripe *s,
 {
 	bool empty;
 
-	rcu_read_lock();
-	empty = !READ_ONCE(*bucket_of(rcu_dereference(s->tbl), x));
-	rcu_read_unlock();
+	/*
+	 * An RCU-sched section (synchronize_rcu() waits for it too): inline,
+	 * where rcu_read_lock() is a call with PREEMPT_RCU.
+	 */
+	preempt_disable_notrace();
+	empty = !READ_ONCE(*bucket_of(rcu_dereference_sched(s->tbl), x));
+	preempt_enable_notrace();
 	return empty;
 }
 
