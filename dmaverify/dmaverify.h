@@ -283,7 +283,7 @@ struct dmaverify_freed {
 #define DV_FREED_RING	64	/* Default of release_history (objects.c). */
 #define DV_FREED_RING_MAX 1024	/* Its maximum: a per-CPU allocation. */
 #define DV_LOCK_BITS	6
-#define DV_LOCKS	(1 << DV_LOCK_BITS)	/* Lock stripes per index. */
+#define DV_LOCKS	BIT(DV_LOCK_BITS)	/* Lock stripes per index. */
 #define DV_STRIPE_LOAD	4	/* Objects per bucket before a stripe grows. */
 #define DV_STRIPE_MAX_BITS 20	/* Buckets of one stripe, at most: 2^20. */
 #define DV_COUNT_BATCH	64	/* Per-CPU drift of a tracker's count. */
@@ -630,7 +630,7 @@ int dmaverify_tracker_init(struct dmaverify_tracker *t, unsigned int bits);
 void dmaverify_tracker_destroy(struct dmaverify_tracker *t);
 struct dmaverify_obj *dmaverify_obj_alloc(void);
 struct dmaverify_obj *dmaverify_obj_take(struct dmaverify_pcpu __percpu *pcpu,
-				       bool tail);
+					 bool tail);
 void dmaverify_obj_clear(struct dmaverify_obj *obj);
 void dmaverify_obj_free(struct dmaverify_obj *obj);
 void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj);

@@ -2536,14 +2536,15 @@ static void test_tracker_grows(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dmaverify_tracker_for_each(t, count_obj, &seen), n);
 	KUNIT_EXPECT_EQ(test, seen, n);
 	for (i = 0; i < n; i += 13) {
-		KUNIT_EXPECT_TRUE(test, dmaverify_lookup(t, 0x200000000ULL + i * 4096,
-							 false, &copy));
-		KUNIT_EXPECT_TRUE(test, dmaverify_lookup_containing(t,
-					0x200000000ULL + i * 4096 + 100, &copy));
-		KUNIT_EXPECT_EQ(test, copy.dma, 0x200000000ULL + i * 4096);
-		KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t,
-					0x80000000ULL + i * 4096 + 100, 8, NULL, &copy));
-		KUNIT_EXPECT_EQ(test, copy.phys, 0x80000000ULL + i * 4096);
+		u64 dma = 0x200000000ULL + i * 4096, phys = 0x80000000ULL + i * 4096;
+
+		KUNIT_EXPECT_TRUE(test, dmaverify_lookup(t, dma, false, &copy));
+		KUNIT_EXPECT_TRUE(test, dmaverify_lookup_containing(t, dma + 100,
+								    &copy));
+		KUNIT_EXPECT_EQ(test, copy.dma, dma);
+		KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, phys + 100, 8,
+							       NULL, &copy));
+		KUNIT_EXPECT_EQ(test, copy.phys, phys);
 	}
 	for (i = 0; i < n; i++) {
 		o = dmaverify_untrack(t, 0x200000000ULL + i * 4096, false, NULL, NULL);
