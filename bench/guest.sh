@@ -91,15 +91,19 @@ fio_run()
 # --- memory -------------------------------------------------------------------
 
 # mem LABEL: the dmaverify_obj slab (needs slab_nomerge: otherwise the cache
-# is an alias of another and not in /proc/slabinfo) and the stack depot.
+# is an alias of another and not in /proc/slabinfo), the stack depot and the
+# tracker's index buckets.
 mem()
 {
-	local s d
+	local s d i
 	s=$(awk '$1 == "dmaverify_obj" { print "objs=" $3 " objsize=" $4 " pagesperslab=" $6 " slabs=" $15 }' /proc/slabinfo)
 	d=$(awk '/^pools:/ { p = $2 } /^persistent_bytes:/ { b = $2 } /^persistent_count:/ { c = $2 }
 		END { print "depot_pools=" p " depot_bytes=" b " depot_stacks=" c }' \
 		/sys/kernel/debug/stackdepot/stats 2>/dev/null)
-	say "mem label=$1 ${s:-objs=? slabs=?} ${d:-depot_bytes=?}"
+	# The tracker's index buckets (they grow with the load), every device.
+	i=$(awk '/^  index buckets/ { s += $3; n++ } END { if (n) print "index_buckets=" s }' \
+		$DV/stats 2>/dev/null)
+	say "mem label=$1 ${s:-objs=? slabs=?} ${d:-depot_bytes=?} ${i:-index_buckets=?}"
 }
 
 # --- the parts ------------------------------------------------------------------

@@ -257,7 +257,8 @@ static void report_site(struct leak_walk *w, struct leak_site *site,
 {
 	struct dmaverify_obj *obj = &site->first;
 	struct dmaverify_report r = {
-		.v = site->v, .ctx = w->ctx, .obj = obj, .addr = obj->key,
+		.v = site->v, .ctx = w->ctx, .obj = obj,
+		.addr = dmaverify_obj_key(obj),
 		.size = obj->size, .dir = obj->dir, .leak = true,
 	};
 	char detail[160];

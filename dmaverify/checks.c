@@ -358,12 +358,13 @@ bool dmaverify_check_release(struct dmaverify_dev *ctx,
 			     size_t size, int dir, unsigned long cpu_addr,
 			     int nents)
 {
+	unsigned long key = dmaverify_obj_key(obj);
 	bool ok = true;
 
 	if (obj->kind != kind) {
 		ok = false;
 		if (dmaverify_check_on(DV_WRONG_FUNCTION))
-			dmaverify_violation(ctx, DV_WRONG_FUNCTION, obj, obj->key, size,
+			dmaverify_violation(ctx, DV_WRONG_FUNCTION, obj, key, size,
 					    dir, "created as %s, released as %s",
 					    dmaverify_kind_names[obj->kind],
 					    dmaverify_kind_names[kind]);
@@ -372,14 +373,14 @@ bool dmaverify_check_release(struct dmaverify_dev *ctx,
 	if (kind != DV_KIND_SG && size != obj->size) {
 		ok = false;
 		if (dmaverify_check_on(DV_WRONG_SIZE))
-			dmaverify_violation(ctx, DV_WRONG_SIZE, obj, obj->key, size, dir,
+			dmaverify_violation(ctx, DV_WRONG_SIZE, obj, key, size, dir,
 					    "mapped %zu bytes, released %zu bytes",
-					    obj->size, size);
+					    (size_t)obj->size, size);
 	}
 	if (kind != DV_KIND_COHERENT && dir != obj->dir) {
 		ok = false;
 		if (dmaverify_check_on(DV_WRONG_DIRECTION))
-			dmaverify_violation(ctx, DV_WRONG_DIRECTION, obj, obj->key, size,
+			dmaverify_violation(ctx, DV_WRONG_DIRECTION, obj, key, size,
 					    dir, "mapped with %s, unmapped with %s",
 					    dmaverify_dir_name(obj->dir),
 					    dmaverify_dir_name(dir));
@@ -387,7 +388,7 @@ bool dmaverify_check_release(struct dmaverify_dev *ctx,
 	if (kind == DV_KIND_COHERENT && cpu_addr != obj->phys) {
 		ok = false;
 		if (dmaverify_check_on(DV_WRONG_CPU_ADDR))
-			dmaverify_violation(ctx, DV_WRONG_CPU_ADDR, obj, obj->key, size,
+			dmaverify_violation(ctx, DV_WRONG_CPU_ADDR, obj, key, size,
 					    dir, "allocated at %p, freed with %p",
 					    (void *)obj->phys, (void *)cpu_addr);
 	}
@@ -458,7 +459,7 @@ void dmaverify_check_sync(struct dmaverify_dev *ctx,
 	if (off + size > obj->size && dmaverify_check_on(DV_SYNC_OVERFLOW))
 		dmaverify_violation(ctx, DV_SYNC_OVERFLOW, obj, addr, size, dir,
 				    "sync of %zu bytes at offset %llu of a %zu-byte mapping",
-				    size, off, obj->size);
+				    size, off, (size_t)obj->size);
 	check_sync_direction(ctx, obj, addr, size, dir, for_cpu);
 }
 
@@ -475,9 +476,10 @@ void dmaverify_check_sync_sg(struct dmaverify_dev *ctx,
 			     bool for_cpu)
 {
 	if (nents != obj->nents && dmaverify_check_on(DV_WRONG_NENTS))
-		dmaverify_violation(ctx, DV_WRONG_NENTS, obj, obj->key, 0, dir,
+		dmaverify_violation(ctx, DV_WRONG_NENTS, obj, dmaverify_obj_key(obj), 0, dir,
 				    "mapped %u entries, synced %d", obj->nents, nents);
-	check_sync_direction(ctx, obj, obj->key, obj->size, dir, for_cpu);
+	check_sync_direction(ctx, obj, dmaverify_obj_key(obj), obj->size, dir,
+			     for_cpu);
 }
 
 int dmaverify_checks_init(void)

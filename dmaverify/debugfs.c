@@ -42,6 +42,7 @@ static const char *const kind_titles[DV_KIND_COUNT] = {
 
 static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 {
+	unsigned long buckets;
 	int k, v;
 
 	seq_printf(seq, "device %s driver %s state %s mode %s", dev_name(dmaverify_ctx_dev(ctx)),
@@ -67,6 +68,9 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 	seq_printf(seq, "  tracked %ld untracked %ld (outstanding %ld)\n",
 		   dmaverify_tracker_count(&ctx->tracker),
 		   dmaverify_untracked_total(ctx), dmaverify_untracked(ctx));
+	buckets = dmaverify_tracker_buckets(&ctx->tracker);
+	seq_printf(seq, "  index buckets %lu (%lu KiB; they grow with the load)\n",
+		   buckets, buckets * sizeof(void *) / 1024);
 	if (atomic_long_read(&ctx->bounce_skipped))
 		seq_printf(seq, "  bounce skipped %ld (released bounce buffers waiting to be freed)\n",
 			   atomic_long_read(&ctx->bounce_skipped));

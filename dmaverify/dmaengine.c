@@ -847,7 +847,7 @@ static noinline void unmapped_in_flight(struct dmaverify_dev *ctx,
 				f.v = DV_TERMINATE_NO_SYNC;
 				snprintf(f.detail, sizeof(f.detail),
 					 "%pad (%zu bytes) is the %s of a descriptor (cookie %d) terminated on channel %s without dmaengine_synchronize(), client %s",
-					 &obj->dma, obj->size,
+					 &obj->dma, (size_t)obj->size,
 					 dst ? "destination" : "source",
 					 d->cookie, dma_chan_name(c->chan),
 					 c->client);
@@ -855,7 +855,7 @@ static noinline void unmapped_in_flight(struct dmaverify_dev *ctx,
 				f.v = DV_DMA_IN_FLIGHT;
 				snprintf(f.detail, sizeof(f.detail),
 					 "%pad (%zu bytes) is the %s of a descriptor (cookie %d) in flight on channel %s, client %s",
-					 &obj->dma, obj->size,
+					 &obj->dma, (size_t)obj->size,
 					 dst ? "destination" : "source",
 					 d->cookie, dma_chan_name(c->chan),
 					 c->client);
@@ -917,7 +917,7 @@ static void client_leak(const struct dmaverify_obj *obj, void *arg)
 {
 	struct dv_map_walk *w = arg;
 	struct dmaverify_report r = {
-		.ctx = w->client, .obj = obj, .addr = obj->key,
+		.ctx = w->client, .obj = obj, .addr = dmaverify_obj_key(obj),
 		.size = obj->size, .dir = obj->dir, .leak = true,
 		.detail = w->detail,
 	};

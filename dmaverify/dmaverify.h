@@ -22,6 +22,7 @@
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 
 struct scatterlist;
 struct seq_file;
@@ -143,58 +144,131 @@ extern const char *const dmaverify_kind_names[DV_KIND_COUNT];
  * @next: chain in the tracker's key index
  * @free_stack: once released (no longer in the tracker): who released it
  *	(free_stacks=1), or 0
- * @pnext: chain in the tracker's physical-address index (streaming maps)
- * @free_when: once released: jiffies at the release
  * @free_pid: once released: the releasing task (its CPU: the ring's)
- * @key: DMA address; for S/G lists the address of the scatterlist
- * @dma: DMA address handed to the driver (first segment for S/G lists)
- * @size: bytes mapped (S/G: sum of the segments' lengths)
+ * @pnext: chain in the tracker's physical-address index (streaming maps
+ *	the device may write: DV_OBJ_PHYS_INDEXED)
+ * @free_when: once released: jiffies at the release
+ * @key: the object's key in the tracker, its DMA address; not for S/G lists,
+ *	whose key is their scatterlist (@phys): see dmaverify_obj_key()
+ * @dma: DMA address handed to the driver (first segment for S/G lists);
+ *	the same word as @key
  * @phys: physical address of the CPU buffer (maps), CPU address
- *	(coherent), scatterlist pointer (S/G)
- * @stack: creating stack (stack depot handle, or the caller's address)
+ *	(coherent), scatterlist pointer (S/G): an S/G list's key
+ * @size: bytes mapped (S/G: sum of the segments' lengths); an object of
+ *	4 GiB or more is not tracked (dmaverify_obj_new())
+ * @stack: creating stack (a u32 handle, see stack.c: the caller's address
+ *	by default, a stack depot handle with object_stacks=1)
  * @when: jiffies at creation
- * @nents: S/G: entries passed to map; others: 0
- * @mapped: S/G: entries the mapping produced
- * @csum: checksum of the S/G list (mangling) or of the CPU buffer
  * @kind: &enum dmaverify_kind
  * @dir: &enum dma_data_direction
  * @flags: DV_OBJ_*
+ * @tail: set when the object has the fields below (allocated with them:
+ *	S/G lists, and objects whose memory dmaverify owns); set once, when
+ *	allocated, and never changed
+ * @nents: S/G: entries passed to map; others: 0
+ * @mapped: S/G: entries the mapping produced
+ * @csum: checksum of the S/G list (mangling) or of the CPU buffer
  * @bounce: dmaverify's bounce buffer or redzoned allocation, when used
  *
  * Kept small: the tracker holds one per outstanding mapping, and NICs keep
- * hundreds of thousands outstanding.
+ * hundreds of thousands outstanding.  A single map or coherent buffer
+ * needs only the first DV_OBJ_HEAD bytes (48 on 64-bit): its key is its
+ * DMA address, and the physical-index link (@pnext) of a map the device
+ * may write is the word a bounce buffer's object uses for nothing; only
+ * S/G lists,
+ * bounced and redzoned objects (dmaverify_obj_alloc()) are allocated with
+ * the tail, from another cache.  A copy (on the stack, in a report) is
+ * always a whole struct: dmaverify_obj_copy() fills it, the tail zeroed
+ * when the original has none.
  */
 struct dmaverify_obj {
 	union {
 		struct dmaverify_obj *next;
-		unsigned long free_stack;
-	};
-	union {
-		struct dmaverify_obj *pnext;
 		struct {
-			u32 free_when;
+			u32 free_stack;
 			u32 free_pid;
 		};
 	};
-	unsigned long key;
-	dma_addr_t dma;
-	size_t size;
+	union {
+		struct dmaverify_obj *pnext;
+		u32 free_when;
+	};
+	union {
+		unsigned long key;
+		dma_addr_t dma;
+	};
 	unsigned long phys;
-	unsigned long stack;
+	u32 size;
+	u32 stack;
 	u32 when;
+	u8 kind;
+	u8 dir;
+	u8 flags;
+	u8 tail;
+	/* The tail: only in objects allocated with it (@tail set). */
 	u16 nents;
 	u16 mapped;
 	u32 csum;
-	u8 kind;
-	u8 dir;
-	u16 flags;
 	void *bounce;
 };
+
+/* Bytes of an object without its tail. */
+#define DV_OBJ_HEAD	offsetof(struct dmaverify_obj, nents)
+
+static_assert(sizeof(dma_addr_t) <= sizeof(unsigned long),
+	      "an object's key is its DMA address");
+static_assert(!IS_ENABLED(CONFIG_64BIT) || DV_OBJ_HEAD <= 48,
+	      "at most 48 bytes per outstanding mapping (issue 14)");
+
+/* The largest object tracked (@size is 32 bits). */
+#define DV_OBJ_MAX_SIZE	U32_MAX
+
+/**
+ * dmaverify_obj_copy() - copy an object, tail or not
+ * @dst: a whole struct (on the stack, in a report)
+ * @src: an object, in the tracker or a copy; @src->tail is stable (see
+ *	@tail), so a lockless copy of a released object is safe
+ */
+static inline void dmaverify_obj_copy(struct dmaverify_obj *dst,
+				      const struct dmaverify_obj *src)
+{
+	if (src->tail) {
+		*dst = *src;
+		return;
+	}
+	memcpy(dst, src, DV_OBJ_HEAD);
+	memset((char *)dst + DV_OBJ_HEAD, 0, sizeof(*dst) - DV_OBJ_HEAD);
+}
 
 /* S/G lists are keyed by their list, not by a DMA address. */
 static inline bool dmaverify_obj_is_sg(const struct dmaverify_obj *obj)
 {
 	return obj->kind == DV_KIND_SG;
+}
+
+/*
+ * The key an object is tracked by: its DMA address, or an S/G list's
+ * scatterlist.  Both are set when an object is filled in (an S/G list's
+ * @key, then its @dma, which is the same word, and @phys).
+ */
+static inline unsigned long dmaverify_obj_key(const struct dmaverify_obj *obj)
+{
+	return dmaverify_obj_is_sg(obj) ? obj->phys : obj->key;
+}
+
+/*
+ * The bounce buffer or redzoned allocation of an object (DV_OBJ_BOUNCED,
+ * DV_OBJ_REDZONED), and the checksum of its CPU buffer or S/G list: tail
+ * fields, which only objects allocated with a tail have.
+ */
+static inline void *dmaverify_obj_bounce(const struct dmaverify_obj *obj)
+{
+	return obj->bounce;
+}
+
+static inline u32 dmaverify_obj_csum(const struct dmaverify_obj *obj)
+{
+	return obj->csum;
 }
 
 /* A released object remembered for double-free reports ("released by"). */
@@ -208,40 +282,76 @@ struct dmaverify_freed {
 
 #define DV_FREED_RING	64	/* Default of release_history (objects.c). */
 #define DV_FREED_RING_MAX 1024	/* Its maximum: a per-CPU allocation. */
-#define DV_LOCKS	64	/* Lock stripes per index. */
+#define DV_LOCK_BITS	6
+#define DV_LOCKS	BIT(DV_LOCK_BITS)	/* Lock stripes per index. */
+#define DV_STRIPE_LOAD	4	/* Objects per bucket before a stripe grows. */
+#define DV_STRIPE_MAX_BITS 20	/* Buckets of one stripe, at most: 2^20. */
 #define DV_COUNT_BATCH	64	/* Per-CPU drift of a tracker's count. */
+
+/* The buckets of one stripe (tracker.c): 2^@bits chains. */
+struct dmaverify_buckets {
+	unsigned int bits;
+	struct dmaverify_obj *b[];
+};
+
+/**
+ * struct dmaverify_stripe - one lock stripe of a tracker index
+ * @lock: guards @count, @tbl and the chains of its buckets
+ * @count: objects in the stripe
+ * @tbl: the stripe's buckets; read without @lock (under RCU) only to see
+ *	whether a bucket is empty; replaced by a larger table off the hot path
+ *	(tracker.c)
+ *
+ * An object's stripe is the top DV_LOCK_BITS bits of its hash, its bucket
+ * the next @tbl->bits bits: a stripe grows on its own, under its own lock,
+ * and the hot path touches no line the whole device shares (but for the
+ * three other stripes on the line of its own: not aligned, so that the
+ * stripes of both indexes take 2 KiB, as packed locks did).
+ */
+struct dmaverify_stripe {
+	raw_spinlock_t lock;
+	unsigned int count;
+	struct dmaverify_buckets __rcu *tbl;
+};
 
 /**
  * struct dmaverify_tracker - every outstanding DMA object of one device
- * @bits: log2 of the number of buckets of each index
- * @keys: buckets of the index by key (DMA address, or S/G list pointer)
- * @phys: buckets of the index by physical page (streaming maps), for overlaps
- * @key_locks: stripes guarding @keys; taken before @phys_locks
- * @phys_locks: stripes guarding @phys
+ * @keys: the index by key (DMA address, or S/G list pointer)
+ * @phys: the index by physical page (streaming maps the device may write),
+ *	for overlaps; a stripe's lock is taken after the key stripe's
  * @max_pages: largest page span (by DMA address) of any non-S/G object
  *	tracked, bounds containment lookups; only grows
  * @max_phys_pages: largest page span (by physical address) of any object in
  *	@phys, bounds overlap lookups; only grows
+ * @walk_all: buckets each index starts with: a lookup that would walk back
+ *	over more pages visits every bucket once instead
  * @count: objects tracked, per CPU (summed when read exactly: debugfs, leak
  *	checks; compared with a limit cheaply while far from it)
  * @used: set once anything was tracked: before, a release need not be
  *	looked up (the forwarding-only path stays close to the bare call)
+ * @walkers: walks of every object running (a stripe does not grow
+ *	meanwhile: a walk that drops the lock must find it as it left it)
+ * @grow: grows the stripes whose load passed DV_STRIPE_LOAD
+ * @dying: set at destroy: @grow is not queued again
  *
- * Lookups by exact key are O(1); a lookup of an address inside an object
- * walks back at most @max_pages buckets (@max_phys_pages for overlaps), and
- * never more than the table's size.  All locks are raw and taken with
- * interrupts off: DMA calls come from hardirq context.
+ * Lookups by exact key are O(1) at any load: a stripe whose objects
+ * outnumber DV_STRIPE_LOAD times its buckets is given twice as many from a
+ * work item.  A lookup of an address inside an object walks back at most
+ * @max_pages pages (@max_phys_pages for overlaps), and never more than
+ * every bucket once.  All locks are raw and taken with interrupts off: DMA
+ * calls come from hardirq context.
  */
 struct dmaverify_tracker {
-	unsigned int bits;
-	struct dmaverify_obj **keys;
-	struct dmaverify_obj **phys;
-	raw_spinlock_t key_locks[DV_LOCKS];
-	raw_spinlock_t phys_locks[DV_LOCKS];
+	struct dmaverify_stripe keys[DV_LOCKS];
+	struct dmaverify_stripe phys[DV_LOCKS];
 	unsigned long max_pages;
 	unsigned long max_phys_pages;
+	unsigned long walk_all;
 	struct percpu_counter count;
 	bool used;
+	bool dying;
+	atomic_t walkers;
+	struct work_struct grow;
 };
 
 /* Whether @t may hold objects (see @used): a release must be looked up. */
@@ -251,6 +361,7 @@ static inline bool dmaverify_tracker_used(const struct dmaverify_tracker *t)
 }
 
 long dmaverify_tracker_count(struct dmaverify_tracker *t);
+unsigned long dmaverify_tracker_buckets(struct dmaverify_tracker *t);
 
 /* === Devices under verification ("adapters") === */
 
@@ -469,8 +580,8 @@ static inline bool dmaverify_check_on(enum dmaverify_violation v)
 
 /* === Stacks (stack.c) === */
 
-unsigned long dmaverify_save_stack(void);
-unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip);
+u32 dmaverify_save_stack(void);
+u32 dmaverify_creator_stack(const unsigned long *ra, unsigned long ip);
 /* The stack a call site keeps, and who made it (dmaverify_site_stack()). */
 struct dmaverify_site {
 	unsigned long stack;	/* As dmaverify_save_stack() returns. */
@@ -522,7 +633,9 @@ static __always_inline const unsigned long *dmaverify_ra_slot(void *fp,
 int dmaverify_tracker_init(struct dmaverify_tracker *t, unsigned int bits);
 void dmaverify_tracker_destroy(struct dmaverify_tracker *t);
 struct dmaverify_obj *dmaverify_obj_alloc(void);
-struct dmaverify_obj *dmaverify_obj_take(struct dmaverify_pcpu __percpu *pcpu);
+struct dmaverify_obj *dmaverify_obj_take(struct dmaverify_pcpu __percpu *pcpu,
+					 bool tail);
+void dmaverify_obj_clear(struct dmaverify_obj *obj);
 void dmaverify_obj_free(struct dmaverify_obj *obj);
 void dmaverify_track(struct dmaverify_tracker *t, struct dmaverify_obj *obj);
 struct dmaverify_obj *dmaverify_untrack(struct dmaverify_tracker *t,

@@ -24,7 +24,7 @@
 /*
  * Released objects remembered per device and CPU: for double-free reports
  * and to attribute device faults (iommu.c) to a released mapping.  Each
- * costs an object (80 bytes) and a slot; read when a device is attached.
+ * costs an object (48 bytes, more for S/G lists) and a slot; read when a device is attached.
  */
 static unsigned int release_history = DV_FREED_RING;
 module_param(release_history, uint, 0644);
@@ -237,7 +237,7 @@ bool dmaverify_find_freed_match(struct dmaverify_dev *ctx,
 			 * memory stays an entry (SLAB_TYPESAFE_BY_RCU), and a
 			 * copy is kept only if the slot still holds it after.
 			 */
-			copy = *obj;
+			dmaverify_obj_copy(&copy, obj);
 			/* Pairs with remember_freed()'s smp_wmb(). */
 			smp_rmb();
 			if (READ_ONCE(*slot) != obj || !match(&copy, arg))
@@ -266,7 +266,8 @@ static bool key_matches(const struct dmaverify_obj *obj, const void *arg)
 {
 	const struct freed_key *k = arg;
 
-	return obj->key == k->key && k->sg == dmaverify_obj_is_sg(obj);
+	return dmaverify_obj_key(obj) == k->key &&
+	       k->sg == dmaverify_obj_is_sg(obj);
 }
 
 /**
@@ -314,8 +315,9 @@ void dmaverify_track_obj(struct dmaverify_dev *ctx, struct dmaverify_obj *obj)
 					      DV_COUNT_BATCH) > 0) &&
 	    dmaverify_check_on(DV_TOO_MANY_MAPS) &&
 	    !dmaverify_observe_stale(ctx, obj))
-		dmaverify_violation(ctx, DV_TOO_MANY_MAPS, obj, obj->key, obj->size,
-				    obj->dir, "%ld objects outstanding, the limit is %u",
+		dmaverify_violation(ctx, DV_TOO_MANY_MAPS, obj,
+				    dmaverify_obj_key(obj), obj->size, obj->dir,
+				    "%ld objects outstanding, the limit is %u",
 				    dmaverify_tracker_count(&ctx->tracker), max);
 }
 
@@ -339,12 +341,14 @@ struct dmaverify_obj *dmaverify_obj_new(struct dmaverify_dev *ctx, int kind,
 {
 	struct dmaverify_obj *obj;
 
-	obj = dmaverify_verifying() ? dmaverify_obj_take(ctx->pcpu) : NULL;
+	/* An object of 4 GiB or more is not tracked: @size has 32 bits. */
+	obj = dmaverify_verifying() && likely(size <= DV_OBJ_MAX_SIZE) ?
+	      dmaverify_obj_take(ctx->pcpu, kind == DV_KIND_SG) : NULL;
 	if (!obj) {
 		dmaverify_untracked_new(ctx, kind, size);
 		return NULL;
 	}
-	memset(obj, 0, sizeof(*obj));
+	dmaverify_obj_clear(obj);
 	obj->key = key;
 	obj->size = size;
 	obj->kind = kind;
@@ -379,11 +383,15 @@ void dmaverify_track_new(struct dmaverify_dev *ctx,
 			 const unsigned long *ra)
 {
 	struct dmaverify_obj *obj;
+	bool tail;
 
 	obj = dmaverify_obj_new(ctx, tmpl->kind, tmpl->key, tmpl->size, tmpl->dir);
 	if (!obj)
 		return;
-	*obj = *tmpl;
+	/* The template is a whole struct; @obj has a tail if it needs one. */
+	tail = obj->tail;
+	memcpy(obj, tmpl, tail ? sizeof(*obj) : DV_OBJ_HEAD);
+	obj->tail = tail;
 	dmaverify_track_created(ctx, obj, ra);
 }
 

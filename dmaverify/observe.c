@@ -209,7 +209,7 @@ static noinline void observed_map(struct dmaverify_dev *ctx,
 				  const struct call *c, dma_addr_t addr)
 {
 	struct dmaverify_obj tmpl = {
-		.key = addr, .dma = addr, .phys = c->a[0], .size = c->a[1],
+		.dma = addr, .phys = c->a[0], .size = c->a[1],
 		.dir = c->a[2], .kind = c->a[3], .stack = c->stack,
 	};
 
@@ -340,7 +340,8 @@ static noinline void observed_map_sg(struct dmaverify_dev *ctx,
 	struct scatterlist *sgl = (struct scatterlist *)c->a[0];
 	int nents = c->a[1];
 	struct dmaverify_obj tmpl = {
-		.key = (unsigned long)sgl, .dma = sg_dma_address(sgl),
+		/* The key of a list is its pointer, in @phys. */
+		.dma = sg_dma_address(sgl),
 		.phys = (unsigned long)sgl, .kind = DV_KIND_SG, .dir = c->a[2],
 		.nents = nents, .mapped = mapped, .stack = c->stack,
 	};
@@ -455,7 +456,7 @@ static noinline void observed_alloc(struct dmaverify_dev *ctx,
 				    unsigned long phys, int kind)
 {
 	struct dmaverify_obj tmpl = {
-		.key = dma, .dma = dma, .size = c->a[0], .phys = phys,
+		.dma = dma, .size = c->a[0], .phys = phys,
 		.kind = kind, .dir = c->a[2], .stack = c->stack,
 	};
 

@@ -565,7 +565,7 @@ static void *sampled_alloc(struct dmaverify_dev *ctx, size_t size,
 	refresh(ctx);
 	if (likely(!dmaverify_sample_due(&dmaverify_sample_gate_coherent)))
 		return dma_alloc_attrs(ctx->twin, size, dma_handle, gfp, attrs);
-	obj = owned_obj();
+	obj = size <= DV_OBJ_MAX_SIZE ? owned_obj() : NULL;
 	if (obj) {
 		obj->size = size;
 		obj->kind = DV_KIND_COHERENT;
@@ -618,7 +618,8 @@ static dma_addr_t map_forward(struct dmaverify_dev *ctx, phys_addr_t phys,
 
 	if (inject_failure(size))
 		return DMA_MAPPING_ERROR;
-	if (kind == DV_KIND_MAP && READ_ONCE(dmaverify_bounce)) {
+	if (kind == DV_KIND_MAP && READ_ONCE(dmaverify_bounce) &&
+	    size <= DV_OBJ_MAX_SIZE) {
 		struct dmaverify_obj *obj = owned_obj();
 
 		refresh(ctx);
@@ -875,7 +876,8 @@ static noinline void track_sg(struct dmaverify_dev *ctx,
 			      size_t total, int dir, const unsigned long *ra)
 {
 	struct dmaverify_obj tmpl = {
-		.key = (unsigned long)sgl, .dma = sg_dma_address(sgl),
+		/* The key of a list is its pointer, in @phys. */
+		.dma = sg_dma_address(sgl),
 		.size = total, .phys = (unsigned long)sgl, .kind = DV_KIND_SG,
 		.dir = dir, .nents = nents, .mapped = mapped,
 		.csum = dmaverify_sg_csum(sgl, nents),
@@ -910,7 +912,8 @@ static int map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 	}
 	if (inject_failure(nents))
 		return -ENOMEM;
-	if (READ_ONCE(dmaverify_bounce) && nents <= U16_MAX) {
+	if (READ_ONCE(dmaverify_bounce) && nents <= U16_MAX &&
+	    total <= DV_OBJ_MAX_SIZE) {
 		struct dmaverify_obj *obj = owned_obj();
 
 		refresh(ctx);
@@ -1267,7 +1270,7 @@ static void *dmaverify_alloc(struct device *dev, size_t size,
 		dmaverify_check_context(ctx, gfpflags_allow_blocking(gfp), false);
 	rules(ctx);
 	refresh(ctx);
-	if (READ_ONCE(dmaverify_redzone)) {
+	if (READ_ONCE(dmaverify_redzone) && size <= DV_OBJ_MAX_SIZE) {
 		struct dmaverify_obj *obj = owned_obj();
 
 		if (obj) {

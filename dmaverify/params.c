@@ -527,7 +527,7 @@ MODULE_PARM_DESC(stack_depth, "Frames saved per stack (one per call site, or per
 
 static struct ranged hash_bits_range = { &dmaverify_hash_bits, 8, 20 };
 module_param_cb(hash_bits, &ranged_ops, &hash_bits_range, 0444);
-MODULE_PARM_DESC(hash_bits, "log2 of the tracker's hash buckets per device (default 14: 16384 buckets)");
+MODULE_PARM_DESC(hash_bits, "log2 of the tracker's hash buckets per device to begin with; they grow with the load (default 14: 16384 buckets)");
 
 static struct ranged leak_report_max_range = { &dmaverify_leak_report_max, 0, 100000 };
 module_param_cb(leak_report_max, &ranged_ops, &leak_report_max_range, 0644);

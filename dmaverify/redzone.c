@@ -971,8 +971,8 @@ static void reclaim_obj(const struct dmaverify_obj *copy, void *arg)
 
 	if (!(copy->flags & (DV_OBJ_BOUNCED | DV_OBJ_REDZONED)))
 		return;
-	obj = dmaverify_untrack(&ctx->tracker, copy->key, copy->kind == DV_KIND_SG,
-				NULL, NULL);
+	obj = dmaverify_untrack(&ctx->tracker, dmaverify_obj_key(copy),
+				copy->kind == DV_KIND_SG, NULL, NULL);
 	if (!obj)
 		return;
 	if (obj->flags & DV_OBJ_REDZONED) {

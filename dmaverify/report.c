@@ -321,7 +321,7 @@ void dmaverify_print_obj(struct seq_file *seq, const struct dmaverify_obj *obj)
 	dma_addr_t end = obj->dma + (obj->size ? obj->size - 1 : 0);
 
 	out(seq, "%s [dma %pad-%pad, size=%zu, %s", dmaverify_kind_names[obj->kind],
-	    &obj->dma, &end, obj->size, dmaverify_dir_name(obj->dir));
+	    &obj->dma, &end, (size_t)obj->size, dmaverify_dir_name(obj->dir));
 	if (obj->kind == DV_KIND_SG)
 		out(seq, ", nents=%u, mapped=%u, sgl=%p", obj->nents,
 		    obj->mapped, (void *)obj->phys);

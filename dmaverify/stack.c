@@ -41,10 +41,36 @@
 #define DV_MAX_STACK	32
 
 /*
- * The low bit tells a raw return address (tagged) from a stack depot
- * handle (stored shifted left by one).
+ * A saved stack is a u32 handle (an object keeps one: struct dmaverify_obj
+ * is kept small), told apart by its low bits:
+ *   ...1  a return address, as its offset from text_base shifted left by
+ *         one (on x86-64 the kernel's and the modules' text lie in the 2 GiB
+ *         above __START_KERNEL_map);
+ *   ..10  a return address outside that window, as the index of its call
+ *         site's entry (see sites[]) shifted left by two;
+ *   ..00  a stack depot handle shifted left by two (its top bits, the
+ *         depot's "extra bits", are not used: 0); 0 is no stack.
  */
 #define DV_STACK_RAW	1UL
+#define DV_STACK_SITE	2UL
+#define DV_STACK_TAGS	3UL
+
+#ifdef CONFIG_X86_64
+#define text_base	__START_KERNEL_map
+#else
+/* Set at init: the window is the 2 GiB around the kernel's text. */
+static unsigned long text_base __read_mostly;
+#endif
+
+static u32 encode_ip(unsigned long ip);
+
+#ifdef DMAVERIFY_HAVE_STACK_DEPOT
+/* A depot handle as a saved stack, or 0 if it does not fit. */
+static inline u32 encode_depot(depot_stack_handle_t h)
+{
+	return (u64)h << 2 <= U32_MAX ? (u32)h << 2 : 0;
+}
+#endif
 
 /*
  * Frames above the driver's: dmaverify's own, the DMA core's
@@ -195,7 +221,7 @@ unsigned int dmaverify_stack_start(unsigned long *entries, unsigned int nr)
  *
  * Return: a handle for dmaverify_fetch_stack(), or 0.
  */
-noinline unsigned long dmaverify_save_stack(void)
+noinline u32 dmaverify_save_stack(void)
 {
 	unsigned long entries[DV_MAX_STACK];
 	unsigned int want = READ_ONCE(dmaverify_stack_depth);
@@ -213,11 +239,11 @@ noinline unsigned long dmaverify_save_stack(void)
 
 		h = stack_depot_save(entries + skip, min(nr - skip, want),
 				     GFP_NOWAIT | __GFP_NOWARN);
-		if (h)
-			return (unsigned long)h << 1;
+		if (encode_depot(h))
+			return encode_depot(h);
 	}
 #endif
-	return (entries[skip] << 1) | DV_STACK_RAW;
+	return encode_ip(entries[skip]);
 }
 
 /* === Call sites without an unwind === */
@@ -430,7 +456,7 @@ static inline void calibrate(const unsigned long *ra)
 
 static struct dv_site {
 	unsigned long ip;	/* The call site; 0: free. */
-	unsigned long stack;	/* As dmaverify_save_stack() returns; 0: none yet. */
+	u32 stack;		/* As dmaverify_save_stack() returns; 0: none yet. */
 	unsigned long when;	/* jiffies when @stack was taken. */
 	int pid;		/* The task that made the call then. */
 	int cpu;		/* The CPU it ran on. */
@@ -481,9 +507,18 @@ static bool site_due(struct dv_site *s)
 	return site_stale(when) && try_cmpxchg(&s->when, &when, jiffies | 1);
 }
 
-static inline unsigned long raw_ip(unsigned long ip)
+/* A return address as a saved stack (see DV_STACK_RAW); 0 if no room. */
+static u32 encode_ip(unsigned long ip)
 {
-	return (ip << 1) | DV_STACK_RAW;
+	struct dv_site *s;
+
+	if (ip - text_base <= U32_MAX >> 1)
+		return ((ip - text_base) << 1) | DV_STACK_RAW;
+	/* Elsewhere: the call site's entry, which is never evicted. */
+	s = site_find(ip, true);
+	if (s == &site_full)
+		return 0;
+	return ((s - sites) << 2) | DV_STACK_SITE;
 }
 
 /*
@@ -531,8 +566,8 @@ static noinline unsigned long creator_slow(const unsigned long *ra,
 		 */
 		WRITE_ONCE(s->pid, task_pid_nr(current));
 		WRITE_ONCE(s->cpu, raw_smp_processor_id());
-		if (h)
-			WRITE_ONCE(s->stack, (unsigned long)h << 1);
+		if (encode_depot(h))
+			WRITE_ONCE(s->stack, encode_depot(h));
 		WRITE_ONCE(s->when, jiffies | 1);
 	}
 #endif
@@ -551,7 +586,7 @@ static noinline unsigned long creator_slow(const unsigned long *ra,
  *
  * Return: a handle for dmaverify_fetch_stack(), or 0.
  */
-unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip)
+u32 dmaverify_creator_stack(const unsigned long *ra, unsigned long ip)
 {
 	struct dv_site *s;
 
@@ -562,7 +597,7 @@ unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip)
 	if (!ip && ra)
 		ip = walk(ra);
 	if (!ip || ip == WALK_UNWIND)
-		return raw_ip(creator_slow(ra, 0, !ip));
+		return encode_ip(creator_slow(ra, 0, !ip));
 #ifdef DMAVERIFY_HAVE_STACK_DEPOT
 	if (READ_ONCE(dmaverify_stack_depth) > 1) {
 		s = site_find(ip, false);
@@ -570,7 +605,7 @@ unsigned long dmaverify_creator_stack(const unsigned long *ra, unsigned long ip)
 			ip = creator_slow(ra, ip, false);
 	}
 #endif
-	return raw_ip(ip);
+	return encode_ip(ip);
 }
 
 /**
@@ -586,7 +621,7 @@ bool dmaverify_site_stack(unsigned long handle, struct dmaverify_site *site)
 	unsigned long entries[1];
 	struct dv_site *s;
 
-	if (!(handle & DV_STACK_RAW) ||
+	if (!(handle & DV_STACK_TAGS) ||
 	    !dmaverify_fetch_stack(handle, entries, 1))
 		return false;
 	s = site_find(entries[0], false);
@@ -634,16 +669,21 @@ unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 	if (!handle || !max)
 		return 0;
 	if (handle & DV_STACK_RAW) {
-		/* Kernel addresses have the top bit set; the shift dropped it. */
-		entries[0] = (handle >> 1) | (1UL << (BITS_PER_LONG - 1));
+		entries[0] = text_base + ((u32)handle >> 1);
 		return 1;
+	}
+	if (handle & DV_STACK_SITE) {
+		entries[0] = READ_ONCE(sites[((u32)handle >> 2) &
+					     (ARRAY_SIZE(sites) - 1)].ip);
+		return !!entries[0];
 	}
 #ifdef DMAVERIFY_HAVE_STACK_DEPOT
 	{
 		unsigned long *stored;
 		unsigned int nr;
 
-		nr = stack_depot_fetch((depot_stack_handle_t)(handle >> 1), &stored);
+		nr = stack_depot_fetch((depot_stack_handle_t)((u32)handle >> 2),
+				       &stored);
 		nr = min(nr, max);
 		memcpy(entries, stored, nr * sizeof(*entries));
 		return nr;
@@ -652,6 +692,7 @@ unsigned int dmaverify_fetch_stack(unsigned long handle, unsigned long *entries,
 	return 0;
 #endif
 }
+EXPORT_SYMBOL_FOR_DV_TESTS(dmaverify_fetch_stack);
 
 /*
  * === Frames of unloaded modules ===
@@ -800,7 +841,7 @@ struct dmaverify_gone *dmaverify_gone_start(struct module *mod)
 		unsigned long ip = READ_ONCE(sites[i].ip);
 
 		if (ip && within_module(ip, mod))
-			dmaverify_gone_note(g, mod, raw_ip(ip));
+			dmaverify_gone_note(g, mod, encode_ip(ip));
 	}
 	return g;
 }
@@ -867,6 +908,9 @@ static struct notifier_block module_nb = {
 
 int dmaverify_stack_init(void)
 {
+#ifndef CONFIG_X86_64
+	text_base = (unsigned long)stack_trace_save - SZ_1G;
+#endif
 #ifdef DMAVERIFY_HAVE_STACK_DEPOT
 	int ret = stack_depot_init();
 

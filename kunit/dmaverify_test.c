@@ -659,6 +659,59 @@ static void test_creator_call_site(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, report_says("s ago):\n"));
 }
 
+/*
+ * The tracker's objects are small (issue 14): a single map has no tail (48
+ * bytes on 64-bit), its creator is a u32 handle naming the caller; an S/G
+ * list has a tail, is keyed by its list and keeps its first segment's DMA
+ * address.
+ */
+static void test_obj_compact(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
+	u8 *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	struct scatterlist *sgl = make_sg(test, 3, 512);
+	struct dmaverify_obj copy;
+	unsigned long entries[1];
+	char sym[KSYM_SYMBOL_LEN];
+	dma_addr_t a;
+
+	if (IS_ENABLED(CONFIG_64BIT))
+		KUNIT_EXPECT_LE(test, DV_OBJ_HEAD, 48);
+	a = dma_map_single(dev, buf, 64, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_ASSERT_TRUE(test, dmaverify_lookup(&ctx->tracker, a, false, &copy));
+	KUNIT_EXPECT_EQ(test, copy.tail, 0);
+	KUNIT_EXPECT_EQ(test, copy.dma, a);
+	KUNIT_EXPECT_EQ(test, copy.size, 64);
+	KUNIT_EXPECT_EQ(test, copy.kind, DV_KIND_MAP);
+	KUNIT_EXPECT_TRUE(test, copy.flags & DV_OBJ_PHYS_INDEXED);
+	KUNIT_EXPECT_EQ(test, copy.nents, 0);
+	KUNIT_EXPECT_NULL(test, copy.bounce);
+	KUNIT_ASSERT_EQ(test, dmaverify_fetch_stack(copy.stack, entries, 1), 1);
+	/* "test_obj_compact [dmaverify_test]": the function is enough. */
+	snprintf(sym, sizeof(sym), "%ps", (void *)entries[0]);
+	sym[strcspn(sym, " ")] = '\0';
+	KUNIT_EXPECT_STREQ(test, sym, "test_obj_compact");
+	dma_unmap_single(dev, a, 64, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_EQ(test, dma_map_sg(dev, sgl, 3, DMA_TO_DEVICE), 3);
+	KUNIT_ASSERT_TRUE(test, dmaverify_lookup(&ctx->tracker,
+						 (unsigned long)sgl, true, &copy));
+	KUNIT_EXPECT_EQ(test, copy.tail, 1);
+	KUNIT_EXPECT_EQ(test, copy.dma, sg_dma_address(sgl));
+	KUNIT_EXPECT_EQ(test, dmaverify_obj_key(&copy), (unsigned long)sgl);
+	KUNIT_EXPECT_EQ(test, copy.nents, 3);
+	KUNIT_EXPECT_EQ(test, copy.mapped, 3);
+	KUNIT_EXPECT_EQ(test, copy.size, 3 * 512);
+	/* Not found by its DMA address: S/G lists are keyed by their list. */
+	KUNIT_EXPECT_FALSE(test, dmaverify_lookup(&ctx->tracker,
+						  sg_dma_address(sgl), true, &copy));
+	dma_unmap_sg(dev, sgl, 3, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(&ctx->tracker), 0);
+	EXPECT_NO_REPORT(test);
+}
+
 /* object_stacks=1: the object's own full stack, no call-site stack. */
 static void test_object_stacks(struct kunit *test)
 {
@@ -2157,6 +2210,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_leak_sg),
 	KUNIT_CASE(test_leak_grouped),
 	KUNIT_CASE(test_creator_call_site),
+	KUNIT_CASE(test_obj_compact),
 	KUNIT_CASE(test_object_stacks),
 	KUNIT_CASE(test_no_leak),
 	KUNIT_CASE(test_use_after_release),
@@ -2449,6 +2503,60 @@ static void test_tracker_many(struct kunit *test)
 	dmaverify_tracker_destroy(t);
 }
 
+static void count_obj(const struct dmaverify_obj *obj, void *arg)
+{
+	(*(unsigned long *)arg)++;
+}
+
+/*
+ * The indexes grow with their load (issue 14: flat cost from 1k to 1M
+ * objects), to about DV_STRIPE_LOAD objects per bucket and no further, and
+ * every object is still found, by key, by an address inside it and by its
+ * CPU range.
+ */
+static void test_tracker_grows(struct kunit *test)
+{
+	struct dmaverify_tracker *t = new_tracker(test);
+	struct dmaverify_obj copy, *o;
+	unsigned long buckets, seen = 0;
+	const unsigned long n = 40000;
+	unsigned long i;
+
+	/* 2^10 buckets per index to begin with (new_tracker()). */
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_buckets(t), 2 * 1024);
+	for (i = 0; i < n; i++)
+		dmaverify_track(t, new_obj(test, 0x200000000ULL + i * 4096, 4096,
+					   DV_KIND_MAP, 0x80000000ULL + i * 4096));
+	flush_work(&t->grow);
+	buckets = dmaverify_tracker_buckets(t);
+	/* Both indexes hold n objects: at most DV_STRIPE_LOAD per bucket ... */
+	KUNIT_EXPECT_GE(test, buckets, 2 * n / DV_STRIPE_LOAD);
+	/* ... and not much less: a stripe only doubles past its load. */
+	KUNIT_EXPECT_LE(test, buckets, 2 * 2 * n / DV_STRIPE_LOAD + 2 * 1024);
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_for_each(t, count_obj, &seen), n);
+	KUNIT_EXPECT_EQ(test, seen, n);
+	for (i = 0; i < n; i += 13) {
+		u64 dma = 0x200000000ULL + i * 4096, phys = 0x80000000ULL + i * 4096;
+
+		KUNIT_EXPECT_TRUE(test, dmaverify_lookup(t, dma, false, &copy));
+		KUNIT_EXPECT_TRUE(test, dmaverify_lookup_containing(t, dma + 100,
+								    &copy));
+		KUNIT_EXPECT_EQ(test, copy.dma, dma);
+		KUNIT_EXPECT_TRUE(test, dmaverify_find_overlap(t, phys + 100, 8,
+							       NULL, &copy));
+		KUNIT_EXPECT_EQ(test, copy.phys, phys);
+	}
+	for (i = 0; i < n; i++) {
+		o = dmaverify_untrack(t, 0x200000000ULL + i * 4096, false, NULL, NULL);
+		KUNIT_ASSERT_NOT_NULL(test, o);
+		dmaverify_obj_free(o);
+	}
+	KUNIT_EXPECT_EQ(test, dmaverify_tracker_count(t), 0);
+	KUNIT_EXPECT_FALSE(test, dmaverify_find_overlap(t, 0x80000000ULL, n * 4096,
+							NULL, &copy));
+	dmaverify_tracker_destroy(t);
+}
+
 /*
  * An object larger than the table (1024 buckets here) must not blind the
  * overlap walk for the others.
@@ -2494,6 +2602,7 @@ static struct kunit_case dmaverify_tracker_cases[] = {
 	KUNIT_CASE(test_tracker_overlap),
 	KUNIT_CASE(test_tracker_duplicates),
 	KUNIT_CASE(test_tracker_many),
+	KUNIT_CASE(test_tracker_grows),
 	KUNIT_CASE(test_tracker_overlap_huge),
 	KUNIT_CASE(test_tracker_alloc_failure),
 	{}
