@@ -322,6 +322,8 @@ struct dmaverify_pcpu {
  * @too_large: maps the pool could not serve: larger than a slot
  * @refill_failed: slots the refill could not make (no memory, or outside
  *	the device's DMA mask)
+ * @stalled_until: after a failed refill, jiffies before which maps do not
+ *	ask for another; 0: none failed
  * @fp_poison: fingerprint of a poisoned buffer of some size (both packed:
  *	size << 32 | fingerprint), cached for FROM_DEVICE maps
  */
@@ -337,6 +339,7 @@ struct dmaverify_bpool {
 	atomic_long_t fell_back;
 	atomic_long_t too_large;
 	atomic_long_t refill_failed;
+	unsigned long stalled_until;
 	unsigned long fp_poison;
 };
 

@@ -714,8 +714,11 @@ static void bpool_refill_fn(struct work_struct *work)
 		b = bslot_new(ctx);
 		if (!b) {
 			atomic_long_inc(&p->refill_failed);
+			/* Not again at every map: in a second at the earliest. */
+			WRITE_ONCE(p->stalled_until, (jiffies + HZ) | 1);
 			break;
 		}
+		WRITE_ONCE(p->stalled_until, 0);
 		raw_spin_lock_irqsave(&p->lock, flags);
 		list_add_tail(&b->node, &p->fresh);
 		p->nr_fresh++;
@@ -859,7 +862,7 @@ static struct dmaverify_bounce *bslot_take(struct dmaverify_dev *ctx,
 	struct dmaverify_bounce *b = NULL;
 	size_t a = front, e = front + size;
 	bool reused = false, grow;
-	unsigned long flags;
+	unsigned long flags, stalled;
 
 	if (PAGE_ALIGN(e) + PAGE_SIZE > DV_SLOT_SIZE) {
 		atomic_long_inc(&p->too_large);
@@ -877,7 +880,9 @@ static struct dmaverify_bounce *bslot_take(struct dmaverify_dev *ctx,
 		p->nr_fresh--;
 	}
 	/* A released slot taken: the pool sustains itself, no need to grow. */
-	grow = !reused && bpool_short(p);
+	stalled = READ_ONCE(p->stalled_until);
+	grow = !reused && bpool_short(p) &&
+	       (!stalled || time_after_eq(jiffies, stalled));
 	raw_spin_unlock_irqrestore(&p->lock, flags);
 	if (grow && !in_nmi())
 		schedule_work(&p->refill);

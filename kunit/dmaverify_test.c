@@ -1490,7 +1490,8 @@ static void test_bounce_pool_far_overrun(struct kunit *test)
 	dmaverify_scan_all();
 	bounce_exit();
 	EXPECT_REPORT(test, DV_WRITE_AFTER_UNMAP, test_bounce_pool_far_overrun);
-	KUNIT_EXPECT_TRUE(test, report_says("after the 128-byte buffer modified, at offset 328 to 328: 42 (expected 0x0f)"));
+	/* Offsets from the buffer's start. */
+	KUNIT_EXPECT_TRUE(test, report_says("buffer modified, at offset 328 to 328: 42"));
 }
 
 /*
