@@ -222,6 +222,51 @@ static inline u8 *inner(const struct dmaverify_bounce *b)
 	return (u8 *)b->cpu + b->front;
 }
 
+/*
+ * Copy and fill with 64-bit loads and stores.  The kernel's memcpy() and
+ * memset() of a length known only at run time are "rep movsb" and "rep
+ * stosb" on CPUs with FSRM/FSRS, which QEMU's TCG (the bench, the tests)
+ * emulates a byte at a time: there these loops are several times faster;
+ * on hardware both are fast.
+ */
+static void copy_words(u8 *dst, const u8 *src, size_t len)
+{
+	u64 w0, w1, w2, w3;
+
+	for (; len >= 32; dst += 32, src += 32, len -= 32) {
+		memcpy(&w0, src, 8);
+		memcpy(&w1, src + 8, 8);
+		memcpy(&w2, src + 16, 8);
+		memcpy(&w3, src + 24, 8);
+		memcpy(dst, &w0, 8);
+		memcpy(dst + 8, &w1, 8);
+		memcpy(dst + 16, &w2, 8);
+		memcpy(dst + 24, &w3, 8);
+	}
+	for (; len >= 8; dst += 8, src += 8, len -= 8) {
+		memcpy(&w0, src, 8);
+		memcpy(dst, &w0, 8);
+	}
+	for (; len; dst++, src++, len--)
+		*dst = *src;
+}
+
+static void fill_words(u8 *p, u8 byte, size_t len)
+{
+	u64 v = 0x0101010101010101ULL * byte;
+
+	for (; len >= 32; p += 32, len -= 32) {
+		memcpy(p, &v, 8);
+		memcpy(p + 8, &v, 8);
+		memcpy(p + 16, &v, 8);
+		memcpy(p + 24, &v, 8);
+	}
+	for (; len >= 8; p += 8, len -= 8)
+		memcpy(p, &v, 8);
+	for (; len; p++, len--)
+		*p = byte;
+}
+
 /* Copy between a bounce buffer and physical memory, a page at a time. */
 static void copy_phys(phys_addr_t phys, void *buf, size_t len, bool to_phys)
 {
@@ -232,9 +277,9 @@ static void copy_phys(phys_addr_t phys, void *buf, size_t len, bool to_phys)
 		u8 *va = kmap_local_page(page);
 
 		if (to_phys)
-			memcpy(va + off, buf, n);
+			copy_words(va + off, buf, n);
 		else
-			memcpy(buf, va + off, n);
+			copy_words(buf, va + off, n);
 		kunmap_local(va);
 		phys += n;
 		buf += n;
@@ -250,7 +295,7 @@ static void fill_phys(phys_addr_t phys, u8 byte, size_t len)
 		size_t n = min_t(size_t, len, PAGE_SIZE - off);
 		u8 *va = kmap_local_page(page);
 
-		memset(va + off, byte, n);
+		fill_words(va + off, byte, n);
 		kunmap_local(va);
 		phys += n;
 		len -= n;
@@ -598,7 +643,7 @@ static struct dmaverify_bounce *slot_alloc(struct dmaverify_dev *ctx,
 	b->total = total;
 	b->dma = DMA_MAPPING_ERROR;
 	b->twin = get_device(ctx->twin);
-	memset(b->cpu, REDZONE_BYTE, total);
+	fill_words(b->cpu, REDZONE_BYTE, total);
 	return b;
 }
 
@@ -779,7 +824,7 @@ void dmaverify_quarantine_init(struct dmaverify_dev *ctx)
 static void fill_range(u8 *base, size_t lo, size_t hi, u8 byte)
 {
 	if (hi > lo)
-		memset(base + lo, byte, hi - lo);
+		fill_words(base + lo, byte, hi - lo);
 }
 
 /*
@@ -901,7 +946,7 @@ static struct dmaverify_bounce *bslot_take(struct dmaverify_dev *ctx,
 		bslot_check_released(ctx, b, a, e);
 	}
 	if (b->rz_dirty) {
-		memset(b->cpu, REDZONE_BYTE, b->total);
+		fill_words(b->cpu, REDZONE_BYTE, b->total);
 		b->plo = 0;
 		b->phi = 0;
 		b->rz_dirty = false;
@@ -951,10 +996,10 @@ static void bslot_release(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
 
 	/* Reported already: restored, so that only later writes show. */
 	if (b->rz_dirty) {
-		memset(b->cpu, REDZONE_BYTE, b->total);
+		fill_words(b->cpu, REDZONE_BYTE, b->total);
 		b->rz_dirty = false;
 	}
-	memset(inner(b), POISON_BYTE, b->size);
+	fill_words(inner(b), POISON_BYTE, b->size);
 	b->plo = b->front;
 	b->phi = b->front + b->size;
 	slot_for_device(b);
@@ -996,7 +1041,7 @@ static void bslot_scan(struct dmaverify_dev *ctx, struct dmaverify_bounce *b)
 		}
 	}
 	if (b->rz_dirty) {
-		memset(b->cpu, REDZONE_BYTE, b->total);
+		fill_words(b->cpu, REDZONE_BYTE, b->total);
 		fill_range(b->cpu, lo, hi, POISON_BYTE);
 		b->rz_dirty = false;
 		slot_for_device(b);
@@ -1107,9 +1152,9 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 		bounce_free(b);	/* Not at once: interrupts may be off. */
 		goto failed;
 	}
-	memset(b->cpu, REDZONE_BYTE, b->total);
+	fill_words(b->cpu, REDZONE_BYTE, b->total);
 	if (poison)
-		memset(inner(b), POISON_BYTE, size);
+		fill_words(inner(b), POISON_BYTE, size);
 	return b;
 failed:
 	/* The map goes unbounced: say so, once per device, and count it. */
@@ -1287,7 +1332,7 @@ static void quarantine(struct dmaverify_dev *ctx, struct dmaverify_bounce *b,
 	struct dmaverify_bounce *old = NULL;
 	unsigned long flags;
 
-	memset(inner(b), POISON_BYTE, b->size);
+	fill_words(inner(b), POISON_BYTE, b->size);
 	slot_for_device(b);
 	b->obj = *obj;
 	b->free_stack = READ_ONCE(dmaverify_free_stacks) ? dmaverify_save_stack() : 0;
@@ -1333,7 +1378,7 @@ int dmaverify_bounce_map(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 	if (!b)
 		return -ENOMEM;
 	if (b->slot && poison)
-		memset(inner(b), POISON_BYTE, obj->size);
+		fill_words(inner(b), POISON_BYTE, obj->size);
 	if (obj->dir == DMA_FROM_DEVICE && !skip) {
 		fill_phys(obj->phys, POISON_BYTE, obj->size);
 		csum = poison_fp(ctx, obj->size);
