@@ -26,7 +26,10 @@
  *	frames, then stack_depot_save()); their frames= is the depth reached.
  *	slab80 (kmem_cache_zalloc+free of 80 bytes, GFP_NOWAIT, what a
  *	tracker entry costs) and irqsave (an uncontended raw spinlock taken
- *	with local_irq_save and released).
+ *	with local_irq_save and released).  For what bounce buffers cost
+ *	per byte: memcpy4k, memset4k, memchr4k (memchr_inv), crc4k
+ *	(crc32_le), fp4k (the fingerprint of dmaverify's CPU-write check)
+ *	and copyfp4k (a copy that fingerprints what it copies), of 4 KiB.
  *	DEV is hooked, plain or ops (map_to, map_from, sg16 and sync
  *	only).  N threads, bound to the first N online CPUs, run R timed
  *	loops of I iterations each, all at the same time
@@ -47,6 +50,7 @@
 #define pr_fmt(fmt) "dvbench: " fmt
 
 #include <linux/completion.h>
+#include <linux/crc32.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/dma-direct.h>
@@ -220,7 +224,9 @@ static struct bdev *find_bdev(const char *name)
 
 enum bench_op {
 	OP_MAP_TO, OP_MAP_FROM, OP_SG16, OP_COHERENT, OP_SYNC,
-	OP_UNWIND1, OP_UNWIND16, OP_DEPOT16, OP_SLAB80, OP_IRQSAVE, NR_OPS
+	OP_UNWIND1, OP_UNWIND16, OP_DEPOT16, OP_SLAB80, OP_IRQSAVE,
+	OP_MEMCPY4K, OP_MEMSET4K, OP_MEMCHR4K, OP_CRC4K, OP_FP4K, OP_COPYFP4K,
+	NR_OPS
 };
 
 static const char *const op_names[NR_OPS] = {
@@ -234,7 +240,73 @@ static const char *const op_names[NR_OPS] = {
 	[OP_DEPOT16] = "depot16",
 	[OP_SLAB80] = "slab80",
 	[OP_IRQSAVE] = "irqsave",
+	[OP_MEMCPY4K] = "memcpy4k",
+	[OP_MEMSET4K] = "memset4k",
+	[OP_MEMCHR4K] = "memchr4k",
+	[OP_CRC4K] = "crc4k",
+	[OP_FP4K] = "fp4k",
+	[OP_COPYFP4K] = "copyfp4k",
 };
+
+/*
+ * The fingerprint of dmaverify's bounce buffers (redzone.c, dv_fp()), the
+ * same code: what the CPU-write check costs per byte, next to crc32_le().
+ */
+#define FP_MUL	0x9e3779b97f4a7c15ULL
+
+static u64 fp_bytes(u64 h, const u8 *p, size_t len)
+{
+	u64 w0, w1, w2, w3;
+
+	/* Unrolled: under emulation every loop branch costs as much as work. */
+	for (; len >= 32; p += 32, len -= 32) {
+		memcpy(&w0, p, 8);
+		memcpy(&w1, p + 8, 8);
+		memcpy(&w2, p + 16, 8);
+		memcpy(&w3, p + 24, 8);
+		h = (h ^ w0) * FP_MUL;
+		h = (h ^ w1) * FP_MUL;
+		h = (h ^ w2) * FP_MUL;
+		h = (h ^ w3) * FP_MUL;
+	}
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w0, p, 8);
+		h = (h ^ w0) * FP_MUL;
+	}
+	for (; len; p++, len--)
+		h = (h ^ *p) * FP_MUL;
+	return h;
+}
+
+static u64 copy_fp_bytes(u64 h, u8 *dst, const u8 *src, size_t len)
+{
+	u64 w0, w1, w2, w3;
+
+	for (; len >= 32; dst += 32, src += 32, len -= 32) {
+		memcpy(&w0, src, 8);
+		memcpy(&w1, src + 8, 8);
+		memcpy(&w2, src + 16, 8);
+		memcpy(&w3, src + 24, 8);
+		memcpy(dst, &w0, 8);
+		memcpy(dst + 8, &w1, 8);
+		memcpy(dst + 16, &w2, 8);
+		memcpy(dst + 24, &w3, 8);
+		h = (h ^ w0) * FP_MUL;
+		h = (h ^ w1) * FP_MUL;
+		h = (h ^ w2) * FP_MUL;
+		h = (h ^ w3) * FP_MUL;
+	}
+	for (; len >= 8; dst += 8, src += 8, len -= 8) {
+		memcpy(&w0, src, 8);
+		memcpy(dst, &w0, 8);
+		h = (h ^ w0) * FP_MUL;
+	}
+	for (; len; dst++, src++, len--) {
+		*dst = *src;
+		h = (h ^ *src) * FP_MUL;
+	}
+	return h;
+}
 
 /* slab80: a cache of dmaverify_obj's size (80 bytes), as dmaverify has. */
 static struct kmem_cache *slab80;
@@ -246,6 +318,8 @@ struct worker {
 	int idx;
 	int cpu;
 	void *buf;
+	void *buf2;		/* Destination of the memory reference ops. */
+	u64 sink;		/* Results of the hashing ops, kept. */
 	struct page *pages[SG_NENTS];
 	struct scatterlist sgl[SG_NENTS];
 	dma_addr_t sync_dma;
@@ -387,6 +461,34 @@ static int run_loop(struct bench *b, struct worker *w, unsigned long iters)
 		}
 		break;
 	}
+	case OP_MEMCPY4K:
+		for (i = 0; i < iters; i++) {
+			memcpy(w->buf2, w->buf, BUF_SIZE);
+			barrier();
+		}
+		break;
+	case OP_MEMSET4K:
+		for (i = 0; i < iters; i++) {
+			memset(w->buf2, 0xdb, BUF_SIZE);
+			barrier();
+		}
+		break;
+	case OP_MEMCHR4K:
+		for (i = 0; i < iters; i++)
+			w->sink += !!memchr_inv(w->buf, 0x5a, BUF_SIZE);
+		break;
+	case OP_CRC4K:
+		for (i = 0; i < iters; i++)
+			w->sink += crc32_le(~0U, w->buf, BUF_SIZE);
+		break;
+	case OP_FP4K:
+		for (i = 0; i < iters; i++)
+			w->sink += fp_bytes(0, w->buf, BUF_SIZE);
+		break;
+	case OP_COPYFP4K:
+		for (i = 0; i < iters; i++)
+			w->sink += copy_fp_bytes(0, w->buf2, w->buf, BUF_SIZE);
+		break;
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -459,6 +561,7 @@ static void worker_free(struct bench *b, struct worker *w)
 		if (w->pages[i])
 			__free_page(w->pages[i]);
 	kfree(w->buf);
+	kfree(w->buf2);
 }
 
 static int worker_init(struct bench *b, struct worker *w)
@@ -469,6 +572,9 @@ static int worker_init(struct bench *b, struct worker *w)
 	if (!w->buf)
 		return -ENOMEM;
 	memset(w->buf, 0x5a, BUF_SIZE);
+	w->buf2 = kmalloc(BUF_SIZE, GFP_KERNEL);
+	if (!w->buf2)
+		return -ENOMEM;
 	sg_init_table(w->sgl, SG_NENTS);
 	for (i = 0; i < SG_NENTS; i++) {
 		w->pages[i] = alloc_page(GFP_KERNEL);

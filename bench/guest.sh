@@ -6,9 +6,14 @@
 #                     the plain device, dmaverify variants, scaling, memory
 #   sh guest.sh dbg   dma-debug boot (dmaverify NOT loaded): the same
 #                     microbenchmarks and scaling on the plain device, fio
+#   sh guest.sh swiotlb  swiotlb=force boot (dmaverify NOT loaded): the
+#                     kernel's own bounce buffering, the streaming ops on
+#                     the plain device (what bounce=1 is compared with)
 #
 # Knobs (environment): REPS, MS (timed loops per measurement, ms per loop),
-# FIO_SECS, LEVELS (outstanding mappings for the scaling runs).
+# FIO_SECS, LEVELS (outstanding mappings for the scaling runs), ONLY=bounce
+# (the dv boot measures only what the bounce rows need: the plain device,
+# the hooked one by default and with bounce=1, and the per-byte references).
 # Every result is one line starting with "DVB " (kernel log or stdout), which
 # scripts/bench parses from the console.
 
@@ -162,12 +167,38 @@ variants()
 			run op=$op dev=hooked tag=sd16-noredzone
 			param redzone 1
 		else
-			param bounce 1
-			run op=$op dev=hooked tag=bounce
-			param bounce 0
+			bounce_variants $op
 		fi
 	done
-	for op in unwind1 unwind16 depot16 slab80 irqsave; do
+	for op in unwind1 unwind16 depot16 slab80 irqsave $BYTE_REFS; do
+		run op=$op dev=plain tag=ref
+	done
+}
+
+# What the bounce rows need: bounce=1, and bounce=1 without the CPU-write
+# check (checks=all,-csum), whose cost is the difference.
+BYTE_REFS="memcpy4k memset4k memchr4k crc4k fp4k copyfp4k"
+bounce_variants()
+{
+	param bounce 1
+	run op=$1 dev=hooked tag=bounce
+	param checks all,-csum
+	run op=$1 dev=hooked tag=bounce-nocsum
+	param checks all
+	param bounce 0
+}
+
+# ONLY=bounce: the unhooked and default rows, the bounce variants, the
+# references; then the pool's state.
+bounce_only()
+{
+	local op
+	for op in map_to map_from sg16 sync; do
+		run op=$op dev=plain tag=base
+		run op=$op dev=hooked tag=sd16
+		bounce_variants $op
+	done
+	for op in $BYTE_REFS; do
 		run op=$op dev=plain tag=ref
 	done
 }
@@ -241,6 +272,18 @@ say "clocksource $(cat $cs)"
 case $MODE in
 dv)
 	say "boot mode=dv kernel=$(uname -r) cpus=$(nproc) reps=$REPS ms=$MS fio_secs=$FIO_SECS cmdline=$(tr ' ' ',' < /proc/cmdline)"
+	if [ "${ONLY:-}" = bounce ]; then
+		modprobe dmaverify driver=dvbench_hooked || die "modprobe dmaverify"
+		modprobe dmaverify_bench || die "modprobe dmaverify_bench"
+		grep -q "^device dvbench_hooked driver dvbench_hooked state attached" $DV/stats ||
+			die "the hooked device is not under dmaverify"
+		step "bounce rows"
+		bounce_only
+		say "dmaverify violations=$(sed -n 's/^violations: //p' $DV/stats)"
+		say "bouncepool $(grep -m1 '^  bounce pool' $DV/stats | tr -s ' ' | tr ' ' '_')"
+		step "done"
+		exit 0
+	fi
 	modprobe nvme || die "modprobe nvme"
 	disk=$(nvme_disk) || die "no NVMe disk"
 	step "fio, NVMe unhooked"
@@ -302,6 +345,19 @@ dbg)
 	fio_run dmadebug dma-debug
 	fio_run dmadebug dma-debug
 	say "dmadebug disabled=$(cat $D/disabled) errors=$(cat $D/error_count) min_free=$(cat $D/min_free_entries) total=$(cat $D/nr_total_entries)"
+	;;
+swiotlb)
+	say "boot mode=swiotlb kernel=$(uname -r) cpus=$(nproc) reps=$REPS ms=$MS cmdline=$(tr ' ' ',' < /proc/cmdline)"
+	grep -q swiotlb=force /proc/cmdline || die "swiotlb=force is not on the command line"
+	grep -q '^dmaverify ' /proc/modules && die "dmaverify is loaded"
+	modprobe dmaverify_bench || die "modprobe dmaverify_bench"
+	step "microbenchmarks through swiotlb"
+	for op in map_to map_from sg16 sync; do
+		run op=$op dev=plain tag=swiotlb
+	done
+	S=/sys/kernel/debug/swiotlb
+	# Proof that the maps went through the bounce buffers.
+	say "swiotlb used_hiwater=$(cat $S/io_tlb_used_hiwater 2>/dev/null || echo '?') nslabs=$(cat $S/io_tlb_nslabs 2>/dev/null || echo '?')"
 	;;
 *)
 	die "unknown mode $MODE"

@@ -558,8 +558,7 @@ static int attach_ctx(struct device *dev, int mode, bool partial,
 		goto out_ctx;
 	if (dmaverify_objects_init(ctx))
 		goto out_tracker;
-	raw_spin_lock_init(&ctx->quarantine_lock);
-	INIT_LIST_HEAD(&ctx->quarantine);
+	dmaverify_quarantine_init(ctx);
 	strscpy(ctx->driver, dev->driver ? dev->driver->name : dev_driver_string(dev),
 		sizeof(ctx->driver));
 	if (dev->driver && drv_module(dev->driver))
@@ -699,8 +698,7 @@ struct dmaverify_dev *dmaverify_ctx_create(struct device *dev)
 		goto out_ctx;
 	if (dmaverify_objects_init(ctx))
 		goto out_tracker;
-	raw_spin_lock_init(&ctx->quarantine_lock);
-	INIT_LIST_HEAD(&ctx->quarantine);
+	dmaverify_quarantine_init(ctx);
 	ctx->dev = dev;
 	ctx->state = DV_STATE_ATTACHED;
 	return ctx;

@@ -77,6 +77,7 @@ static void show_dev_stats(struct seq_file *seq, struct dmaverify_dev *ctx)
 	if (atomic_long_read(&ctx->bounce_failed))
 		seq_printf(seq, "  bounce failed %ld (no bounce buffer: out of memory, or outside the DMA mask; mapped unbounced)\n",
 			   atomic_long_read(&ctx->bounce_failed));
+	dmaverify_bounce_show(seq, ctx);
 	if (ctx->observe) {
 		seq_printf(seq, "  observer: missed %lu calls since load (%lu creations since attach), unverifiable %ld\n",
 			   dmaverify_observe_missed(),

@@ -167,7 +167,9 @@ extern const char *const dmaverify_kind_names[DV_KIND_COUNT];
  *	allocated, and never changed
  * @nents: S/G: entries passed to map; others: 0
  * @mapped: S/G: entries the mapping produced
- * @csum: checksum of the S/G list (mangling) or of the CPU buffer
+ * @csum: checksum of the S/G list (mangling); for a single bounced map, the
+ *	use count of its bounce slot when it was mapped (redzone.c: a sync
+ *	racing the unmap must not touch the slot's next mapping)
  * @bounce: dmaverify's bounce buffer or redzoned allocation, when used
  *
  * Kept small: the tracker holds one per outstanding mapping, and NICs keep
@@ -416,6 +418,42 @@ struct dmaverify_pcpu {
 };
 
 /**
+ * struct dmaverify_bpool - a device's pool of bounce slots (redzone.c)
+ * @lock: guards the lists and counts
+ * @fresh: slots never used yet
+ * @fifo: released slots, oldest first: the quarantine, taken from its head
+ *	once more than quarantine= slots wait behind
+ * @nr_fresh: entries in @fresh
+ * @nr_fifo: entries in @fifo
+ * @nr_total: slots the pool has (fresh, released or in use)
+ * @refill: grows the pool in process context
+ * @reused: maps served by a released slot
+ * @fell_back: maps the pool could not serve: none free (it grows meanwhile)
+ * @too_large: maps the pool could not serve: larger than a slot
+ * @refill_failed: slots the refill could not make (no memory, or outside
+ *	the device's DMA mask)
+ * @stalled_until: after a failed refill, jiffies before which maps do not
+ *	ask for another; 0: none failed
+ * @fp_poison: fingerprint of a poisoned buffer of some size (both packed:
+ *	size << 32 | fingerprint), cached for FROM_DEVICE maps
+ */
+struct dmaverify_bpool {
+	raw_spinlock_t lock;
+	struct list_head fresh;
+	struct list_head fifo;
+	unsigned int nr_fresh;
+	unsigned int nr_fifo;
+	unsigned int nr_total;
+	struct work_struct refill;
+	atomic_long_t reused;
+	atomic_long_t fell_back;
+	atomic_long_t too_large;
+	atomic_long_t refill_failed;
+	unsigned long stalled_until;
+	unsigned long fp_poison;
+};
+
+/**
  * struct dmaverify_dev - a device under verification (the "adapter")
  * @ops: the dma_map_ops installed on @dev; each verified device has its own
  *	copy, so container_of() finds this context in O(1) from any call
@@ -453,8 +491,11 @@ struct dmaverify_pcpu {
  *	(out of memory, or outside the device's streaming mask)
  * @bounce_failed_said: bit 0 set once @bounce_failed was told in the log
  * @quarantine_lock: guards @quarantine and @nr_quarantined
- * @quarantine: released bounce buffers, oldest first (redzone.c)
+ * @quarantine: released bounce buffers that are not the device's pool
+ *	slots (sampled slots, allocations the pool could not serve), oldest
+ *	first (redzone.c)
  * @nr_quarantined: entries in @quarantine
+ * @bpool: the device's pool of bounce slots (redzone.c)
  * @rcu: deferred free
  * @observe: observed through kprobes (observe.c), not interposed: no @ops,
  *	no @twin, no redzones or bounce buffers
@@ -508,6 +549,7 @@ struct dmaverify_dev {
 	raw_spinlock_t quarantine_lock;
 	struct list_head quarantine;
 	unsigned int nr_quarantined;
+	struct dmaverify_bpool bpool;
 	struct rcu_head rcu;
 	bool observe;
 	struct hlist_node observe_node;
@@ -932,7 +974,11 @@ void *dmaverify_redzone_alloc(struct dmaverify_dev *ctx,
 void dmaverify_redzone_free(struct dmaverify_dev *ctx,
 			    const struct dmaverify_obj *obj, unsigned long attrs);
 void dmaverify_reclaim(struct dmaverify_dev *ctx);
+void dmaverify_quarantine_init(struct dmaverify_dev *ctx);
 void dmaverify_quarantine_flush(struct dmaverify_dev *ctx);
+void dmaverify_bounce_unavailable(struct dmaverify_dev *ctx, size_t size);
+void dmaverify_bounce_pool_fill(struct dmaverify_dev *ctx);
+void dmaverify_bounce_show(struct seq_file *seq, struct dmaverify_dev *ctx);
 bool dmaverify_quarantined(struct dmaverify_dev *ctx, dma_addr_t addr);
 
 /**

@@ -637,6 +637,9 @@ static dma_addr_t map_forward(struct dmaverify_dev *ctx, phys_addr_t phys,
 				return obj->dma;
 			}
 			owned_obj_fail(obj);
+		} else if (dmaverify_verifying()) {
+			/* No object to track it: unbounced, but not silently. */
+			dmaverify_bounce_unavailable(ctx, size);
 		}
 	}
 	addr = forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
@@ -934,7 +937,11 @@ static int map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 				return nents;
 			}
 			owned_obj_fail(obj);
+		} else if (dmaverify_verifying()) {
+			dmaverify_bounce_unavailable(ctx, total);
 		}
+	} else if (READ_ONCE(dmaverify_bounce) && dmaverify_verifying()) {
+		dmaverify_bounce_unavailable(ctx, total);	/* Too many entries. */
 	}
 	ret = forward_sg(ctx, sgl, nents, dir, attrs);
 	if (ret <= 0)

@@ -19,6 +19,7 @@
 
 #include <kunit/device.h>
 #include <kunit/test.h>
+#include <kunit/test-bug.h>
 #include <linux/ctype.h>
 #include <linux/delay.h>
 #include <linux/dma-map-ops.h>
@@ -1333,10 +1334,17 @@ static u8 *device_view(dma_addr_t a)
 	return phys_to_virt(a);
 }
 
+/*
+ * A device with bounce=1 whose pool has slots already (else the first maps
+ * would allocate their buffers while the pool grows, see
+ * test_bounce_pool_empty()).
+ */
 static struct device *bounce_dev(struct kunit *test)
 {
 	struct device *dev = direct_dev(test);
 
+	dmaverify_bounce_pool_fill(test_ctx_of(dev));
+	KUNIT_ASSERT_GT(test, test_ctx_of(dev)->bpool.nr_fresh, 0);
 	WRITE_ONCE(dmaverify_bounce, true);
 	return dev;
 }
@@ -1461,6 +1469,114 @@ static void test_bounce_write_after_unmap(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, report_says("at offset 10 to 10 of the released 128-byte"));
 	KUNIT_EXPECT_TRUE(test, report_says("released "));
 	device_view(a)[10] = 0xdb;
+}
+
+/* Maps of @size FROM_DEVICE and unmaps, @n times. */
+static void map_unmap_n(struct kunit *test, struct device *dev, u8 *buf,
+			size_t size, int n)
+{
+	dma_addr_t a;
+
+	while (n--) {
+		a = dma_map_single(dev, buf, size, DMA_FROM_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+		dma_unmap_single(dev, a, size, DMA_FROM_DEVICE);
+	}
+}
+
+/*
+ * A released pool slot is used again only after quarantine= (64) others
+ * were released behind it, and is checked then: a device write after
+ * unmap is found there, even without a scan.
+ */
+static void test_bounce_pool_reuse(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
+	u8 *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a, b;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		dmaverify_bounce_pool_fill(ctx);
+	KUNIT_ASSERT_GE(test, ctx->bpool.nr_fresh, 66);
+	a = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 128, DMA_FROM_DEVICE);
+	device_view(a)[127] = 0x99;	/* The device still had the address. */
+	map_unmap_n(test, dev, buf, 128, 64);
+	EXPECT_NO_REPORT(test);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->bpool.reused), 0);
+	/* The 66th map takes the first slot again, and checks it. */
+	b = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, b));
+	KUNIT_EXPECT_EQ(test, b, a);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->bpool.reused), 1);
+	EXPECT_REPORT(test, DV_WRITE_AFTER_UNMAP, test_bounce_pool_reuse);
+	KUNIT_EXPECT_TRUE(test, report_says("at offset 127 to 127 of the released 128-byte"));
+	/* Restored: the new mapping is poison, its redzones intact. */
+	KUNIT_EXPECT_EQ(test, device_view(b)[127], 0xdb);
+	KUNIT_EXPECT_EQ(test, device_view(b)[128], 0x0f);
+	dma_unmap_single(dev, b, 128, DMA_FROM_DEVICE);
+	/* A slot taken for another size and offset: only redzone around it. */
+	b = dma_map_single(dev, buf + 64, 32, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, b));
+	KUNIT_EXPECT_EQ(test, device_view(b)[-1], 0x0f);
+	KUNIT_EXPECT_EQ(test, device_view(b)[32], 0x0f);
+	dma_unmap_single(dev, b, 32, DMA_TO_DEVICE);
+	map_unmap_n(test, dev, buf, 128, 70);
+	bounce_exit();
+	EXPECT_NO_REPORT(test);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->bpool.fell_back), 0);
+}
+
+/* An overrun past the bytes the unmap checks is found by the scan. */
+static void test_bounce_pool_far_overrun(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	u8 *buf = kunit_kzalloc(test, 128, GFP_KERNEL);
+	dma_addr_t a = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	dma_unmap_single(dev, a, 128, DMA_FROM_DEVICE);
+	device_view(a)[128 + 200] = 0x42;
+	dmaverify_scan_all();
+	bounce_exit();
+	EXPECT_REPORT(test, DV_WRITE_AFTER_UNMAP, test_bounce_pool_far_overrun);
+	/* Offsets from the buffer's start. */
+	KUNIT_EXPECT_TRUE(test, report_says("buffer modified, at offset 328 to 328: 42"));
+}
+
+/*
+ * The pool has no slot yet: the map is bounced all the same, in a buffer
+ * allocated for it, counted; so is a map larger than a slot.
+ */
+static void test_bounce_pool_empty(struct kunit *test)
+{
+	struct device *dev = direct_dev(test);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
+	size_t big = 3 * PAGE_SIZE;
+	u8 *buf = kunit_kzalloc(test, big, GFP_KERNEL);
+	dma_addr_t a;
+
+	WRITE_ONCE(dmaverify_bounce, true);
+	a = dma_map_single(dev, buf, 128, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_NE(test, a, virt_to_phys(buf));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->bpool.fell_back), 1);
+	device_view(a)[128] = 0x42;
+	dma_unmap_single(dev, a, 128, DMA_FROM_DEVICE);
+	EXPECT_REPORT(test, DV_OVERRUN_AFTER, test_bounce_pool_empty);
+	dmaverify_bounce_pool_fill(ctx);
+	a = dma_map_single(dev, buf, big, DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	KUNIT_EXPECT_NE(test, a, virt_to_phys(buf));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->bpool.too_large), 1);
+	KUNIT_EXPECT_EQ(test, memcmp(device_view(a), buf, big), 0);
+	dma_unmap_single(dev, a, big, DMA_TO_DEVICE);
+	bounce_exit();
+	EXPECT_NO_REPORT(test);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->bounce_failed), 0);
 }
 
 static void test_stale_to_device(struct kunit *test)
@@ -1942,6 +2058,62 @@ static void test_bounce_sync_races_unmap(struct kunit *test)
 	EXPECT_REPORT(test, DV_SYNC_UNMAPPED, test_bounce_sync_races_unmap);
 }
 
+/*
+ * Another CPU unmaps the mapping being synced, and enough maps follow that
+ * its pool slot holds a new mapping when the sync goes on.
+ */
+static void unmap_and_reuse_during_sync(enum dmaverify_test_point point,
+					struct device *dev, u64 addr)
+{
+	struct kunit *test = kunit_get_current_test();
+
+	if (point != DV_TEST_SYNC_FOUND || race.done || !test)
+		return;
+	race.done = true;
+	dma_unmap_single(race.dev, race.addr, race.size, DMA_FROM_DEVICE);
+	map_unmap_n(test, race.dev, (u8 *)race.buf + 512, race.size, 64);
+	/* The slot of the synced mapping, mapped again for another buffer. */
+	race.addr = dma_map_single(race.dev, (u8 *)race.buf + 512, race.size,
+				   DMA_FROM_DEVICE);
+}
+
+static void test_bounce_sync_races_reuse(struct kunit *test)
+{
+	struct device *dev = bounce_dev(test);
+	struct dmaverify_dev *ctx = test_ctx_of(dev);
+	u8 *buf = kunit_kzalloc(test, 1024, GFP_KERNEL);
+	dma_addr_t a;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		dmaverify_bounce_pool_fill(ctx);
+	a = dma_map_single(dev, buf, 256, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
+	race.dev = dev;
+	race.buf = buf;
+	race.addr = a;
+	race.size = 256;
+	race.done = false;
+	WRITE_ONCE(dmaverify_test_hook, unmap_and_reuse_during_sync);
+	dma_sync_single_for_cpu(dev, a, 256, DMA_FROM_DEVICE);
+	WRITE_ONCE(dmaverify_test_hook, NULL);
+	KUNIT_EXPECT_TRUE(test, race.done);
+	/* The same slot, mapped again (buf + 512: 512 bytes further in it). */
+	KUNIT_EXPECT_EQ(test, race.addr, a + 512);
+	/*
+	 * The stale sync copied nothing to the first buffer: it still holds
+	 * the poison of its map, not the redzone bytes that are now where its
+	 * bounce buffer was.
+	 */
+	KUNIT_EXPECT_EQ(test, buf[0], 0xdb);
+	KUNIT_EXPECT_EQ(test, buf[255], 0xdb);
+	memset(device_view(race.addr), 0x11, 256);
+	dma_unmap_single(dev, race.addr, 256, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_EQ(test, buf[512], 0x11);
+	bounce_exit();
+	EXPECT_REPORT(test, DV_SYNC_UNMAPPED, test_bounce_sync_races_reuse);
+}
+
 /* Another CPU maps an overlapping buffer while this map is in flight. */
 static void map_during_map(enum dmaverify_test_point point,
 			   struct device *dev, u64 addr)
@@ -2254,6 +2426,9 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_bounce_device_overrun),
 	KUNIT_CASE(test_bounce_device_underrun),
 	KUNIT_CASE(test_bounce_write_after_unmap),
+	KUNIT_CASE(test_bounce_pool_reuse),
+	KUNIT_CASE(test_bounce_pool_far_overrun),
+	KUNIT_CASE(test_bounce_pool_empty),
 	KUNIT_CASE(test_sampled_untracked_silent),
 	KUNIT_CASE(test_sampled_device_overrun),
 	KUNIT_CASE(test_sampled_wrong_size),
@@ -2271,6 +2446,7 @@ static struct kunit_case dmaverify_cases[] = {
 	KUNIT_CASE(test_fault_lines),
 	KUNIT_CASE(test_bounce_sg),
 	KUNIT_CASE(test_bounce_sync_races_unmap),
+	KUNIT_CASE(test_bounce_sync_races_reuse),
 	KUNIT_CASE(test_overlap_races_map),
 	KUNIT_CASE(test_dma_supported_keeps_twin),
 	KUNIT_CASE(test_bounce_outside_mask),
