@@ -5,14 +5,19 @@
 # devices from every CPU, in process, softirq and hardirq context and with
 # interrupts off, with and without bounce buffers, while debugfs is read and
 # control commands are written in a loop and another device (edu) is bound
-# and unbound over and over.  Then: rmmod with mappings outstanding, PCI
-# removal (sysfs) and hot-unplug (QEMU device_del) with mappings
-# outstanding, a failing probe, and (on kernels with
-# fault injection) dmaverify's own allocations failing.  Any report, oops or
-# WARNING fails the run; counters must balance.
+# and unbound over and over; one of the three devices is a buggy pair's
+# (syncs racing unmaps: its sync-unmapped reports are expected, and the
+# buffer it reuses after each unmap must never change).  Then: rmmod with
+# mappings outstanding, PCI removal (sysfs) and hot-unplug (QEMU
+# device_del) with mappings outstanding, a failing probe, (on kernels with
+# fault injection) dmaverify's own allocations failing, and rmmod while
+# dmaverify_stress maps from every context.  Any other report, oops or
+# WARNING fails the run; counters must balance.  On test-debug (make
+# stress, make check-all) KASAN, lockdep, kmemleak and debug objects watch.
 #
 # Usage: tests/stress.sh KERNEL [SECONDS_PER_PHASE [BIND_CYCLES]]
 # kernels: test
+# kernels, tier 2: test-debug
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:?usage: $0 KERNEL [SECONDS [CYCLES]]}
