@@ -149,7 +149,7 @@ mkdir -p "$logdir"
 log=$logdir/edu-bugs-$kernel${variant:+-$variant}.log
 # The device sits at 00:02.0 on q35 and virt alike (the guest script names it).
 "$TOP/scripts/vmrun" --kernel "$kernel" "${machine[@]}" --qemu '-device edu,addr=02.0,dma_mask=0xffffffff' \
-	--allow 'BUG: dmaverify:' --timeout 300 --log "$log" -- "$script" > /dev/null 2>&1 || {
+	--allow 'BUG: dmaverify:' --timeout "${T_TIMEOUT:-300}" --log "$log" -- "$script" > /dev/null 2>&1 || {
 	echo "FAIL edu-bugs $kernel${variant:+ $variant}: the VM run failed (console: $log)"; tail -40 "$log"; exit 1; }
 
 fail=0

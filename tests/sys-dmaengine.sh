@@ -113,7 +113,7 @@ log=$logdir/sys-dmaengine-$kernel.log
 	--allow 'BUG: dmaverify:' \
 	--allow 'WARNING: .* dma_release_channel' \
 	--allow 'WARNING: .* dma_async_device_channel_unregister' \
-	--timeout 300 --log "$log" -- "$script" > /dev/null 2>&1 || {
+	--timeout "${T_TIMEOUT:-300}" --log "$log" -- "$script" > /dev/null 2>&1 || {
 	echo "FAIL sys-dmaengine $kernel: the VM run failed (console: $log)"; tail -40 "$log"; exit 1; }
 
 fail=0
