@@ -170,7 +170,10 @@ if [ -e /sys/kernel/debug/kmemleak ]; then
 	[ "$n" = 0 ] && ok "kmemleak: no leak from dmaverify ($(grep -c "^unreferenced" /sys/kernel/debug/kmemleak) elsewhere)" ||
 		{ fail "kmemleak: $n leaks"; head -40 /tmp/leaks; }
 	# The others, for the record (from the kernel itself, e.g. PCI rescan).
-	grep -A12 "^unreferenced" /sys/kernel/debug/kmemleak | grep -E "unreferenced|^    \[<" | head -12 | sed "s/^/other leak: /"
+	# The first frames of each, past those of the allocator.
+	grep -A24 "^unreferenced" /sys/kernel/debug/kmemleak | grep -E "^unreferenced|^    \[<|^    [A-Za-z_.]+\+0x" |
+		grep -vE "kmemleak_alloc|kmalloc|kmem_cache_alloc|slab_post_alloc|__do_kmalloc|kzalloc" |
+		awk "/^unreferenced/ {print; n = 0; next} n++ < 4" | head -24 | sed "s/^/other leak: /"
 fi
 # Hot-unplug through QEMU (device_del, as a user would) of a device under
 # dmaverify with mappings outstanding: its leaks are reported at release,
