@@ -11,6 +11,7 @@
 # kernel's dmatest client, where the kernel has it, must stay silent too.
 #
 # kernels: test debian-6.12 debian-6.1 debian-7
+# kernels, tier 2: test-debug
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:?usage: $0 KERNEL}

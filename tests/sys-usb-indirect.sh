@@ -19,6 +19,7 @@
 #
 # Usage: tests/sys-usb-indirect.sh KERNEL
 # kernels: test debian-6.12 debian-6.1 debian-7
+# kernels, tier 2: test-debug
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:?usage: $0 KERNEL}
