@@ -1086,6 +1086,39 @@ static __always_inline bool dmaverify_should_fail(struct fault_attr *attr,
 		return false;
 	return should_fail(attr, size);
 }
+
+/*
+ * Around an allocation of dmaverify's own: on a kernel with failslab or
+ * fail_page_alloc, every allocation that may fail counts the task's
+ * fail-nth down, which would then fail dmaverify's allocation instead of
+ * the driver's Nth map.  The count is put aside meanwhile.
+ */
+static __always_inline unsigned int dmaverify_nth_hold(void)
+{
+	unsigned int nth;
+
+	if (!in_task())
+		return 0;
+	nth = READ_ONCE(current->fail_nth);
+	if (unlikely(nth))
+		WRITE_ONCE(current->fail_nth, 0);
+	return nth;
+}
+
+static __always_inline void dmaverify_nth_restore(unsigned int nth)
+{
+	if (unlikely(nth))
+		WRITE_ONCE(current->fail_nth, nth);
+}
+#else
+static __always_inline unsigned int dmaverify_nth_hold(void)
+{
+	return 0;
+}
+
+static __always_inline void dmaverify_nth_restore(unsigned int nth)
+{
+}
 #endif
 
 /* === Object life (objects.c) === */

@@ -1114,6 +1114,7 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 {
 	size_t off = offset_in_page(phys);
 	struct dmaverify_bounce *b;
+	unsigned int nth;
 
 #ifdef CONFIG_FAULT_INJECTION
 	if (dmaverify_should_fail(&dmaverify_fail_bounce, size, false))
@@ -1129,9 +1130,12 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 		atomic_long_inc(&ctx->bounce_skipped);
 		return NULL;
 	}
+	nth = dmaverify_nth_hold();
 	b = kzalloc(sizeof(*b), GFP_ATOMIC | __GFP_NOWARN);
-	if (!b)
+	if (!b) {
+		dmaverify_nth_restore(nth);
 		goto failed;
+	}
 	raw_spin_lock_init(&b->lock);
 	b->front = PAGE_SIZE + off;
 	b->size = size;
@@ -1139,6 +1143,7 @@ static struct dmaverify_bounce *bounce_alloc(struct dmaverify_dev *ctx,
 	b->twin = get_device(ctx->twin);
 	b->cpu = dma_alloc_attrs(ctx->twin, b->total, &b->dma,
 				 GFP_ATOMIC | __GFP_NOWARN, 0);
+	dmaverify_nth_restore(nth);
 	if (!b->cpu) {
 		put_device(b->twin);
 		kfree(b);
@@ -1576,9 +1581,12 @@ int dmaverify_bounce_map_sg(struct dmaverify_dev *ctx, struct dmaverify_obj *obj
 {
 	struct dmaverify_bounce_sg *bsg;
 	struct scatterlist *s;
+	unsigned int nth;
 	int i;
 
+	nth = dmaverify_nth_hold();
 	bsg = kzalloc(struct_size(bsg, segs, nents), GFP_ATOMIC | __GFP_NOWARN);
+	dmaverify_nth_restore(nth);
 	if (!bsg)
 		return -ENOMEM;
 	for_each_sg(sgl, s, nents, i) {

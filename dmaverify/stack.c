@@ -236,9 +236,12 @@ noinline u32 dmaverify_save_stack(void)
 #ifdef DMAVERIFY_HAVE_STACK_DEPOT
 	if (want > 1) {
 		depot_stack_handle_t h;
+		unsigned int nth;
 
+		nth = dmaverify_nth_hold();
 		h = stack_depot_save(entries + skip, min(nr - skip, want),
 				     GFP_NOWAIT | __GFP_NOWARN);
+		dmaverify_nth_restore(nth);
 		if (encode_depot(h))
 			return encode_depot(h);
 	}
@@ -557,9 +560,12 @@ static noinline unsigned long creator_slow(const unsigned long *ra,
 	s = want > 1 ? site_find(ip, true) : NULL;
 	if (s && s != &site_full && site_due(s)) {
 		depot_stack_handle_t h;
+		unsigned int nth;
 
+		nth = dmaverify_nth_hold();
 		h = stack_depot_save(entries + skip, min(nr - skip, want),
 				     GFP_NOWAIT | __GFP_NOWARN);
+		dmaverify_nth_restore(nth);
 		/*
 		 * Read without a lock by reports: one racing with a refresh
 		 * may pair the new stack with the old task (or the reverse).

@@ -118,6 +118,7 @@ struct dmaverify_obj *dmaverify_obj_take(struct dmaverify_pcpu __percpu *pcpu,
 					 bool tail)
 {
 	struct dmaverify_obj *obj = NULL;
+	unsigned int nth;
 
 	if (alloc_fails())
 		return NULL;
@@ -129,7 +130,12 @@ struct dmaverify_obj *dmaverify_obj_take(struct dmaverify_pcpu __percpu *pcpu,
 			dmaverify_obj_free(obj);
 		obj = NULL;
 	}
-	return obj ?: obj_cache_alloc(tail);
+	if (obj)
+		return obj;
+	nth = dmaverify_nth_hold();
+	obj = obj_cache_alloc(tail);
+	dmaverify_nth_restore(nth);
+	return obj;
 }
 
 /**

@@ -1153,14 +1153,19 @@ static void test_call_in_nmi(struct kunit *test)
 	struct device *dev = fake_dev(test);
 	void *buf = kunit_kzalloc(test, 64, GFP_KERNEL);
 	dma_addr_t a = dma_map_single(dev, buf, 64, DMA_FROM_DEVICE);
+	unsigned long flags;
 
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, a));
-	/* What nmi_enter() does to the preempt count, and nothing else. */
-	preempt_disable();
+	/*
+	 * What nmi_enter() does to the preempt count, and nothing else; with
+	 * interrupts off, as in a real NMI: an interrupt taken "in NMI" made
+	 * lockdep see the timer's lock used from NMI (debug kernel).
+	 */
+	local_irq_save(flags);
 	__preempt_count_add(NMI_OFFSET + HARDIRQ_OFFSET);
 	dma_sync_single_for_cpu(dev, a, 64, DMA_FROM_DEVICE);
 	__preempt_count_sub(NMI_OFFSET + HARDIRQ_OFFSET);
-	preempt_enable();
+	local_irq_restore(flags);
 	EXPECT_REPORT(test, DV_CALL_IN_NMI, test_call_in_nmi);
 	dma_unmap_single(dev, a, 64, DMA_FROM_DEVICE);
 	EXPECT_NO_REPORT(test);

@@ -7,9 +7,21 @@
  * round trip (TO_DEVICE and BIDIRECTIONAL buffers, with or without bounce
  * buffers) is checked.  dmaverify must report nothing.
  *
+ * With races=1, one device is kept for a buggy pair instead: one CPU maps,
+ * unmaps and reuses a buffer over and over while another syncs whatever
+ * address it saw mapped last, racing the unmap (the race of a sync and an
+ * unmap that once made dmaverify's bounce buffers copy into a buffer the
+ * driver had reused).  dmaverify reports the syncs that lose the race
+ * (sync-unmapped, in racer_sync()); the reused buffer must never change.
+ * If dmaverify is loaded, its test hook widens the window between a sync's
+ * lookup of the mapping and its copy, so that the unmap often lands in it.
+ *
  * Load dmaverify with driver=dvstress first.  The run starts at load and
  * lasts "seconds"; results are printed as one line:
  *   dvstress: done ops=N process=N softirq=N hardirq=N irqsoff=N errors=N
+ * and with races=1 a second one:
+ *   dvstress: races maps=N syncs=N paused=N corrupted=N
+ * (paused: syncs held between their lookup and their copy by the hook)
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -26,6 +38,8 @@
 #include <linux/slab.h>
 #include <linux/timer.h>
 
+#include "dmaverify.h"	/* The test hook (kernels with KUnit). */
+
 static unsigned int seconds = 5;
 module_param(seconds, uint, 0444);
 MODULE_PARM_DESC(seconds, "How long the run lasts (default 5)");
@@ -33,6 +47,10 @@ MODULE_PARM_DESC(seconds, "How long the run lasts (default 5)");
 static unsigned int ndevs = 3;
 module_param(ndevs, uint, 0444);
 MODULE_PARM_DESC(ndevs, "Devices to stress (default 3, at most 8)");
+
+static bool races;
+module_param(races, bool, 0444);
+MODULE_PARM_DESC(races, "Keep the first device for a buggy pair: syncs racing unmaps (default N; dmaverify reports sync-unmapped)");
 
 #define MAX_DEVS 8
 
@@ -44,11 +62,12 @@ static atomic_long_t ops_process, ops_softirq, ops_hardirq, ops_irqsoff;
 static atomic_long_t errors;
 static bool stopping;
 
+/* With races=1, devs[0] is the racing pair's, the others are picked here. */
 static struct device *pick_dev(void)
 {
-	int n = atomic_read(&nbound);
+	int first = races ? 1 : 0, n = atomic_read(&nbound) - first;
 
-	return n ? devs[get_random_u32_below(n)] : NULL;
+	return n > 0 ? devs[first + get_random_u32_below(n)] : NULL;
 }
 
 static void check_pattern(const u8 *buf, size_t len, u8 seed, const char *what)
@@ -90,6 +109,17 @@ static void single_round(struct device *dev, u8 *buf, size_t len)
 	if (dir != DMA_TO_DEVICE) {
 		dma_sync_single_for_cpu(dev, a, len, dir);
 		dma_sync_single_for_device(dev, a, len, dir);
+		/*
+		 * A part inside the mapping, possibly pages after its start:
+		 * found by the lookup of the mapping containing an address,
+		 * which must not miss while other CPUs track larger objects.
+		 */
+		if (len > 1) {
+			size_t off = get_random_u32_below(len - 1) + 1;
+
+			dma_sync_single_range_for_cpu(dev, a, off, len - off, dir);
+			dma_sync_single_range_for_device(dev, a, off, len - off, dir);
+		}
 	}
 	dma_unmap_single(dev, a, len, dir);
 	if (dir != DMA_FROM_DEVICE)
@@ -245,6 +275,82 @@ static enum hrtimer_restart hard_fn(struct hrtimer *t)
 	return HRTIMER_RESTART;
 }
 
+/*
+ * The racing pair (races=1), on devs[0]: racer_map() maps a buffer, lets
+ * racer_sync() see its address, unmaps it and fills the buffer while no
+ * mapping of the device exists; racer_sync() syncs the last address it saw,
+ * which may be unmapped by then.  A sync that copied into the buffer after
+ * the unmap would change it.
+ */
+#define RACE_LEN 512
+static dma_addr_t race_addr;
+static atomic_long_t race_maps, race_syncs, race_paused, race_corrupted;
+
+/* The buffer holds what the driver wrote after the unmap, nothing else. */
+static void racer_check(const u8 *buf)
+{
+	int i;
+
+	for (i = 0; i < RACE_LEN; i++) {
+		if (READ_ONCE(buf[i]) != 0x5a) {
+			if (atomic_long_inc_return(&race_corrupted) < 5)
+				pr_err("races: buffer changed after its unmap at %d: %#x\n",
+				       i, buf[i]);
+			return;
+		}
+	}
+}
+
+static int racer_map(void *unused)
+{
+	u8 *buf = kmalloc(RACE_LEN, GFP_KERNEL);
+	struct device *dev = devs[0];
+	bool unmapped = false;
+	dma_addr_t a;
+
+	if (!buf)
+		return -ENOMEM;
+	while (!kthread_should_stop()) {
+		if (unmapped)
+			racer_check(buf);
+		memset(buf, 0x11, RACE_LEN);
+		a = dma_map_single(dev, buf, RACE_LEN, DMA_BIDIRECTIONAL);
+		if (dma_mapping_error(dev, a)) {
+			cond_resched();
+			continue;
+		}
+		WRITE_ONCE(race_addr, a);
+		udelay(get_random_u32_below(20));
+		dma_unmap_single(dev, a, RACE_LEN, DMA_BIDIRECTIONAL);
+		/* The driver reuses its buffer: no mapping of it exists now. */
+		memset(buf, 0x5a, RACE_LEN);
+		unmapped = true;
+		udelay(get_random_u32_below(20));
+		racer_check(buf);
+		atomic_long_inc(&race_maps);
+		cond_resched();
+	}
+	kfree(buf);
+	return 0;
+}
+
+static int racer_sync(void *unused)
+{
+	struct device *dev = devs[0];
+
+	while (!kthread_should_stop()) {
+		dma_addr_t a = READ_ONCE(race_addr);
+
+		if (a) {
+			dma_sync_single_for_cpu(dev, a, RACE_LEN, DMA_BIDIRECTIONAL);
+			dma_sync_single_for_device(dev, a, RACE_LEN, DMA_BIDIRECTIONAL);
+			atomic_long_inc(&race_syncs);
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
 static int dvstress_probe(struct platform_device *pdev)
 {
 	int n, ret = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
@@ -277,8 +383,62 @@ static void start_hard(void *unused)
 	hrtimer_start(&c->timer, ns_to_ktime(200 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
 }
 
+/*
+ * dmaverify's test hook, where a sync has found its mapping and not yet
+ * copied: a pause there lets the other CPU unmap in between.  Taken with
+ * symbol_get(), so that this module does not depend on dmaverify.
+ */
+static dmaverify_test_hook_t *race_hook;
+
+static void race_pause(enum dmaverify_test_point point, struct device *dev,
+		       u64 addr)
+{
+	if (point == DV_TEST_SYNC_FOUND && dev == devs[0]) {
+		udelay(get_random_u32_below(50));
+		atomic_long_inc(&race_paused);
+	}
+}
+
+static void stop_races(struct task_struct **pair)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (!IS_ERR_OR_NULL(pair[i]))
+			kthread_stop(pair[i]);
+	if (race_hook) {
+		WRITE_ONCE(*race_hook, NULL);
+		/* The hook runs with preemption disabled. */
+		synchronize_rcu();
+		symbol_put(dmaverify_test_hook);
+		race_hook = NULL;
+	}
+}
+
+/* The racing pair on two CPUs (one if there is one). */
+static void start_races(struct task_struct **pair)
+{
+	unsigned int cpu = cpumask_first(cpu_online_mask);
+	unsigned int other = cpumask_next(cpu, cpu_online_mask);
+
+	if (other >= nr_cpu_ids)
+		other = cpu;
+	race_hook = symbol_get(dmaverify_test_hook);
+	if (race_hook && cmpxchg(race_hook, NULL, race_pause)) {
+		symbol_put(dmaverify_test_hook);	/* Another user. */
+		race_hook = NULL;
+	}
+	pair[0] = kthread_create_on_cpu(racer_map, NULL, cpu, "dvstress-map/%u");
+	pair[1] = kthread_create_on_cpu(racer_sync, NULL, other, "dvstress-sync/%u");
+	if (!IS_ERR(pair[0]))
+		wake_up_process(pair[0]);
+	if (!IS_ERR(pair[1]))
+		wake_up_process(pair[1]);
+}
+
 static int run(void)
 {
+	struct task_struct *pair[2] = {};
 	struct task_struct **tasks;
 	struct soft_ctx *soft;
 	unsigned int cpu;
@@ -302,10 +462,13 @@ static int run(void)
 		add_timer_on(&soft[cpu].timer, cpu);
 	}
 	on_each_cpu(start_hard, NULL, 1);
+	if (races)
+		start_races(pair);
 	cpus_read_unlock();
 
 	ssleep(seconds);
 	WRITE_ONCE(stopping, true);
+	stop_races(pair);
 	for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
 		if (!IS_ERR_OR_NULL(tasks[cpu]))
 			kthread_stop(tasks[cpu]);
@@ -325,7 +488,7 @@ static int __init dvstress_init(void)
 	long total;
 	int i, ret;
 
-	ndevs = clamp(ndevs, 1U, (unsigned int)MAX_DEVS);
+	ndevs = clamp(ndevs, races ? 2U : 1U, (unsigned int)MAX_DEVS);
 	ret = platform_driver_register(&dvstress_driver);
 	if (ret)
 		return ret;
@@ -352,6 +515,11 @@ static int __init dvstress_init(void)
 		total, atomic_long_read(&ops_process), atomic_long_read(&ops_softirq),
 		atomic_long_read(&ops_hardirq), atomic_long_read(&ops_irqsoff),
 		atomic_long_read(&errors));
+	if (races)
+		pr_info("races maps=%ld syncs=%ld paused=%ld corrupted=%ld\n",
+			atomic_long_read(&race_maps), atomic_long_read(&race_syncs),
+			atomic_long_read(&race_paused),
+			atomic_long_read(&race_corrupted));
 	return 0;
 err:
 	for (i = 0; i < ndevs; i++)

@@ -11,6 +11,7 @@
 # kernel's dmatest client, where the kernel has it, must stay silent too.
 #
 # kernels: test debian-6.12 debian-6.1 debian-7
+# kernels, tier 2: test-debug
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:?usage: $0 KERNEL}
@@ -113,7 +114,7 @@ log=$logdir/sys-dmaengine-$kernel.log
 	--allow 'BUG: dmaverify:' \
 	--allow 'WARNING: .* dma_release_channel' \
 	--allow 'WARNING: .* dma_async_device_channel_unregister' \
-	--timeout 300 --log "$log" -- "$script" > /dev/null 2>&1 || {
+	--timeout "${T_TIMEOUT:-300}" --log "$log" -- "$script" > /dev/null 2>&1 || {
 	echo "FAIL sys-dmaengine $kernel: the VM run failed (console: $log)"; tail -40 "$log"; exit 1; }
 
 fail=0

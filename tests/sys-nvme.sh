@@ -7,6 +7,8 @@
 # an unbind/rebind cycle (the leak check must stay silent), rmmod dmaverify
 # (after unbinding nvme if dmaverify's redzoned buffers hold it), and the
 # disk must still work; then again with dmaverify unloaded under fio load.
+# kernels: test debian-6.12 debian-6.1 debian-7
+# kernels, tier 2: test-debug
 . "$(dirname "$0")/lib.sh"
 
 img=$(t_disk nvme)

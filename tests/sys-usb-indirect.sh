@@ -19,6 +19,7 @@
 #
 # Usage: tests/sys-usb-indirect.sh KERNEL
 # kernels: test debian-6.12 debian-6.1 debian-7
+# kernels, tier 2: test-debug
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 kernel=${1:?usage: $0 KERNEL}
@@ -175,7 +176,7 @@ log=$logdir/sys-usb-indirect-$kernel.log
 -drive file=$tmp/f.img,if=none,id=uf,format=raw -device usb-storage,bus=ohci.0,drive=uf" \
 	--append 'modprobe.blacklist=usb_storage,uas' \
 	--file "$TOP/tests/guest-lib.sh" --file "$tmp/guest.sh" \
-	--allow 'BUG: dmaverify:' --timeout 300 --log "$log" -- sh guest.sh > /dev/null 2>&1 || {
+	--allow 'BUG: dmaverify:' --timeout "${T_TIMEOUT:-300}" --log "$log" -- sh guest.sh > /dev/null 2>&1 || {
 	echo "FAIL sys-usb-indirect $kernel: the VM run failed (console: $log)"
 	tr -d '\r' < "$log" | grep -a 'DVT' | tail -5
 	exit 1
