@@ -462,19 +462,18 @@ static void sampled_track(struct dmaverify_dev *ctx, struct dmaverify_obj *obj,
 }
 
 /*
- * A sampled device's streaming map: forwarded untracked, unless it takes
- * the sample; then the device gets a guarded slot, and the map is checked
- * and tracked as in full verification.  @ra as for map_forward().
+ * The streaming map that takes a sample (the gate opened for it, see
+ * map_one()): the device gets a guarded slot, and the map is checked and
+ * tracked as in full verification.  @ra as for map_forward().
  */
-static dma_addr_t sampled_map(struct dmaverify_dev *ctx, phys_addr_t phys,
-			      struct page *page, unsigned long offset,
-			      size_t size, int dir, unsigned long attrs,
-			      int kind, const unsigned long *ra)
+static noinline dma_addr_t sample_map(struct dmaverify_dev *ctx,
+				      phys_addr_t phys, struct page *page,
+				      unsigned long offset, size_t size, int dir,
+				      unsigned long attrs, int kind,
+				      const unsigned long *ra)
 {
 	struct dmaverify_obj *obj;
 
-	if (likely(!dmaverify_sample_due(&dmaverify_sample_gate)))
-		return forward_map(ctx, phys, page, offset, size, dir, attrs, kind);
 	refresh(ctx);
 	/* Not one a slot can take: the next map takes the sample. */
 	if (kind != DV_KIND_MAP || !size ||
@@ -504,18 +503,16 @@ static dma_addr_t sampled_map(struct dmaverify_dev *ctx, phys_addr_t phys,
 	return obj->dma;
 }
 
-/* As sampled_map(), for S/G lists: a slot per segment. */
-static int sampled_map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
-			  int nents, int dir, unsigned long attrs,
-			  const unsigned long *ra)
+/* As sample_map(), for S/G lists: a slot per segment. */
+static noinline int sample_map_sg(struct dmaverify_dev *ctx,
+				  struct scatterlist *sgl, int nents, int dir,
+				  unsigned long attrs, const unsigned long *ra)
 {
 	struct dmaverify_obj *obj;
 	struct scatterlist *s;
 	size_t total = 0;
 	int i;
 
-	if (likely(!dmaverify_sample_due(&dmaverify_sample_gate)))
-		return forward_sg(ctx, sgl, nents, dir, attrs);
 	refresh(ctx);
 	for_each_sg(sgl, s, nents, i) {
 		if (!s->length ||
@@ -699,9 +696,17 @@ static __always_inline dma_addr_t map_one(struct dmaverify_dev *ctx,
 					  int dir, unsigned long attrs, int kind,
 					  const unsigned long *ra)
 {
-	if (ctx->sampled)
-		return sampled_map(ctx, phys, page, offset, size, dir, attrs,
-				   kind, ra);
+	/*
+	 * A sampled device's map goes to the twin untracked, unless it
+	 * takes the sample: between samples, one read of the gate.
+	 */
+	if (ctx->sampled) {
+		if (likely(!dmaverify_sample_due(&dmaverify_sample_gate)))
+			return forward_map(ctx, phys, page, offset, size, dir,
+					   attrs, kind);
+		return sample_map(ctx, phys, page, offset, size, dir, attrs,
+				  kind, ra);
+	}
 	if (kind == DV_KIND_MAP && dmaverify_verifying())
 		return map_checked(ctx, phys, page, offset, size, dir, attrs,
 				   kind, ra);
@@ -902,8 +907,11 @@ static int map_sg(struct dmaverify_dev *ctx, struct scatterlist *sgl,
 	struct scatterlist *s;
 	int i, ret;
 
-	if (ctx->sampled)
-		return sampled_map_sg(ctx, sgl, nents, dir, attrs, ra);
+	if (ctx->sampled) {
+		if (likely(!dmaverify_sample_due(&dmaverify_sample_gate)))
+			return forward_sg(ctx, sgl, nents, dir, attrs);
+		return sample_map_sg(ctx, sgl, nents, dir, attrs, ra);
+	}
 	for_each_sg(sgl, s, nents, i) {
 		if (dmaverify_verifying()) {
 			dmaverify_check_map_buffer(ctx, sg_phys(s), NULL, s->length,
