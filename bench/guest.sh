@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # The guest half of scripts/bench (busybox sh, run by scripts/vmrun in /root).
 #
-#   sh guest.sh dv    dma_debug=off boot: fio on NVMe without and with
-#                     dmaverify, then the microbenchmarks on the hooked and
+#   sh guest.sh dv    dma_debug=off boot: fio on NVMe and TCP through two
+#                     e1000e NICs without and with dmaverify, then the
+#                     microbenchmarks on the hooked and
 #                     the plain device, dmaverify variants, scaling, memory
 #   sh guest.sh dbg   dma-debug boot (dmaverify NOT loaded): the same
 #                     microbenchmarks and scaling on the plain device, fio
@@ -11,7 +12,7 @@
 #                     the plain device (what bounce=1 is compared with)
 #
 # Knobs (environment): REPS, MS (timed loops per measurement, ms per loop),
-# FIO_SECS, LEVELS (outstanding mappings for the scaling runs), ONLY=bounce
+# FIO_SECS, NET_MB (megabytes per transfer through the NICs), LEVELS (outstanding mappings for the scaling runs), ONLY=bounce
 # (the dv boot measures only what the bounce rows need: the plain device,
 # the hooked one by default and with bounce=1, and the per-byte references).
 # Every result is one line starting with "DVB " (kernel log or stdout), which
@@ -21,6 +22,7 @@ MODE=${1:?usage: sh guest.sh dv|dbg}
 REPS=${REPS:-9}
 MS=${MS:-40}
 FIO_SECS=${FIO_SECS:-10}
+NET_MB=${NET_MB:-32}
 LEVELS=${LEVELS:-"1000 10000 100000 1000000"}
 OPS="map_to map_from sg16 coherent sync"
 C=/sys/kernel/debug/dvbench/cmd
@@ -32,6 +34,8 @@ say() { echo "DVB $*"; }
 step() { echo "DVB-STEP [$(($(date +%s) - T0))s] $*"; }
 die() { say "fatal $*"; exit 1; }
 modprobe() { /usr/sbin/modprobe "$@"; }
+# iproute2's, for network namespaces (busybox's applet has none).
+ip() { /usr/sbin/ip "$@"; }
 [ -x /usr/sbin/modprobe ] && echo /usr/sbin/modprobe > /proc/sys/kernel/modprobe
 
 # cmd LINE: one benchmark command; a failure is reported, not fatal.
@@ -91,6 +95,143 @@ fio_run()
 	[ "$t1" = "$t0" ] || say "error fio tag=$tag: $((t1 - t0)) NVMe I/O timeouts during the run"
 	echo "$out" | awk -F';' -v tag=$tag -v st=$state -v to=$((t1 - t0)) \
 		'NF > 20 { printf "DVB fio tag=%s state=%s err=%s iops=%s kbps=%s clat_us=%s runtime_ms=%s timeouts=%s\n", tag, st, $5, $8, $7, $16, $9, to }'
+}
+
+# --- two e1000e NICs on one QEMU hub --------------------------------------------
+
+# net_setup: the NICs' interfaces (PCI order), the second in the namespace
+# "peer", addressed, links up, the peer answering.
+net_setup()
+{
+	local pci nics= i
+	for i in $(seq 1 200); do
+		[ "$(ls /sys/bus/pci/drivers/e1000e 2>/dev/null | grep -c :)" -ge 2 ] && break
+		sleep 0.1
+	done
+	for pci in $(ls /sys/bus/pci/drivers/e1000e 2>/dev/null | grep : | sort); do
+		for i in $(seq 1 200); do
+			[ -d /sys/bus/pci/devices/$pci/net ] && break
+			sleep 0.1
+		done
+		nics="$nics $(ls /sys/bus/pci/devices/$pci/net 2>/dev/null | head -1)"
+	done
+	set -- $nics
+	[ -n "${2:-}" ] || { say "error net: interfaces '$nics', need two"; return 1; }
+	mkdir -p /run/netns
+	ip netns add peer || return 1
+	ip link set "$2" netns peer || return 1
+	ip addr add 10.99.0.1/24 dev "$1"
+	ip link set "$1" up
+	ip -n peer addr add 10.99.0.2/24 dev "$2"
+	ip -n peer link set lo up
+	ip -n peer link set "$2" up
+	for i in $(seq 1 100); do
+		ping -c 1 -W 1 10.99.0.2 > /dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	say "error net: 10.99.0.2 does not answer"
+	return 1
+}
+
+# The namespace goes, and the interface in it comes back to the first one.
+net_teardown()
+{
+	ip netns del peer 2>/dev/null
+	sleep 1
+}
+
+e1000e_rebind()
+{
+	local d
+	net_teardown
+	for d in $(ls /sys/bus/pci/drivers/e1000e | grep :); do
+		echo $d > /sys/bus/pci/drivers/e1000e/unbind || die "unbind $d"
+		echo $d > /sys/bus/pci/drivers/e1000e/bind || die "bind $d"
+	done
+	net_setup
+}
+
+# net_state: "hooked" if dmaverify verifies both NICs now.
+net_state()
+{
+	if [ -r $DV/stats ] && [ "$(grep -c 'driver e1000e state attached' $DV/stats)" -ge 2 ]; then
+		echo hooked
+	else
+		echo unhooked
+	fi
+}
+
+# Seconds since boot, to the hundredth (busybox date has no %N everywhere).
+now() { cut -d' ' -f1 /proc/uptime; }
+
+# net_run TAG: NET_MB megabytes to the peer and NET_MB back, each timed.
+net_run()
+{
+	local tag=$1 state dir t0 t1 n rx
+	state=$(net_state)
+	case $tag/$state in
+	dmaverify/hooked | sampled/hooked | unhooked/unhooked | dmadebug/unhooked) ;;
+	*) say "error net tag=$tag but the NICs are $state" ;;
+	esac
+	[ -f /tmp/net.data ] || dd if=/dev/urandom of=/tmp/net.data bs=1M count=$NET_MB 2>/dev/null
+	[ -p /tmp/hold ] || { mkfifo /tmp/hold; exec 3<> /tmp/hold; }
+	for dir in to from; do
+		rm -f /tmp/net.rx
+		# The receiver's stdin is a FIFO nobody writes to: busybox nc
+		# closes the connection when its own stdin ends.
+		if [ $dir = to ]; then
+			ip netns exec peer sh -c 'nc -l -p 5001 < /tmp/hold | wc -c > /tmp/net.rx' &
+		else
+			sh -c 'nc -l -p 5001 < /tmp/hold | wc -c > /tmp/net.rx' &
+		fi
+		rx=$!
+		sleep 1
+		t0=$(now)
+		if [ $dir = to ]; then
+			nc 10.99.0.2 5001 < /tmp/net.data > /dev/null
+		else
+			ip netns exec peer nc 10.99.0.1 5001 < /tmp/net.data > /dev/null
+		fi
+		wait $rx
+		t1=$(now)
+		n=$(cat /tmp/net.rx 2>/dev/null)
+		if [ "$n" != $((NET_MB * 1048576)) ]; then
+			say "error net tag=$tag $dir: received ${n:-nothing} of $((NET_MB * 1048576)) bytes"
+			continue
+		fi
+		awk -v tag=$tag -v st=$state -v dir=$dir -v mb=$NET_MB -v t0=$t0 -v t1=$t1 \
+			'BEGIN { s = t1 - t0; if (s < 0.01) s = 0.01
+			printf "DVB net tag=%s state=%s dir=%s mb=%d secs=%.2f mbps=%.2f\n", tag, st, dir, mb, s, mb / s }'
+	done
+}
+
+# net_phase: the transfers unhooked, under dmaverify (twice each,
+# alternated) and in sampled mode; the NICs unhooked again after.
+net_phase()
+{
+	modprobe e1000e || { say "note net: no e1000e module"; return 0; }
+	net_setup || { say "error net: the NICs did not come up"; return 0; }
+	step "network, e1000e unhooked"
+	net_run unhooked
+	param driver dvbench_hooked,e1000e
+	e1000e_rebind
+	step "network, e1000e under dmaverify: $(net_state)"
+	net_run dmaverify
+	param driver dvbench_hooked
+	e1000e_rebind
+	net_run unhooked
+	param driver dvbench_hooked,e1000e
+	e1000e_rebind
+	net_run dmaverify
+	if [ -e $P/sample_interval ]; then
+		param sample_interval 100
+		e1000e_rebind
+		net_run sampled
+		param sample_interval 0
+	fi
+	param driver dvbench_hooked
+	e1000e_rebind
+	net_teardown
 }
 
 # --- memory -------------------------------------------------------------------
@@ -307,6 +448,7 @@ dv)
 	fi
 	param driver dvbench_hooked
 	nvme_rebind
+	net_phase
 
 	modprobe dmaverify_bench || die "modprobe dmaverify_bench"
 	grep -q "^device dvbench_hooked driver dvbench_hooked state attached" $DV/stats ||
@@ -344,6 +486,11 @@ dbg)
 	step "fio, NVMe under dma-debug"
 	fio_run dmadebug dma-debug
 	fio_run dmadebug dma-debug
+	if modprobe e1000e && net_setup; then
+		step "network, e1000e under dma-debug"
+		net_run dmadebug
+		net_teardown
+	fi
 	say "dmadebug disabled=$(cat $D/disabled) errors=$(cat $D/error_count) min_free=$(cat $D/min_free_entries) total=$(cat $D/nr_total_entries)"
 	;;
 swiotlb)
